@@ -1,0 +1,208 @@
+"""Enum values of the reference model (Graph's own spellings), with their open and final sets."""
+
+from django.db import models
+
+
+class UserType(models.TextChoices):
+    MEMBER = "member", "Member"
+    GUEST = "guest", "Guest"
+
+
+class SubjectLifecycle(models.TextChoices):
+    NOT_DEFINED = "notDefined", "Not defined"
+    NOT_GOVERNED = "notGoverned", "Not governed"
+    GOVERNED = "governed", "Governed"
+
+
+class AccountState(models.TextChoices):
+    ACTIVE = "active", "Active"
+    BLOCKED = "blocked", "Blocked"
+    DELETED = "deleted", "Deleted"
+
+
+class ConnectedOrganizationState(models.TextChoices):
+    CONFIGURED = "configured", "Configured"
+    PROPOSED = "proposed", "Proposed"
+
+
+class IdentitySourceType(models.TextChoices):
+    DOMAIN = "domainIdentitySource", "Domain"
+    TENANT = "azureActiveDirectoryTenant", "Microsoft Entra tenant"
+    FEDERATION = "externalDomainFederation", "External domain federation"
+
+
+class ExternalUserLifecycleAction(models.TextChoices):
+    NONE = "none", "Nothing"
+    BLOCK = "blockSignIn", "Block sign-in"
+    BLOCK_AND_DELETE = "blockSignInAndDelete", "Block sign-in, then delete"
+
+
+class CatalogState(models.TextChoices):
+    UNPUBLISHED = "unpublished", "Unpublished"
+    PUBLISHED = "published", "Published"
+
+
+class CatalogRole(models.TextChoices):
+    OWNER = "catalogOwner", "Catalog owner"
+    READER = "catalogReader", "Catalog reader"
+    PACKAGE_MANAGER = "accessPackageManager", "Access package manager"
+    ASSIGNMENT_MANAGER = "accessPackageAssignmentManager", "Access package assignment manager"
+
+
+class GlobalRole(models.TextChoices):
+    CATALOG_CREATOR = "catalogCreator", "Catalog creator"
+    CONNECTED_ORG_ADMIN = "connectedOrganizationAdministrator", "Connected organization administrator"
+
+
+class OriginSystem(models.TextChoices):
+    GROUP = "AadGroup", "Group"
+    APPLICATION = "AadApplication", "Application"
+    SITE = "SharePointOnline", "SharePoint site"
+
+
+class AllowedTargetScope(models.TextChoices):
+    NOT_SPECIFIED = "notSpecified", "Administrators assign directly"
+    SPECIFIC_DIRECTORY_USERS = "specificDirectoryUsers", "Specific users and groups"
+    SPECIFIC_CONNECTED_ORG_USERS = (
+        "specificConnectedOrganizationUsers",
+        "Users of specific connected organizations",
+    )
+    ALL_MEMBER_USERS = "allMemberUsers", "All members"
+    ALL_DIRECTORY_USERS = "allDirectoryUsers", "All users, including guests"
+    ALL_CONFIGURED_CONNECTED_ORG_USERS = (
+        "allConfiguredConnectedOrganizationUsers",
+        "Users of all configured connected organizations",
+    )
+    ALL_EXTERNAL_USERS = "allExternalUsers", "Any external user"
+
+    @classmethod
+    def rank(cls, value: str) -> int:
+        """Lower wins: specific targets, then members, then all users, then external users."""
+        return SCOPE_RANK[value]
+
+
+SCOPE_RANK = {
+    AllowedTargetScope.SPECIFIC_DIRECTORY_USERS: 0,
+    AllowedTargetScope.SPECIFIC_CONNECTED_ORG_USERS: 0,
+    AllowedTargetScope.ALL_MEMBER_USERS: 1,
+    AllowedTargetScope.ALL_DIRECTORY_USERS: 2,
+    AllowedTargetScope.ALL_CONFIGURED_CONNECTED_ORG_USERS: 3,
+    AllowedTargetScope.ALL_EXTERNAL_USERS: 3,
+    AllowedTargetScope.NOT_SPECIFIED: 9,
+}
+
+
+class ExpirationType(models.TextChoices):
+    NO_EXPIRATION = "noExpiration", "Never"
+    AFTER_DATETIME = "afterDateTime", "On a date"
+    AFTER_DURATION = "afterDuration", "After a duration"
+
+
+class ApproverKind(models.TextChoices):
+    PRIMARY = "primary", "Primary approver"
+    FALLBACK = "fallback", "Fallback approver"
+    ESCALATION = "escalation", "Escalation approver"
+
+
+class SubjectSetType(models.TextChoices):
+    SINGLE_USER = "singleUser", "A specific user"
+    GROUP_MEMBERS = "groupMembers", "Members of a group"
+    REQUESTOR_MANAGER = "requestorManager", "The requestor's manager"
+    INTERNAL_SPONSORS = "internalSponsors", "Internal sponsors"
+    EXTERNAL_SPONSORS = "externalSponsors", "External sponsors"
+    TARGET_USER_SPONSORS = "targetUserSponsors", "The user's sponsors"
+
+
+class QuestionKind(models.TextChoices):
+    TEXT = "text", "Text"
+    CHOICE = "multipleChoice", "Multiple choice"
+
+
+class RequestType(models.TextChoices):
+    USER_ADD = "userAdd", "Request"
+    USER_UPDATE = "userUpdate", "Extend"
+    USER_REMOVE = "userRemove", "Remove"
+    ADMIN_ADD = "adminAdd", "Direct assignment"
+    ADMIN_UPDATE = "adminUpdate", "Administrator update"
+    ADMIN_REMOVE = "adminRemove", "Administrator removal"
+    SYSTEM_ADD = "systemAdd", "System assignment"
+    SYSTEM_UPDATE = "systemUpdate", "System update"
+    SYSTEM_REMOVE = "systemRemove", "System removal"
+    ON_BEHALF_ADD = "onBehalfAdd", "Request on behalf"
+
+
+ADD_TYPES = {RequestType.USER_ADD, RequestType.ADMIN_ADD, RequestType.SYSTEM_ADD,
+             RequestType.ON_BEHALF_ADD}
+UPDATE_TYPES = {RequestType.USER_UPDATE, RequestType.ADMIN_UPDATE, RequestType.SYSTEM_UPDATE}
+REMOVE_TYPES = {RequestType.USER_REMOVE, RequestType.ADMIN_REMOVE, RequestType.SYSTEM_REMOVE}
+
+
+class RequestState(models.TextChoices):
+    SUBMITTED = "submitted", "Submitted"
+    PENDING_APPROVAL = "pendingApproval", "Pending approval"
+    SCHEDULED = "scheduled", "Scheduled"
+    DELIVERING = "delivering", "Delivering"
+    DELIVERED = "delivered", "Delivered"
+    PARTIALLY_DELIVERED = "partiallyDelivered", "Partially delivered"
+    DELIVERY_FAILED = "deliveryFailed", "Delivery failed"
+    DENIED = "denied", "Denied"
+    CANCELED = "canceled", "Canceled"
+
+
+REQUEST_OPEN = [RequestState.SUBMITTED, RequestState.PENDING_APPROVAL, RequestState.SCHEDULED,
+                RequestState.DELIVERING]
+REQUEST_FINAL = [RequestState.DELIVERED, RequestState.PARTIALLY_DELIVERED,
+                 RequestState.DELIVERY_FAILED, RequestState.DENIED, RequestState.CANCELED]
+
+
+class StageState(models.TextChoices):
+    NOT_STARTED = "notStarted", "Not started"
+    IN_PROGRESS = "inProgress", "In progress"
+    APPROVED = "approved", "Approved"
+    DENIED = "denied", "Denied"
+    TIMED_OUT = "timedOut", "Expired"
+    SKIPPED = "skipped", "Not needed"
+
+
+class Decision(models.TextChoices):
+    APPROVE = "Approve", "Approve"
+    DENY = "Deny", "Deny"
+
+
+class AssignmentState(models.TextChoices):
+    DELIVERING = "delivering", "Delivering"
+    PARTIALLY_DELIVERED = "partiallyDelivered", "Partially delivered"
+    DELIVERED = "delivered", "Delivered"
+    DELIVERY_FAILED = "deliveryFailed", "Delivery failed"
+    EXPIRED = "expired", "Expired"
+
+
+ASSIGNMENT_ACTIVE = [AssignmentState.DELIVERING, AssignmentState.PARTIALLY_DELIVERED,
+                     AssignmentState.DELIVERED, AssignmentState.DELIVERY_FAILED]
+
+
+class EndReason(models.TextChoices):
+    EXPIRED = "expired", "Expired"
+    REMOVED_BY_USER = "removedByUser", "Removed by the user"
+    REMOVED_BY_ADMIN = "removedByAdmin", "Removed by an administrator"
+    REMOVED_BY_SYSTEM = "removedBySystem", "Removed by the system"
+
+
+class DeliveryAction(models.TextChoices):
+    GRANT = "grant", "Grant"
+    REVOKE = "revoke", "Revoke"
+
+
+class DeliveryState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    IN_FLIGHT = "inFlight", "In flight"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class OutboxState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    IN_FLIGHT = "inFlight", "In flight"
+    SENT = "sent", "Sent"
+    WAITING_RETRY = "waitingRetry", "Waiting to retry"
+    FAILED = "failed", "Failed"

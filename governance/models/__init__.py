@@ -1,0 +1,29 @@
+from governance.models.assignment import Assignment, RoleDelivery
+from governance.models.audit import AuditEvent, AuditLogIsAppendOnly
+from governance.models.catalog import Catalog, CatalogRoleAssignment, GlobalRoleAssignment
+from governance.models.directory import (
+    ConnectedOrganization,
+    Group,
+    GroupMembership,
+    IdentitySource,
+    TenantSettings,
+    User,
+)
+from governance.models.outbox import OutboxMessage
+from governance.models.package import AccessPackage, Resource, ResourceRole, ResourceRoleScope
+from governance.models.policy import ApprovalStageSetting, ApproverSet, AssignmentPolicy, Question
+from governance.models.request import (
+    ApprovalDecision,
+    ApprovalStage,
+    AssignmentRequest,
+    RequestAnswer,
+    StageApprover,
+)
+
+__all__ = [
+    "AccessPackage", "ApprovalDecision", "ApprovalStage", "ApprovalStageSetting", "ApproverSet",
+    "Assignment", "AssignmentPolicy", "AssignmentRequest", "AuditEvent", "AuditLogIsAppendOnly",
+    "Catalog", "CatalogRoleAssignment", "ConnectedOrganization", "GlobalRoleAssignment", "Group",
+    "GroupMembership", "IdentitySource", "OutboxMessage", "Question", "RequestAnswer", "Resource",
+    "ResourceRole", "ResourceRoleScope", "RoleDelivery", "StageApprover", "TenantSettings", "User",
+]
