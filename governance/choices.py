@@ -51,7 +51,8 @@ class CatalogRole(models.TextChoices):
 
 class GlobalRole(models.TextChoices):
     CATALOG_CREATOR = "catalogCreator", "Catalog creator"
-    CONNECTED_ORG_ADMIN = "connectedOrganizationAdministrator", "Connected organization administrator"
+    CONNECTED_ORG_ADMIN = (
+        "connectedOrganizationAdministrator", "Connected organization administrator")
 
 
 class OriginSystem(models.TextChoices):

@@ -106,7 +106,8 @@ class GroupMembership(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["group", "user", "role"], name="one_membership_per_role"),
+            models.UniqueConstraint(fields=["group", "user", "role"],
+                                    name="one_membership_per_role"),
         ]
 
 
