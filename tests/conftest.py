@@ -1,0 +1,106 @@
+"""Service detection for the whole suite: PostgreSQL and Redis.
+
+A test marked ``@pytest.mark.services`` (or using the ``require_postgres`` /
+``require_redis`` fixtures) needs the default database to be PostgreSQL and Redis to answer
+at ``settings.CELERY_BROKER_URL``. Without them it is skipped with the reason, and ``-ra``
+lists it at the end; with ``REQUIRE_SERVICES=1`` (as ``.ci/run`` sets) a missing server fails
+the run at session start instead. Fixtures and factories live in ``tests/factories.py`` and
+the sub-directory conftests.
+"""
+
+import functools
+import os
+import socket
+
+import pytest
+
+# Playwright's sync API runs an event loop in the test thread; Django would refuse ORM calls.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+def services_required() -> bool:
+    return os.environ.get("REQUIRE_SERVICES", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+@functools.cache
+def postgres_problem() -> str | None:
+    """Why the PostgreSQL tests cannot run here, or None when they can."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if "postgresql" not in database["ENGINE"]:
+        return (f"needs PostgreSQL, but the default database is {database['ENGINE']} "
+                "(make test sets DATABASE_URL when 127.0.0.1:5432 answers)")
+    host = database.get("HOST") or "/var/run/postgresql"
+    port = int(database.get("PORT") or 5432)
+    try:
+        if host.startswith("/"):
+            with socket.socket(socket.AF_UNIX) as sock:
+                sock.settimeout(2)
+                sock.connect(f"{host}/.s.PGSQL.{port}")
+        else:
+            socket.create_connection((host, port), timeout=2).close()
+    except OSError as exc:
+        return f"needs PostgreSQL, which does not answer at {host}:{port} ({exc})"
+    return None
+
+
+@functools.cache
+def redis_problem() -> str | None:
+    """Why the Redis tests cannot run here, or None when they can."""
+    from django.conf import settings
+
+    url = settings.CELERY_BROKER_URL
+    if not url.startswith(("redis://", "rediss://")):
+        return (f"needs Redis, but the Celery broker is {url.split(':', 1)[0]}:// "
+                "(make test sets REDIS_URL when 127.0.0.1:6379 answers)")
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except redis.RedisError as exc:
+        return f"needs Redis, which does not answer at {url} ({exc})"
+    return None
+
+
+def services_problems() -> list[str]:
+    return [problem for problem in (postgres_problem(), redis_problem()) if problem]
+
+
+def _skip_or_fail(problems: list[str]) -> None:
+    if not problems:
+        return
+    reason = "; ".join(problems)
+    if services_required():
+        pytest.fail(f"REQUIRE_SERVICES=1: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def pytest_sessionstart(session):
+    if services_required() and (problems := services_problems()):
+        raise pytest.UsageError(
+            "REQUIRE_SERVICES=1 but a server is missing:\n  " + "\n  ".join(problems))
+
+
+def pytest_collection_modifyitems(config, items):
+    marked = [item for item in items if item.get_closest_marker("services")]
+    if not marked or not (problems := services_problems()):
+        return
+    # A skip marker (rather than a skip from a hook) makes -ra name the test's own file.
+    skip = pytest.mark.skip(reason="; ".join(problems))
+    for item in marked:
+        item.add_marker(skip)
+
+
+@pytest.fixture
+def require_postgres():
+    _skip_or_fail([postgres_problem()] if postgres_problem() else [])
+
+
+@pytest.fixture
+def require_redis():
+    _skip_or_fail([redis_problem()] if redis_problem() else [])
