@@ -1,0 +1,215 @@
+"""Load the demo data: a connected organisation, two catalogs, two packages, their people.
+
+Idempotent: when the demo catalog already exists it changes nothing. The objects are made
+with the ORM directly, because there are no services for configuration objects (catalogs,
+resources, packages, policies) yet; requests, decisions and assignments are not seeded, so
+every state change the demo shows still goes through the services.
+"""
+
+from datetime import timedelta
+
+from allauth.account.models import EmailAddress
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from governance.choices import (
+    AllowedTargetScope,
+    ApproverKind,
+    CatalogRole,
+    CatalogState,
+    ConnectedOrganizationState,
+    ExpirationType,
+    IdentitySourceType,
+    OriginSystem,
+    QuestionKind,
+    SubjectLifecycle,
+    SubjectSetType,
+    UserType,
+)
+from governance.models import (
+    AccessPackage,
+    ApprovalStageSetting,
+    ApproverSet,
+    AssignmentPolicy,
+    Catalog,
+    CatalogRoleAssignment,
+    ConnectedOrganization,
+    Group,
+    IdentitySource,
+    Question,
+    Resource,
+    ResourceRole,
+    ResourceRoleScope,
+    TenantSettings,
+    User,
+)
+
+DEMO_CATALOG = "Sales"
+ADMIN_PASSWORD = "demo-admin-1"
+PASSWORD = "demo-password-1"
+
+# (email, password, display name, who they are in the demo)
+SIGN_INS = [
+    ("admin@access.example", ADMIN_PASSWORD, "Ada Admin",
+     "superuser: Django admin at /admin/"),
+    ("owner@access.example", PASSWORD, "Olivia Owner",
+     "catalog owner of Sales and Finance"),
+    ("sales.approver@access.example", PASSWORD, "Sam Seller",
+     "approves Sales partner access; sponsor of Contoso Partners"),
+    ("finance.approver@access.example", PASSWORD, "Fiona Figures",
+     "Finance audit stage 1 (Alice's manager, and the fallback approver)"),
+    ("finance.director@access.example", PASSWORD, "Dan Director",
+     "Finance audit stage 2"),
+    ("alice@access.example", PASSWORD, "Alice Archer",
+     "internal requester (member)"),
+    ("bob@contoso.example", PASSWORD, "Bob Builder",
+     "external requester (guest of Contoso Partners)"),
+]
+
+
+def sign_ins_table() -> str:
+    width = max(len(email) for email, *_ in SIGN_INS)
+    lines = [f"  {'Sign-in'.ljust(width)}  {'Password'.ljust(15)}  Who"]
+    lines += [f"  {email.ljust(width)}  {password.ljust(15)}  {name}: {who}"
+              for email, password, name, who in SIGN_INS]
+    return "\n".join(lines)
+
+
+class Command(BaseCommand):
+    help = "Load the demo data (a connected organisation, two catalogs, two packages, people)."
+
+    def handle(self, *args, **options):
+        if Catalog.objects.filter(display_name=DEMO_CATALOG).exists():
+            self.stdout.write("Demo data already loaded: nothing to do.")
+        else:
+            with transaction.atomic():
+                self.seed()
+            self.stdout.write(self.style.SUCCESS("Demo data loaded."))
+        self.stdout.write("Sign-ins:\n" + sign_ins_table())
+
+    def seed(self):
+        TenantSettings.current()
+        people = {name: self.person(email, password, name)
+                  for email, password, name, _ in SIGN_INS}
+        admin = people["Ada Admin"]
+        owner = people["Olivia Owner"]
+        sales_approver = people["Sam Seller"]
+        finance_approver = people["Fiona Figures"]
+        finance_director = people["Dan Director"]
+        alice = people["Alice Archer"]
+        bob = people["Bob Builder"]
+
+        admin.is_staff = admin.is_superuser = True
+        admin.save(update_fields=["is_staff", "is_superuser"])
+
+        contoso = ConnectedOrganization.objects.create(
+            display_name="Contoso Partners",
+            description="Contoso's sales partners.",
+            state=ConnectedOrganizationState.CONFIGURED,
+        )
+        IdentitySource.objects.create(organization=contoso,
+                                      source_type=IdentitySourceType.DOMAIN,
+                                      display_name="contoso.example",
+                                      domain_name="contoso.example")
+        contoso.internal_sponsors.add(sales_approver)
+
+        alice.manager = finance_approver
+        alice.save(update_fields=["manager"])
+        bob.user_type = UserType.GUEST
+        bob.connected_organization = contoso
+        bob.subject_lifecycle = SubjectLifecycle.GOVERNED
+        bob.save(update_fields=["user_type", "connected_organization", "subject_lifecycle"])
+
+        sales = Catalog.objects.create(
+            display_name="Sales", description="Access for the sales team and its partners.",
+            state=CatalogState.PUBLISHED, is_externally_visible=True)
+        finance = Catalog.objects.create(
+            display_name="Finance", description="Finance systems and audit access.",
+            state=CatalogState.PUBLISHED, is_externally_visible=False)
+        for catalog in (sales, finance):
+            CatalogRoleAssignment.objects.create(catalog=catalog, user=owner,
+                                                 role=CatalogRole.OWNER)
+
+        members = {}
+        for catalog, name, description in [
+            (sales, "Sales Team", "Everyone who sells."),
+            (sales, "Sales Reports Readers", "Read the weekly sales reports."),
+            (finance, "Finance Team", "The finance department."),
+            (finance, "Finance Auditors", "Auditors during an audit engagement."),
+        ]:
+            members[name] = self.group_resource(catalog, name, description)
+
+        # One stage, for users of configured connected organisations (Bob).
+        sales_package = AccessPackage.objects.create(
+            catalog=sales, display_name="Sales partner access",
+            description="The sales team's workspace and weekly reports, for partners.")
+        for role in (members["Sales Team"], members["Sales Reports Readers"]):
+            ResourceRoleScope.objects.create(access_package=sales_package, role=role)
+        sales_policy = AssignmentPolicy.objects.create(
+            access_package=sales_package,
+            display_name="Partners, approved by the sales approver",
+            allowed_target_scope=AllowedTargetScope.ALL_CONFIGURED_CONNECTED_ORG_USERS,
+            is_approval_required_for_add=True,
+            is_requestor_justification_required=True,
+            expiration_type=ExpirationType.AFTER_DURATION,
+            expiration_duration=timedelta(days=90),
+        )
+        stage = ApprovalStageSetting.objects.create(
+            policy=sales_policy, order=1, duration_before_automatic_denial_days=14)
+        ApproverSet.objects.create(stage=stage, kind=ApproverKind.PRIMARY,
+                                   subject_type=SubjectSetType.SINGLE_USER, user=sales_approver)
+
+        # Two stages and a question, for everyone in the directory (Alice, and guests).
+        finance_package = AccessPackage.objects.create(
+            catalog=finance, display_name="Finance audit",
+            description="Read access to the finance systems for one audit engagement.")
+        ResourceRoleScope.objects.create(access_package=finance_package,
+                                         role=members["Finance Auditors"])
+        finance_policy = AssignmentPolicy.objects.create(
+            access_package=finance_package,
+            display_name="Directory users, approved by their manager and the director",
+            allowed_target_scope=AllowedTargetScope.ALL_DIRECTORY_USERS,
+            is_approval_required_for_add=True,
+            expiration_type=ExpirationType.AFTER_DURATION,
+            expiration_duration=timedelta(days=30),
+        )
+        first = ApprovalStageSetting.objects.create(
+            policy=finance_policy, order=1, duration_before_automatic_denial_days=14)
+        ApproverSet.objects.create(stage=first, kind=ApproverKind.PRIMARY,
+                                   subject_type=SubjectSetType.REQUESTOR_MANAGER,
+                                   manager_level=1)
+        ApproverSet.objects.create(stage=first, kind=ApproverKind.FALLBACK,
+                                   subject_type=SubjectSetType.SINGLE_USER,
+                                   user=finance_approver)
+        second = ApprovalStageSetting.objects.create(
+            policy=finance_policy, order=2, duration_before_automatic_denial_days=14)
+        ApproverSet.objects.create(stage=second, kind=ApproverKind.PRIMARY,
+                                   subject_type=SubjectSetType.SINGLE_USER,
+                                   user=finance_director)
+        Question.objects.create(
+            policy=finance_policy, sequence=1, kind=QuestionKind.TEXT,
+            text="Which audit engagement is this for?",
+            localizations={"fr": "Pour quelle mission d'audit est-ce ?"},
+            is_required=True, regex_pattern=r"^[A-Z]{3}-\d{4}$",
+        )
+
+    def person(self, email: str, password: str, display_name: str) -> User:
+        user = User.objects.filter(email__iexact=email).first()
+        if user is None:
+            user = User.objects.create_user(email=email, password=password,
+                                            display_name=display_name)
+        EmailAddress.objects.get_or_create(
+            user=user, email=user.email, defaults={"verified": True, "primary": True})
+        return user
+
+    def group_resource(self, catalog: Catalog, name: str, description: str) -> ResourceRole:
+        """A directory group, offered in the catalog as a resource; returns its Member role."""
+        group = Group.objects.create(display_name=name, description=description)
+        resource = Resource.objects.create(
+            catalog=catalog, display_name=name, description=description,
+            origin_system=OriginSystem.GROUP, origin_id=str(group.pk), connector="local")
+        member = ResourceRole.objects.create(resource=resource, display_name="Member",
+                                             origin_id=f"Member_{group.pk}")
+        ResourceRole.objects.create(resource=resource, display_name="Owner",
+                                    origin_id=f"Owner_{group.pk}")
+        return member
