@@ -207,3 +207,8 @@ class OutboxState(models.TextChoices):
     SENT = "sent", "Sent"
     WAITING_RETRY = "waitingRetry", "Waiting to retry"
     FAILED = "failed", "Failed"
+
+
+class GroupMembershipRole(models.TextChoices):
+    MEMBER = "Member", "Member"
+    OWNER = "Owner", "Owner"

@@ -8,6 +8,7 @@ from governance.choices import (
     AccountState,
     ConnectedOrganizationState,
     ExternalUserLifecycleAction,
+    GroupMembershipRole,
     IdentitySourceType,
     SubjectLifecycle,
     UserType,
@@ -95,9 +96,7 @@ class Group(models.Model):
 
 
 class GroupMembership(models.Model):
-    class Role(models.TextChoices):
-        MEMBER = "Member", "Member"
-        OWNER = "Owner", "Owner"
+    Role = GroupMembershipRole
 
     group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="group_memberships")

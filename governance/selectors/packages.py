@@ -1,0 +1,138 @@
+"""What a person may see and request, and under which policy. Pages, admin and API use these."""
+
+from dataclasses import dataclass, field
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from governance import clock
+from governance.choices import (
+    ASSIGNMENT_ACTIVE,
+    REQUEST_OPEN,
+    AllowedTargetScope,
+    CatalogState,
+    ConnectedOrganizationState,
+    ExpirationType,
+    GroupMembershipRole,
+)
+from governance.models import (
+    AccessPackage,
+    Assignment,
+    AssignmentPolicy,
+    AssignmentRequest,
+    User,
+)
+
+Scope = AllowedTargetScope
+
+
+def _scopes_open_to(user: User) -> list[str]:
+    """The scope values that include this person without looking at specific targets."""
+    if user.is_guest:
+        scopes = [Scope.ALL_DIRECTORY_USERS, Scope.ALL_EXTERNAL_USERS]
+        organization = user.connected_organization
+        if organization and organization.state == ConnectedOrganizationState.CONFIGURED:
+            scopes.append(Scope.ALL_CONFIGURED_CONNECTED_ORG_USERS)
+        return scopes
+    return [Scope.ALL_MEMBER_USERS, Scope.ALL_DIRECTORY_USERS]
+
+
+def policies_in_scope_for(user: User) -> QuerySet[AssignmentPolicy]:
+    """Policies whose allowedTargetScope includes this person and that can still give access."""
+    through = AssignmentPolicy
+    specific_user = Exists(through.specific_users.through.objects.filter(
+        assignmentpolicy_id=OuterRef("pk"), user_id=user.pk))
+    member_of_group = Exists(through.specific_groups.through.objects.filter(
+        assignmentpolicy_id=OuterRef("pk"),
+        group__memberships__user_id=user.pk,
+        group__memberships__role=GroupMembershipRole.MEMBER,
+    ))
+    in_scope = Q(allowed_target_scope__in=_scopes_open_to(user)) | (
+        Q(allowed_target_scope=Scope.SPECIFIC_DIRECTORY_USERS) & (specific_user | member_of_group)
+    )
+    if user.is_guest and user.connected_organization_id:
+        in_organization = Exists(through.specific_connected_organizations.through.objects.filter(
+            assignmentpolicy_id=OuterRef("pk"),
+            connectedorganization_id=user.connected_organization_id,
+        ))
+        in_scope |= Q(allowed_target_scope=Scope.SPECIFIC_CONNECTED_ORG_USERS) & in_organization
+    ended = Q(expiration_type=ExpirationType.AFTER_DATETIME, expiration_end_at__lte=clock.now())
+    return AssignmentPolicy.objects.filter(in_scope).exclude(ended)
+
+
+def packages_available(user: User) -> QuerySet[AccessPackage]:
+    """Packages that exist for this person at all: published, and externally visible for guests."""
+    packages = AccessPackage.objects.filter(catalog__state=CatalogState.PUBLISHED)
+    if user.is_guest:
+        packages = packages.filter(catalog__is_externally_visible=True)
+    return packages
+
+
+def packages_visible_to(user: User) -> QuerySet[AccessPackage]:
+    """The "Available" list: not hidden, and some policy lets this person ask for it."""
+    requestable = policies_in_scope_for(user).filter(access_package_id=OuterRef("pk"),
+                                                     enable_self_add=True)
+    return packages_available(user).filter(Exists(requestable), is_hidden=False)
+
+
+@dataclass
+class RequestOptions:
+    """The policies a request may use, best first, or why there are none."""
+
+    policies: list[AssignmentPolicy] = field(default_factory=list)
+    reason: str = ""
+
+    @property
+    def allowed(self) -> bool:
+        return bool(self.policies)
+
+
+def request_options(requestor: User, package: AccessPackage,
+                    target: User | None = None) -> RequestOptions:
+    """Which policies `requestor` may use to ask for `package` for `target` (default: self).
+
+    The more specific policy wins (behaviour 3); at equal rank the requestor chooses.
+    """
+    target = target or requestor
+    on_behalf = target.pk != requestor.pk
+    if on_behalf and target.manager_id != requestor.pk:
+        return RequestOptions(reason="You can only request access for your direct reports.")
+    if not packages_available(target).filter(pk=package.pk).exists():
+        return RequestOptions(reason="This access package is not available for requests.")
+    policies = policies_in_scope_for(target).filter(access_package=package)
+    policies = policies.filter(enable_on_behalf_of_direct_reports=True) if on_behalf \
+        else policies.filter(enable_self_add=True)
+    policies = sorted(policies, key=lambda policy: (policy.scope_rank, policy.pk))
+    if not policies:
+        who = "this person" if on_behalf else "you"
+        return RequestOptions(reason=f"No policy of this access package allows {who} to "
+                                     "request it. Ask the package's owner for access.")
+    best = policies[0].scope_rank
+    return RequestOptions(policies=[policy for policy in policies if policy.scope_rank == best])
+
+
+def open_request_for(target: User, package: AccessPackage) -> AssignmentRequest | None:
+    return AssignmentRequest.objects.filter(target=target, access_package=package,
+                                            state__in=REQUEST_OPEN).first()
+
+
+def active_assignment_for(target: User, package: AccessPackage) -> Assignment | None:
+    return Assignment.objects.filter(target=target, access_package=package,
+                                     state__in=ASSIGNMENT_ACTIVE).first()
+
+
+def separation_of_duties_conflict(target: User, package: AccessPackage) -> str | None:
+    """Why `target` may not hold `package` next to what they hold now, or None."""
+    incompatible = AccessPackage.objects.filter(
+        Q(incompatible_with=package) | Q(pk__in=package.incompatible_access_packages.all()))
+    held = Assignment.objects.filter(target=target, state__in=ASSIGNMENT_ACTIVE,
+                                     access_package__in=incompatible) \
+        .select_related("access_package").first()
+    if held:
+        return (f"“{package}” cannot be held together with “{held.access_package}”, "
+                "which is already assigned. That access must be removed first.")
+    group = package.incompatible_groups.filter(
+        memberships__user=target, memberships__role=GroupMembershipRole.MEMBER).first()
+    if group:
+        return (f"Members of the group “{group}” cannot hold “{package}”. "
+                "Membership of that group must end first.")
+    return None

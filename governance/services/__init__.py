@@ -1,0 +1,1 @@
+"""Every state change of the engine. Pages, admin, API, tasks and commands call these only."""

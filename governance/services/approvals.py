@@ -1,0 +1,262 @@
+"""Approval stages: start, decide, escalate, time out. One decision per stage; first one wins."""
+
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils.formats import date_format
+
+from governance import clock
+from governance.choices import (
+    ApproverKind,
+    Decision,
+    GroupMembershipRole,
+    RequestState,
+    StageState,
+    SubjectSetType,
+)
+from governance.models import (
+    ApprovalDecision,
+    ApprovalStage,
+    ApprovalStageSetting,
+    ApproverSet,
+    AssignmentRequest,
+    StageApprover,
+    User,
+)
+from governance.services.audit import audit_record
+from governance.services.errors import InvalidInput, InvalidState, NotAllowed, NotFound
+from governance.services.outbox import notify
+
+DEFAULT_DEADLINE_DAYS = 14
+
+
+def _manager_of(user: User | None, level: int) -> User | None:
+    for _ in range(level):
+        user = user.manager if user else None
+    return user
+
+
+def approvers_of_set(subject_set: ApproverSet, request: AssignmentRequest) -> list[User]:
+    """The people a subject set names for this request, active ones only."""
+    organization = request.target.connected_organization
+    match subject_set.subject_type:
+        case SubjectSetType.SINGLE_USER:
+            people = [subject_set.user]
+        case SubjectSetType.GROUP_MEMBERS:
+            people = list(User.objects.filter(group_memberships__group=subject_set.group_id,
+                                              group_memberships__role=GroupMembershipRole.MEMBER))
+        case SubjectSetType.REQUESTOR_MANAGER:
+            people = [_manager_of(request.requestor, subject_set.manager_level)]
+        case SubjectSetType.INTERNAL_SPONSORS:
+            people = list(organization.internal_sponsors.all()) if organization else []
+        case SubjectSetType.EXTERNAL_SPONSORS:
+            people = list(organization.external_sponsors.all()) if organization else []
+        case SubjectSetType.TARGET_USER_SPONSORS:
+            people = list(request.target.sponsors.all())
+        case _:
+            people = []
+    return [person for person in people if person is not None and person.is_active]
+
+
+def _resolve(setting: ApprovalStageSetting | None, request: AssignmentRequest,
+             kind: str) -> list[User]:
+    if setting is None:
+        return []
+    # Nobody approves their own request, so requestor and target never count as approvers.
+    excluded = {request.requestor_id, request.target_id}
+    people = {}
+    for subject_set in setting.approver_sets.filter(kind=kind).select_related("user"):
+        for person in approvers_of_set(subject_set, request):
+            if person.pk not in excluded:
+                people[person.pk] = person
+    return list(people.values())
+
+
+def _setting_for(stage: ApprovalStage, request: AssignmentRequest) -> ApprovalStageSetting | None:
+    return ApprovalStageSetting.objects.filter(policy_id=request.policy_id,
+                                               order=stage.order).first()
+
+
+def _stage_start(stage: ApprovalStage, request: AssignmentRequest) -> None:
+    now = clock.now()
+    setting = _setting_for(stage, request)
+    approvers = _resolve(setting, request, ApproverKind.PRIMARY)
+    kind = ApproverKind.PRIMARY
+    if not approvers:
+        # The manager or sponsor does not exist (or is the requestor): fallback approvers decide.
+        approvers, kind = _resolve(setting, request, ApproverKind.FALLBACK), ApproverKind.FALLBACK
+    StageApprover.objects.bulk_create(
+        [StageApprover(stage=stage, user=person, kind=kind) for person in approvers])
+    deadline_days = setting.duration_before_automatic_denial_days if setting \
+        else DEFAULT_DEADLINE_DAYS
+    stage.state, stage.started_at = StageState.IN_PROGRESS, now
+    stage.due_at = now + timedelta(days=deadline_days)
+    if setting and setting.is_escalation_enabled and setting.duration_before_escalation_days:
+        stage.escalation_due_at = now + timedelta(days=setting.duration_before_escalation_days)
+    stage.save(update_fields=["state", "started_at", "due_at", "escalation_due_at"])
+    stage_count = request.stages.count()
+    request.status = f"Pending approval, stage {stage.order} of {stage_count}"
+    request.save(update_fields=["status"])
+    audit_record(actor=None, action="stage.started", obj=stage, after={
+        "order": stage.order, "approvers": [person.email for person in approvers],
+        "approverKind": kind, "dueAt": stage.due_at.isoformat()})
+    notify(topic="approval_needed", recipients=approvers,
+           payload={"request_id": request.pk, "stage_id": stage.pk},
+           dedupe_key=f"approval_needed:{stage.pk}")
+
+
+def approval_start(request: AssignmentRequest) -> None:
+    """Create one stage row per stage of the policy and start the first. Inside a transaction."""
+    settings = list(request.policy.stages.order_by("order"))
+    stages = ApprovalStage.objects.bulk_create([
+        ApprovalStage(request=request, order=setting.order,
+                      is_approver_justification_required=setting.is_approver_justification_required)
+        for setting in settings
+    ])
+    request.state = RequestState.PENDING_APPROVAL
+    request.save(update_fields=["state"])
+    _stage_start(stages[0], request)
+
+
+def _already_decided_message(stage: ApprovalStage, request: AssignmentRequest) -> str:
+    if request.state == RequestState.CANCELED:
+        return "The requestor canceled this request."
+    if stage.state == StageState.TIMED_OUT:
+        return "This request expired before anyone decided on it."
+    decision = ApprovalDecision.objects.filter(stage=stage).select_related("approver").first()
+    if decision:
+        verb = "approved" if decision.result == Decision.APPROVE else "denied"
+        return (f"This stage was already {verb} by {decision.approver} on "
+                f"{date_format(decision.decided_at, 'DATETIME_FORMAT')}.")
+    return "This stage is not waiting for a decision."
+
+
+def _request_finish(request: AssignmentRequest, *, state: str, status: str) -> None:
+    request.state, request.status, request.completed_at = state, status, clock.now()
+    request.save(update_fields=["state", "status", "completed_at"])
+
+
+def stage_decide(*, stage_id: int, approver: User, decision: str,
+                 justification: str = "") -> ApprovalStage:
+    """Approve or deny one stage. Deny ends the request; the last approval starts delivery."""
+    from governance.services.delivery import delivery_start
+
+    if decision not in Decision.values:
+        raise InvalidInput("The decision must be Approve or Deny.", field="decision")
+    with transaction.atomic():
+        request_id = ApprovalStage.objects.filter(pk=stage_id).values_list("request_id",
+                                                                           flat=True).first()
+        if request_id is None:
+            raise NotFound("This approval does not exist.", code="stageNotFound")
+        request = AssignmentRequest.objects.select_for_update(of=("self",)).select_related(
+            "policy", "access_package", "requestor", "target").get(pk=request_id)
+        stage = ApprovalStage.objects.select_for_update().get(pk=stage_id)
+        if approver.pk in (request.requestor_id, request.target_id):
+            raise NotAllowed("You cannot decide on your own request.", code="selfApproval")
+        if not stage.stage_approvers.filter(user=approver).exists():
+            raise NotAllowed("You are not an approver of this stage.", code="notApprover")
+        if request.state != RequestState.PENDING_APPROVAL or stage.state != StageState.IN_PROGRESS:
+            raise InvalidState(_already_decided_message(stage, request), code="alreadyDecided")
+        justification = (justification or "").strip()
+        if stage.is_approver_justification_required and not justification:
+            raise InvalidInput("A justification is required to decide on this stage.",
+                               field="justification", code="justificationRequired")
+        try:
+            with transaction.atomic():
+                ApprovalDecision.objects.create(stage=stage, approver=approver, result=decision,
+                                                justification=justification,
+                                                decided_at=clock.now())
+        except IntegrityError:
+            raise InvalidState("This stage was already decided.", code="alreadyDecided") from None
+        approved = decision == Decision.APPROVE
+        stage.state = StageState.APPROVED if approved else StageState.DENIED
+        stage.completed_at = clock.now()
+        stage.save(update_fields=["state", "completed_at"])
+        audit_record(actor=approver, action=f"stage.{stage.state}", obj=stage,
+                     before={"state": StageState.IN_PROGRESS},
+                     after={"state": stage.state, "justification": justification},
+                     details={"request": request.pk, "order": stage.order})
+        emails_on = request.policy is None or request.policy.send_assignment_emails
+        if not approved:
+            _request_finish(request, state=RequestState.DENIED, status="Denied")
+            if emails_on:
+                notify(topic="request_denied", recipients=[request.requestor],
+                       payload={"request_id": request.pk, "justification": justification})
+            return stage
+        following = request.stages.filter(order__gt=stage.order).order_by("order").first()
+        if following:
+            _stage_start(following, request)
+            return stage
+        audit_record(actor=approver, action="request.approved", obj=request,
+                     before={"state": RequestState.PENDING_APPROVAL})
+        if emails_on:
+            notify(topic="request_approved", recipients=[request.requestor],
+                   payload={"request_id": request.pk})
+        delivery_start(request, actor=approver)
+        return stage
+
+
+def _claim_requests(condition: dict, batch_size: int) -> list[AssignmentRequest]:
+    return list(
+        AssignmentRequest.objects.filter(state=RequestState.PENDING_APPROVAL, **condition)
+        .select_for_update(skip_locked=True, of=("self",))
+        .select_related("policy", "requestor", "target").order_by("id")[:batch_size])
+
+
+def _time_out(request: AssignmentRequest) -> None:
+    stage = request.stages.select_for_update().get(state=StageState.IN_PROGRESS)
+    stage.state, stage.completed_at = StageState.TIMED_OUT, clock.now()
+    stage.save(update_fields=["state", "completed_at"])
+    _request_finish(request, state=RequestState.DENIED, status="Expired")
+    audit_record(actor=None, action="request.timedOut", obj=request,
+                 before={"state": RequestState.PENDING_APPROVAL},
+                 after={"state": request.state, "status": request.status},
+                 details={"stage": stage.order, "dueAt": stage.due_at.isoformat()})
+    if request.policy is None or request.policy.send_assignment_emails:
+        notify(topic="request_expired", recipients=[request.requestor],
+               payload={"request_id": request.pk})
+
+
+def _escalate(request: AssignmentRequest) -> None:
+    stage = request.stages.select_for_update().get(state=StageState.IN_PROGRESS)
+    alternates = _resolve(_setting_for(stage, request), request, ApproverKind.ESCALATION)
+    known = set(stage.stage_approvers.values_list("user_id", flat=True))
+    added = [person for person in alternates if person.pk not in known]
+    StageApprover.objects.bulk_create(
+        [StageApprover(stage=stage, user=person, kind=ApproverKind.ESCALATION)
+         for person in added])
+    stage.escalated_at = clock.now()
+    stage.save(update_fields=["escalated_at"])
+    audit_record(actor=None, action="stage.escalated", obj=stage,
+                 after={"escalationApprovers": [person.email for person in added]},
+                 details={"request": request.pk, "order": stage.order})
+    notify(topic="approval_escalated", recipients=added,
+           payload={"request_id": request.pk, "stage_id": stage.pk},
+           dedupe_key=f"approval_escalated:{stage.pk}")
+
+
+def _sweep(condition: dict, handle, batch_size: int) -> int:
+    done = 0
+    while True:
+        with transaction.atomic():
+            claimed = _claim_requests(condition, batch_size)
+            for request in claimed:
+                handle(request)
+        done += len(claimed)
+        if len(claimed) < batch_size:
+            return done
+
+
+def stages_time_out_due(*, batch_size: int = 200) -> int:
+    """Deny (as expired) every request whose current stage passed its deadline."""
+    now = clock.now()
+    return _sweep({"stages__state": StageState.IN_PROGRESS, "stages__due_at__lte": now},
+                  _time_out, batch_size)
+
+
+def stages_escalate_due(*, batch_size: int = 200) -> int:
+    """Forward stages whose escalation time has come to their escalation approvers."""
+    now = clock.now()
+    return _sweep({"stages__state": StageState.IN_PROGRESS,
+                   "stages__escalation_due_at__lte": now, "stages__escalated_at__isnull": True,
+                   "stages__due_at__gt": now}, _escalate, batch_size)

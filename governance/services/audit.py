@@ -1,0 +1,40 @@
+"""Writing the audit log; every service calls this inside its transaction."""
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import models
+
+from governance import clock
+from governance.models import AuditEvent, User
+
+SYSTEM = "system"
+
+
+def _actor_label(actor: User | None) -> str:
+    return actor.email if actor is not None else SYSTEM
+
+
+def audit_record(*, actor: User | None, action: str, obj: models.Model,
+                 before: dict | None = None, after: dict | None = None,
+                 details: dict[str, Any] | None = None) -> AuditEvent:
+    return AuditEvent.objects.create(
+        at=clock.now(), actor=actor, actor_label=_actor_label(actor), action=action,
+        object_type=obj._meta.model_name, object_id=str(obj.pk),
+        before=before, after=after, details=details or {},
+    )
+
+
+def audit_record_many(*, actor: User | None, action: str, object_type: str,
+                      entries: Iterable[tuple[Any, dict | None, dict | None, dict]]) -> int:
+    """One event per (object id, before, after, details), in one INSERT: for the sweeps."""
+    at = clock.now()
+    label = _actor_label(actor)
+    events = [
+        AuditEvent(at=at, actor=actor, actor_label=label, action=action,
+                   object_type=object_type, object_id=str(object_id),
+                   before=before, after=after, details=details or {})
+        for object_id, before, after, details in entries
+    ]
+    AuditEvent.objects.bulk_create(events, batch_size=2000)
+    return len(events)

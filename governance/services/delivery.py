@@ -1,0 +1,282 @@
+"""Delivering an approved request: the assignment, and each resource role into its system.
+
+Per role: claim (mark in flight, commit), call the connector outside any transaction, record
+the result with compare-and-set, retry with backoff. Rows stuck in flight are claimed again;
+connectors are idempotent, so doing a change twice is harmless.
+"""
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Count, F, Q
+from django.utils.formats import date_format
+
+from governance import clock
+from governance.choices import (
+    ASSIGNMENT_ACTIVE,
+    UPDATE_TYPES,
+    AssignmentState,
+    DeliveryAction,
+    DeliveryState,
+    RequestState,
+)
+from governance.connectors import ChangeResult, ConnectorError, RoleChange, get_connector
+from governance.models import Assignment, AssignmentRequest, RoleDelivery, User
+from governance.selectors.permissions import can_manage_assignments
+from governance.services.audit import audit_record, audit_record_many
+from governance.services.dispatch import deliveries_after_commit
+from governance.services.errors import NotAllowed, NotFound
+from governance.services.guests import guest_on_assignment
+from governance.services.outbox import notify_messages
+from governance.services.validation import policy_latest_end
+
+MAX_ATTEMPTS = 6
+STUCK_AFTER = timedelta(minutes=10)
+
+
+def backoff(attempts: int) -> timedelta:
+    """30 s, 1 min, 2 min … at most an hour."""
+    return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
+
+
+def _extend(request: AssignmentRequest, assignment: Assignment, *, actor: User | None) -> None:
+    new_end = request.schedule_end_at
+    if new_end is None and request.policy is not None:
+        new_end = policy_latest_end(request.policy, clock.now())
+    before = assignment.expires_at
+    if before is not None and (new_end is None or new_end > before):
+        assignment.expires_at = new_end
+        assignment.warned_14_days_at = assignment.warned_1_day_at = None
+        assignment.save(update_fields=["expires_at", "warned_14_days_at", "warned_1_day_at"])
+    request.assignment = assignment
+    request.state, request.completed_at = RequestState.DELIVERED, clock.now()
+    request.status = "Extended" if assignment.expires_at != before else "Already lasts longer"
+    request.save(update_fields=["assignment", "state", "status", "completed_at"])
+    audit_record(actor=actor, action="assignment.extended", obj=assignment,
+                 before={"expiresAt": before and before.isoformat()},
+                 after={"expiresAt": assignment.expires_at and assignment.expires_at.isoformat()},
+                 details={"request": request.pk})
+
+
+def delivery_start(request: AssignmentRequest, *, actor: User | None) -> None:
+    """The request is approved (or needs no approval): create or extend the assignment.
+
+    Called inside the caller's transaction, with the request locked or just created.
+    """
+    now = clock.now()
+    if request.schedule_start_at and request.schedule_start_at > now:
+        request.state = RequestState.SCHEDULED
+        request.status = f"Starts {date_format(request.schedule_start_at, 'DATETIME_FORMAT')}"
+        request.save(update_fields=["state", "status"])
+        audit_record(actor=actor, action="request.scheduled", obj=request,
+                     after={"startAt": request.schedule_start_at.isoformat()})
+        return
+    existing = Assignment.objects.select_for_update().filter(
+        target_id=request.target_id, access_package_id=request.access_package_id,
+        state__in=ASSIGNMENT_ACTIVE).first()
+    if existing is not None:
+        # An extension, or an approval that arrived after someone assigned the package directly.
+        _extend(request, existing, actor=actor)
+        return
+    if request.request_type in UPDATE_TYPES:
+        request.state, request.status, request.completed_at = (
+            RequestState.DELIVERY_FAILED, "The access to extend has ended", now)
+        request.save(update_fields=["state", "status", "completed_at"])
+        return
+    start = request.schedule_start_at or now
+    end = request.schedule_end_at or (policy_latest_end(request.policy, start)
+                                      if request.policy else None)
+    assignment = Assignment.objects.create(
+        access_package_id=request.access_package_id, policy=request.policy,
+        target_id=request.target_id, state=AssignmentState.DELIVERING, status="Delivering",
+        start_at=start, expires_at=end, created_at=now)
+    roles = request.access_package.role_scopes.values_list("role_id", flat=True)
+    RoleDelivery.objects.bulk_create([
+        RoleDelivery(assignment=assignment, role_id=role_id, next_attempt_at=now)
+        for role_id in roles])
+    request.assignment = assignment
+    request.state, request.status = RequestState.DELIVERING, "Delivering"
+    request.save(update_fields=["assignment", "state", "status"])
+    guest_on_assignment(user_id=request.target_id, actor=actor)
+    audit_record(actor=actor, action="assignment.created", obj=assignment, after={
+        "accessPackage": request.access_package_id, "target": request.target_id,
+        "startAt": start.isoformat(), "expiresAt": end and end.isoformat(),
+        "roles": len(roles)}, details={"request": request.pk})
+    assignments_refresh([assignment.pk])
+    deliveries_after_commit([assignment.pk])
+
+
+def _due(now: datetime) -> Q:
+    ready = Q(state=DeliveryState.PENDING, next_attempt_at__lte=now)
+    stuck = Q(state=DeliveryState.IN_FLIGHT, claimed_at__lte=now - STUCK_AFTER)
+    return ready | stuck
+
+
+def _claim(assignment_ids: list[int] | None, batch_size: int) -> tuple[list[dict], datetime]:
+    now = clock.now()
+    with transaction.atomic():
+        rows = RoleDelivery.objects.filter(_due(now))
+        if assignment_ids is not None:
+            rows = rows.filter(assignment_id__in=assignment_ids)
+        ids = list(rows.select_for_update(skip_locked=True).order_by("id")
+                   .values_list("id", flat=True)[:batch_size])
+        if not ids:
+            return [], now
+        RoleDelivery.objects.filter(pk__in=ids).update(
+            state=DeliveryState.IN_FLIGHT, claimed_at=now, attempts=F("attempts") + 1)
+        claimed = list(RoleDelivery.objects.filter(pk__in=ids).values(
+            "id", "action", "attempts", "assignment_id", "assignment__target_id",
+            "assignment__target__email", "role__origin_id", "role__resource__origin_id",
+            "role__resource__origin_system", "role__resource__connector"))
+    return claimed, now
+
+
+def _apply(claimed: list[dict]) -> dict[int, ChangeResult]:
+    by_connector = defaultdict(list)
+    for row in claimed:
+        by_connector[row["role__resource__connector"]].append(RoleChange(
+            delivery_id=row["id"], action=row["action"], user_id=row["assignment__target_id"],
+            user_email=row["assignment__target__email"],
+            origin_system=row["role__resource__origin_system"],
+            resource_origin_id=row["role__resource__origin_id"],
+            role_origin_id=row["role__origin_id"]))
+    results = {}
+    for key, changes in by_connector.items():
+        try:
+            outcome = get_connector(key).apply(changes)
+        except ConnectorError as exc:
+            outcome = [ChangeResult(c.delivery_id, str(exc), exc.retryable) for c in changes]
+        except Exception as exc:  # noqa: BLE001 - a broken target must not lose the batch
+            outcome = [ChangeResult(c.delivery_id, f"{type(exc).__name__}: {exc}")
+                       for c in changes]
+        results.update({result.delivery_id: result for result in outcome})
+    return results
+
+
+def _record(claimed: list[dict], results: dict[int, ChangeResult], claimed_at: datetime) -> None:
+    now = clock.now()
+    assignment_ids = sorted({row["assignment_id"] for row in claimed})
+    with transaction.atomic():
+        # Assignments first: the same lock order as the services that end assignments.
+        list(Assignment.objects.filter(pk__in=assignment_ids).select_for_update()
+             .order_by("id").values_list("id", flat=True))
+        in_flight = RoleDelivery.objects.filter(state=DeliveryState.IN_FLIGHT,
+                                                claimed_at=claimed_at)
+        succeeded = defaultdict(list)
+        for row in claimed:
+            result = results[row["id"]]
+            # Compare-and-set on state, claim time and action: if the assignment ended while
+            # a grant was in flight, the row now asks for a revocation and this result is moot.
+            mine = in_flight.filter(pk=row["id"], action=row["action"])
+            if result.ok:
+                succeeded[row["action"]].append(row)
+                continue
+            final = not result.retryable or row["attempts"] >= MAX_ATTEMPTS
+            mine.update(state=DeliveryState.FAILED if final else DeliveryState.PENDING,
+                        last_error=result.error[:2000],
+                        next_attempt_at=None if final else now + backoff(row["attempts"]))
+        for action, rows in succeeded.items():
+            in_flight.filter(pk__in=[row["id"] for row in rows], action=action).update(
+                state=DeliveryState.DONE, completed_at=now, last_error="", next_attempt_at=None)
+            per_assignment = defaultdict(list)
+            for row in rows:
+                per_assignment[row["assignment_id"]].append(row["role__origin_id"])
+            verb = "granted" if action == DeliveryAction.GRANT else "revoked"
+            audit_record_many(actor=None, action=f"assignment.roles{verb.title()}",
+                              object_type="assignment", entries=[
+                                  (assignment_id, None, {"roles": roles}, {})
+                                  for assignment_id, roles in per_assignment.items()])
+        assignments_refresh(assignment_ids)
+
+
+def deliveries_process(*, assignment_ids: list[int] | None = None,
+                       batch_size: int = 1000) -> int:
+    """Carry out due deliveries (of some assignments, or all); returns how many were tried."""
+    attempted = 0
+    while True:
+        claimed, claimed_at = _claim(assignment_ids, batch_size)
+        if not claimed:
+            return attempted
+        _record(claimed, _apply(claimed), claimed_at)
+        attempted += len(claimed)
+
+
+def _state_from_counts(open_count: int, failed: int, done: int) -> str:
+    if open_count:
+        return AssignmentState.DELIVERING
+    if failed and done:
+        return AssignmentState.PARTIALLY_DELIVERED
+    if failed:
+        return AssignmentState.DELIVERY_FAILED
+    return AssignmentState.DELIVERED
+
+
+def assignments_refresh(assignment_ids: list[int]) -> None:
+    """Derive each active assignment's state from its grant deliveries; finish its request."""
+    grants = Q(deliveries__action=DeliveryAction.GRANT)
+    rows = Assignment.objects.filter(pk__in=assignment_ids, state__in=ASSIGNMENT_ACTIVE).annotate(
+        open_count=Count("deliveries", filter=grants & Q(
+            deliveries__state__in=[DeliveryState.PENDING, DeliveryState.IN_FLIGHT])),
+        failed=Count("deliveries", filter=grants & Q(deliveries__state=DeliveryState.FAILED)),
+        done=Count("deliveries", filter=grants & Q(deliveries__state=DeliveryState.DONE)),
+    ).select_related("policy", "target")
+    emails = []
+    for assignment in rows:
+        state = _state_from_counts(assignment.open_count, assignment.failed, assignment.done)
+        if state == assignment.state:
+            continue
+        before, assignment.state = assignment.state, state
+        assignment.status = AssignmentState(state).label
+        assignment.save(update_fields=["state", "status"])
+        audit_record(actor=None, action=f"assignment.{state}", obj=assignment,
+                     before={"state": before}, after={"state": state})
+        if state != AssignmentState.DELIVERING:
+            AssignmentRequest.objects.filter(assignment=assignment,
+                                             state=RequestState.DELIVERING).update(
+                state=state, status=assignment.status, completed_at=clock.now())
+        if state == AssignmentState.DELIVERED and (assignment.policy is None
+                                                   or assignment.policy.send_assignment_emails):
+            from governance.models import OutboxMessage
+
+            now = clock.now()
+            emails.append(OutboxMessage(
+                topic="access_delivered", recipient=assignment.target,
+                to_address=assignment.target.email, payload={"assignment_id": assignment.pk},
+                dedupe_key=f"access_delivered:{assignment.pk}:{assignment.target_id}",
+                created_at=now, next_attempt_at=now))
+    notify_messages(emails)
+
+
+def delivery_reprocess(*, actor: User, assignment_id: int) -> int:
+    """An administrator asks for failed roles to be tried again now."""
+    with transaction.atomic():
+        assignment = Assignment.objects.select_for_update().select_related(
+            "access_package__catalog").filter(pk=assignment_id).first()
+        if assignment is None:
+            raise NotFound("This assignment does not exist.", code="assignmentNotFound")
+        if not can_manage_assignments(actor, assignment.access_package.catalog):
+            raise NotAllowed("You may not reprocess assignments of this catalog.")
+        count = assignment.deliveries.filter(state=DeliveryState.FAILED).update(
+            state=DeliveryState.PENDING, attempts=0, next_attempt_at=clock.now())
+        audit_record(actor=actor, action="assignment.reprocessed", obj=assignment,
+                     details={"deliveries": count})
+        assignments_refresh([assignment.pk])
+        deliveries_after_commit([assignment.pk])
+        return count
+
+
+def requests_start_scheduled(*, batch_size: int = 200) -> int:
+    """Deliver scheduled requests whose start date has come."""
+    started = 0
+    while True:
+        with transaction.atomic():
+            due = list(AssignmentRequest.objects.filter(
+                state=RequestState.SCHEDULED, schedule_start_at__lte=clock.now())
+                .select_for_update(skip_locked=True, of=("self",))
+                .select_related("policy", "access_package").order_by("id")[:batch_size])
+            for request in due:
+                delivery_start(request, actor=None)
+        started += len(due)
+        if len(due) < batch_size:
+            return started

@@ -1,0 +1,34 @@
+"""Handing work to the workers once the transaction that created it has committed.
+
+A task that never runs (the broker was down, the message was lost) costs only time: the minute
+sweeps find the same work in the database. So a failed publish is logged, never raised.
+"""
+
+import logging
+
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+
+def _publish(task_name: str, *args) -> None:
+    from governance import tasks
+
+    try:
+        getattr(tasks, task_name).delay(*args)
+    except Exception:  # noqa: BLE001 - any broker failure; the sweeps pick the work up
+        logger.warning("Could not queue %s%r; the next sweep will do it.", task_name, args,
+                       exc_info=True)
+
+
+def after_commit(task_name: str, *args) -> None:
+    transaction.on_commit(lambda: _publish(task_name, *args))
+
+
+def deliveries_after_commit(assignment_ids: list[int]) -> None:
+    if assignment_ids:
+        after_commit("deliver_assignments", list(assignment_ids))
+
+
+def outbox_after_commit() -> None:
+    after_commit("send_outbox")

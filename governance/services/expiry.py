@@ -1,0 +1,119 @@
+"""Ending assignments (expiry, removal) and warning people before their access expires."""
+
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+
+from governance import clock
+from governance.choices import (
+    ASSIGNMENT_ACTIVE,
+    AssignmentState,
+    DeliveryAction,
+    DeliveryState,
+    EndReason,
+)
+from governance.models import Assignment, OutboxMessage, RoleDelivery, User
+from governance.services.audit import audit_record_many
+from governance.services.dispatch import deliveries_after_commit
+from governance.services.guests import guests_after_access_lost
+from governance.services.outbox import notify_messages
+
+KEPT_NOTE = "Kept: another active assignment still grants this role."
+
+
+def assignments_end(*, assignment_ids: list[int], reason: str,
+                    actor: User | None = None) -> list[int]:
+    """End active assignments set-based; queue revocation of roles nothing else still grants.
+
+    Runs inside the caller's transaction. Returns the ids that were active and are now ended.
+    """
+    now = clock.now()
+    rows = list(Assignment.objects.filter(pk__in=assignment_ids, state__in=ASSIGNMENT_ACTIVE)
+                .select_for_update(of=("self",)).order_by("id")
+                .values("id", "state", "target_id", "target__email",
+                        "policy__send_assignment_emails"))
+    if not rows:
+        return []
+    ended = [row["id"] for row in rows]
+    action = "assignment.expired" if reason == EndReason.EXPIRED else "assignment.removed"
+    Assignment.objects.filter(pk__in=ended).update(
+        state=AssignmentState.EXPIRED, status=EndReason(reason).label, ended_at=now,
+        end_reason=reason)
+    deliveries = RoleDelivery.objects.filter(assignment_id__in=ended,
+                                             action=DeliveryAction.GRANT)
+    still_granted = RoleDelivery.objects.filter(
+        assignment__target_id=OuterRef("assignment__target_id"), role_id=OuterRef("role_id"),
+        assignment__state__in=ASSIGNMENT_ACTIVE, action=DeliveryAction.GRANT)
+    deliveries.filter(Exists(still_granted)).update(
+        action=DeliveryAction.REVOKE, state=DeliveryState.DONE, note=KEPT_NOTE,
+        completed_at=now, next_attempt_at=None)
+    deliveries.update(action=DeliveryAction.REVOKE, state=DeliveryState.PENDING, attempts=0,
+                      last_error="", note="", next_attempt_at=now, claimed_at=None)
+    audit_record_many(actor=actor, action=action, object_type="assignment", entries=[
+        (row["id"], {"state": row["state"]}, {"state": AssignmentState.EXPIRED,
+                                              "endReason": reason}, {})
+        for row in rows])
+    notify_messages([
+        OutboxMessage(topic="access_ended", recipient_id=row["target_id"],
+                      to_address=row["target__email"], payload={"assignment_id": row["id"]},
+                      dedupe_key=f"access_ended:{row['id']}:{row['target_id']}",
+                      created_at=now, next_attempt_at=now)
+        for row in rows if row["policy__send_assignment_emails"] is not False])
+    guests_after_access_lost(user_ids={row["target_id"] for row in rows}, actor=actor)
+    deliveries_after_commit(ended)
+    return ended
+
+
+def assignments_expire_due(*, batch_size: int = 1000) -> int:
+    """Expire every assignment whose end has come, a batch per transaction."""
+    expired = 0
+    while True:
+        with transaction.atomic():
+            ids = list(Assignment.objects.filter(state__in=ASSIGNMENT_ACTIVE,
+                                                 expires_at__lte=clock.now())
+                       .select_for_update(skip_locked=True).order_by("id")
+                       .values_list("id", flat=True)[:batch_size])
+            if ids:
+                assignments_end(assignment_ids=ids, reason=EndReason.EXPIRED)
+        expired += len(ids)
+        if len(ids) < batch_size:
+            return expired
+
+
+# (days before expiry, field that records the warning). The 14-day warning is only for
+# assignments that still have more than a day left; shorter ones get the 1-day warning alone.
+WARNINGS = ((14, "warned_14_days_at", 1), (1, "warned_1_day_at", 0))
+
+
+def assignments_warn_expiring(*, batch_size: int = 1000) -> int:
+    """Queue the 14-day and 1-day expiry warnings, once per assignment and expiry date."""
+    warned = 0
+    for days, field, floor_days in WARNINGS:
+        while True:
+            now = clock.now()
+            with transaction.atomic():
+                due = list(Assignment.objects.filter(
+                    state__in=[AssignmentState.DELIVERED, AssignmentState.PARTIALLY_DELIVERED],
+                    expires_at__gt=now + timedelta(days=floor_days),
+                    expires_at__lte=now + timedelta(days=days), **{f"{field}__isnull": True},
+                ).select_for_update(skip_locked=True, of=("self",))
+                    .select_related("policy", "target").order_by("id")[:batch_size])
+                Assignment.objects.filter(pk__in=[a.pk for a in due]).update(**{field: now})
+                audit_record_many(actor=None, action="assignment.expiryWarningQueued",
+                                  object_type="assignment", entries=[
+                                      (a.pk, None, None, {"days": days,
+                                                          "expiresAt": a.expires_at.isoformat()})
+                                      for a in due])
+                notify_messages([
+                    OutboxMessage(topic="access_expiring", recipient=a.target,
+                                  to_address=a.target.email,
+                                  payload={"assignment_id": a.pk, "days": days},
+                                  dedupe_key=f"access_expiring:{days}:{a.pk}:"
+                                             f"{a.expires_at.isoformat()}",
+                                  created_at=now, next_attempt_at=now)
+                    for a in due if a.policy is None or a.policy.send_assignment_emails])
+            warned += len(due)
+            if len(due) < batch_size:
+                break
+    return warned

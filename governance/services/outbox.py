@@ -1,0 +1,113 @@
+"""The stored outbox: side effects become rows first, and are sent after the commit.
+
+Sending marks a row in flight and commits before talking to the mail server, records the
+result, and retries with backoff. A row left in flight by a dead worker is swept back.
+"""
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.db.models import Q
+
+from governance import clock
+from governance.choices import OutboxState
+from governance.models import OutboxMessage, User
+from governance.notifications import render_email
+from governance.services.dispatch import outbox_after_commit
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+STUCK_AFTER = timedelta(minutes=10)
+
+
+def backoff(attempts: int) -> timedelta:
+    """1, 2, 4 … minutes, at most an hour."""
+    return timedelta(minutes=min(2 ** max(attempts - 1, 0), 60))
+
+
+def notify(*, topic: str, recipients: Iterable[User], payload: dict,
+           dedupe_key: str | None = None) -> int:
+    """Queue one email per recipient; with `dedupe_key`, a second call queues nothing."""
+    now = clock.now()
+    messages = [
+        OutboxMessage(topic=topic, recipient=user, to_address=user.email, payload=payload,
+                      dedupe_key=f"{dedupe_key}:{user.pk}" if dedupe_key else None,
+                      created_at=now, next_attempt_at=now)
+        for user in recipients if user.email
+    ]
+    return notify_messages(messages)
+
+
+def notify_messages(messages: list[OutboxMessage]) -> int:
+    if not messages:
+        return 0
+    OutboxMessage.objects.bulk_create(messages, ignore_conflicts=True, batch_size=2000)
+    outbox_after_commit()
+    return len(messages)
+
+
+def _due(now: datetime) -> Q:
+    ready = Q(state__in=[OutboxState.QUEUED, OutboxState.WAITING_RETRY], next_attempt_at__lte=now)
+    stuck = Q(state=OutboxState.IN_FLIGHT, claimed_at__lte=now - STUCK_AFTER)
+    return ready | stuck
+
+
+def _claim(now: datetime, batch_size: int, message_id: int | None) -> list[OutboxMessage]:
+    with transaction.atomic():
+        rows = OutboxMessage.objects.filter(_due(now))
+        if message_id is not None:
+            rows = rows.filter(pk=message_id)
+        rows = list(rows.select_for_update(skip_locked=True).order_by("id")[:batch_size])
+        for row in rows:
+            row.state = OutboxState.IN_FLIGHT
+            row.claimed_at = now
+            row.attempts += 1
+        OutboxMessage.objects.bulk_update(rows, ["state", "claimed_at", "attempts"])
+    return rows
+
+
+def _send(message: OutboxMessage) -> None:
+    subject, text, html = render_email(message.topic, message.payload)
+    email = EmailMultiAlternatives(subject=subject, body=text, to=[message.to_address])
+    email.attach_alternative(html, "text/html")
+    email.send()
+
+
+def _record(message: OutboxMessage, error: str | None, now: datetime) -> None:
+    updates = {"last_error": error or ""}
+    if error is None:
+        updates.update(state=OutboxState.SENT, sent_at=now)
+    elif message.attempts >= MAX_ATTEMPTS:
+        updates.update(state=OutboxState.FAILED)
+    else:
+        updates.update(state=OutboxState.WAITING_RETRY,
+                       next_attempt_at=now + backoff(message.attempts))
+    # Compare-and-set: a sweeper may have re-claimed a row we held too long.
+    OutboxMessage.objects.filter(pk=message.pk, state=OutboxState.IN_FLIGHT,
+                                 claimed_at=message.claimed_at).update(**updates)
+
+
+def outbox_send_due(*, message_id: int | None = None, batch_size: int = 100) -> int:
+    """Send what is due (or one message); returns how many were attempted."""
+    attempted = 0
+    while True:
+        now = clock.now()
+        claimed = _claim(now, batch_size, message_id)
+        if not claimed:
+            return attempted
+        for message in claimed:
+            try:
+                _send(message)
+                error = None
+            except Exception as exc:  # noqa: BLE001 - any failure is recorded and retried
+                logger.warning("Sending %s to %s failed: %s", message.topic,
+                               message.to_address, exc)
+                error = f"{type(exc).__name__}: {exc}"
+            _record(message, error, clock.now())
+        attempted += len(claimed)
+        if message_id is not None:
+            return attempted

@@ -1,0 +1,276 @@
+"""Assignment requests: ask for access, extend it, remove it, cancel the ask.
+
+Lock order everywhere: target user, then request, then stage, then assignment.
+"""
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils.formats import date_format
+
+from governance import clock
+from governance.choices import (
+    REQUEST_OPEN,
+    AllowedTargetScope,
+    EndReason,
+    RequestState,
+    RequestType,
+    StageState,
+)
+from governance.models import AccessPackage, Assignment, AssignmentPolicy, AssignmentRequest, User
+from governance.selectors.packages import (
+    active_assignment_for,
+    open_request_for,
+    request_options,
+    separation_of_duties_conflict,
+)
+from governance.selectors.permissions import can_manage_assignments
+from governance.services.approvals import approval_start
+from governance.services.audit import audit_record
+from governance.services.delivery import delivery_start
+from governance.services.errors import (
+    Duplicate,
+    InvalidInput,
+    InvalidState,
+    NotAllowed,
+    NotFound,
+    OutOfScope,
+    SeparationOfDuties,
+)
+from governance.services.expiry import assignments_end
+from governance.services.organizations import organization_propose_for
+from governance.services.validation import answers_validate, schedule_validate
+
+
+def _lock_user(user: User) -> User:
+    return User.objects.select_for_update().get(pk=user.pk)
+
+
+def _package_for_request(access_package_id: int) -> AccessPackage:
+    package = AccessPackage.objects.select_related("catalog").filter(pk=access_package_id).first()
+    if package is None:
+        raise NotFound("This access package does not exist.", code="packageNotFound")
+    return package
+
+
+def _policy_of(package: AccessPackage, policy_id: int | None) -> AssignmentPolicy | None:
+    if policy_id is None:
+        return None
+    policy = package.policies.filter(pk=policy_id).first()
+    if policy is None:
+        raise NotFound("This policy does not exist for this access package.",
+                       code="policyNotFound")
+    return policy
+
+
+def _refuse_duplicates(target: User, package: AccessPackage, *, for_add: bool) -> None:
+    pending = open_request_for(target, package)
+    if pending:
+        raise Duplicate(
+            f"A request for “{package}” is already pending (submitted "
+            f"{date_format(pending.created_at, 'DATETIME_FORMAT')}).", code="duplicateRequest")
+    if for_add and active_assignment_for(target, package):
+        raise Duplicate(f"“{package}” is already assigned. Extend it instead of asking again.",
+                        code="alreadyAssigned")
+
+
+def _refuse_conflicts(target: User, package: AccessPackage) -> None:
+    conflict = separation_of_duties_conflict(target, package)
+    if conflict:
+        raise SeparationOfDuties(conflict)
+
+
+def _require_justification(policy: AssignmentPolicy, justification: str) -> str:
+    justification = (justification or "").strip()
+    if policy.is_requestor_justification_required and not justification:
+        raise InvalidInput("A justification is required for this access package.",
+                           field="justification", code="justificationRequired")
+    return justification
+
+
+def _create(*, request_type: str, package: AccessPackage, policy: AssignmentPolicy | None,
+            requestor: User, target: User, justification: str = "",
+            schedule: tuple[datetime | None, datetime | None] = (None, None),
+            answers=(), assignment: Assignment | None = None) -> AssignmentRequest:
+    request = AssignmentRequest(
+        request_type=request_type, state=RequestState.SUBMITTED, access_package=package,
+        policy=policy, requestor=requestor, target=target, justification=justification,
+        schedule_start_at=schedule[0], schedule_end_at=schedule[1], assignment=assignment,
+        created_at=clock.now())
+    try:
+        with transaction.atomic():
+            request.save()
+    except IntegrityError:
+        # The partial unique index is the last word if two submissions raced past the checks.
+        raise Duplicate(f"A request for “{package}” is already pending.",
+                        code="duplicateRequest") from None
+    for answer in answers:
+        answer.request = request
+    request.answers.bulk_create(answers)
+    audit_record(actor=requestor, action="request.submitted", obj=request, after={
+        "requestType": request_type, "accessPackage": package.pk,
+        "policy": policy.pk if policy else None, "target": target.pk,
+        "justification": justification,
+        "answers": {str(a.question_id): a.display_value for a in answers},
+    })
+    return request
+
+
+def _route(request: AssignmentRequest, *, approval_required: bool, actor: User | None) -> None:
+    if approval_required and request.policy.stages.exists():
+        approval_start(request)
+    else:
+        delivery_start(request, actor=actor)
+
+
+def request_submit(*, requestor: User, access_package_id: int, policy_id: int | None = None,
+                   target: User | None = None, justification: str = "",
+                   answers: Mapping | None = None, start_at: datetime | None = None,
+                   end_at: datetime | None = None) -> AssignmentRequest:
+    """Ask for a package for oneself (userAdd) or for a direct report (onBehalfAdd)."""
+    with transaction.atomic():
+        target = _lock_user(target or requestor)
+        requestor = target if target.pk == requestor.pk else requestor
+        package = _package_for_request(access_package_id)
+        chosen = _policy_of(package, policy_id)
+        options = request_options(requestor, package, target)
+        if not options.allowed:
+            raise OutOfScope(options.reason, code="outOfScope")
+        if chosen is None and len(options.policies) > 1:
+            names = ", ".join(f"“{policy}”" for policy in options.policies)
+            raise InvalidInput(f"Choose one of the policies {names}.", field="policy",
+                               code="policyChoiceRequired")
+        policy = chosen or options.policies[0]
+        if policy not in options.policies:
+            raise OutOfScope(f"The policy “{policy}” does not let you request this package.",
+                             code="outOfScope")
+        _refuse_duplicates(target, package, for_add=True)
+        _refuse_conflicts(target, package)
+        justification = _require_justification(policy, justification)
+        answer_rows = answers_validate(policy, answers, target.preferred_language or None)
+        schedule = schedule_validate(policy, now=clock.now(), start_at=start_at, end_at=end_at)
+        if (policy.allowed_target_scope == AllowedTargetScope.ALL_EXTERNAL_USERS
+                and target.is_guest and target.connected_organization_id is None):
+            organization_propose_for(user=target, actor=requestor)
+        request_type = RequestType.USER_ADD if target == requestor else RequestType.ON_BEHALF_ADD
+        request = _create(request_type=request_type, package=package, policy=policy,
+                          requestor=requestor, target=target, justification=justification,
+                          schedule=schedule, answers=answer_rows)
+        _route(request, approval_required=policy.is_approval_required_for_add, actor=requestor)
+        return request
+
+
+def request_admin_add(*, actor: User, access_package_id: int, policy_id: int, target: User,
+                      justification: str = "", start_at: datetime | None = None,
+                      end_at: datetime | None = None) -> AssignmentRequest:
+    """Direct assignment (adminAdd): no approval, but separation of duties still holds."""
+    with transaction.atomic():
+        target = _lock_user(target)
+        package = _package_for_request(access_package_id)
+        if not can_manage_assignments(actor, package.catalog):
+            raise NotAllowed("You may not assign access packages of this catalog.")
+        policy = _policy_of(package, policy_id)
+        if policy is None:
+            raise NotFound("Choose a policy of this access package.", code="policyNotFound")
+        _refuse_duplicates(target, package, for_add=True)
+        _refuse_conflicts(target, package)
+        if policy.allow_custom_schedule or not (start_at or end_at):
+            schedule = schedule_validate(policy, now=clock.now(), start_at=start_at,
+                                         end_at=end_at)
+        else:
+            raise InvalidInput("This policy does not let you choose when access starts or ends.",
+                               field="start_at", code="scheduleNotAllowed")
+        request = _create(request_type=RequestType.ADMIN_ADD, package=package, policy=policy,
+                          requestor=actor, target=target, justification=justification,
+                          schedule=schedule)
+        delivery_start(request, actor=actor)
+        return request
+
+
+def _lock_active_assignment(assignment_id: int) -> Assignment:
+    assignment = Assignment.objects.select_for_update(of=("self",)) \
+        .select_related("access_package__catalog", "policy").filter(pk=assignment_id).first()
+    if assignment is None:
+        raise NotFound("This assignment does not exist.", code="assignmentNotFound")
+    if not assignment.is_active:
+        raise InvalidState("This access has already ended.", code="assignmentEnded")
+    return assignment
+
+
+def request_extend(*, requestor: User, assignment_id: int, justification: str = "",
+                   answers: Mapping | None = None,
+                   end_at: datetime | None = None) -> AssignmentRequest:
+    """Extend one's own access (userUpdate), through approval when the policy asks for it."""
+    with transaction.atomic():
+        target = _lock_user(requestor)
+        assignment = _lock_active_assignment(assignment_id)
+        policy = assignment.policy
+        if assignment.target_id != target.pk or policy is None or not policy.enable_self_update:
+            raise NotAllowed("This access cannot be extended by you.", code="extendNotAllowed")
+        package = assignment.access_package
+        _refuse_duplicates(target, package, for_add=False)
+        justification = _require_justification(policy, justification)
+        answer_rows = answers_validate(policy, answers, target.preferred_language or None)
+        schedule = schedule_validate(policy, now=clock.now(), end_at=end_at)
+        request = _create(request_type=RequestType.USER_UPDATE, package=package, policy=policy,
+                          requestor=target, target=target, justification=justification,
+                          schedule=schedule, answers=answer_rows, assignment=assignment)
+        _route(request, approval_required=policy.is_approval_required_for_update, actor=target)
+        return request
+
+
+def request_remove(*, actor: User, assignment_id: int, justification: str = "",
+                   as_admin: bool = False) -> AssignmentRequest:
+    """End access now: the person's own choice (userRemove) or an administrator's."""
+    with transaction.atomic():
+        assignment = _lock_active_assignment(assignment_id)
+        if as_admin:
+            if not can_manage_assignments(actor, assignment.access_package.catalog):
+                raise NotAllowed("You may not remove assignments of this catalog.")
+            request_type, reason = RequestType.ADMIN_REMOVE, EndReason.REMOVED_BY_ADMIN
+        else:
+            policy = assignment.policy
+            if assignment.target_id != actor.pk or (policy and not policy.enable_self_remove):
+                raise NotAllowed("This access cannot be removed by you.",
+                                 code="removeNotAllowed")
+            request_type, reason = RequestType.USER_REMOVE, EndReason.REMOVED_BY_USER
+        request = _create(request_type=request_type, package=assignment.access_package,
+                          policy=assignment.policy, requestor=actor, target=assignment.target,
+                          justification=justification, assignment=assignment)
+        assignments_end(assignment_ids=[assignment.pk], reason=reason, actor=actor)
+        request.state, request.status, request.completed_at = (
+            RequestState.DELIVERED, "Access removed", clock.now())
+        request.save(update_fields=["state", "status", "completed_at"])
+        return request
+
+
+def request_cancel(*, actor: User, request_id: int) -> AssignmentRequest:
+    """Withdraw a request that is still waiting for approval or for its start date."""
+    with transaction.atomic():
+        request = AssignmentRequest.objects.select_for_update().select_related(
+            "access_package__catalog").filter(pk=request_id).first()
+        if request is None:
+            raise NotFound("This request does not exist.", code="requestNotFound")
+        own = actor.pk in (request.requestor_id, request.target_id)
+        if not own and not can_manage_assignments(actor, request.access_package.catalog):
+            raise NotAllowed("Only the requestor can cancel this request.")
+        cancellable = [RequestState.SUBMITTED, RequestState.PENDING_APPROVAL,
+                       RequestState.SCHEDULED]
+        if request.state not in cancellable:
+            raise InvalidState(
+                f"This request is {request.get_state_display().lower()} and can no longer "
+                "be canceled.", code="requestNotCancelable")
+        before = request.state
+        request.stages.filter(state=StageState.IN_PROGRESS).update(
+            state=StageState.SKIPPED, completed_at=clock.now())
+        request.state, request.status, request.completed_at = (
+            RequestState.CANCELED, "Canceled", clock.now())
+        request.save(update_fields=["state", "status", "completed_at"])
+        audit_record(actor=actor, action="request.canceled", obj=request,
+                     before={"state": before}, after={"state": request.state})
+        return request
+
+
+__all__ = ["REQUEST_OPEN", "request_admin_add", "request_cancel", "request_extend",
+           "request_remove", "request_submit"]

@@ -1,0 +1,43 @@
+"""Celery tasks: take ids, call a service, nothing more. Every one is safe to run twice."""
+
+from celery import shared_task
+
+from governance.services import approvals, delivery, expiry, guests, outbox
+
+
+@shared_task
+def deliver_assignments(assignment_ids: list[int]) -> int:
+    return delivery.deliveries_process(assignment_ids=assignment_ids)
+
+
+@shared_task
+def send_outbox(message_id: int | None = None) -> int:
+    return outbox.outbox_send_due(message_id=message_id)
+
+
+@shared_task
+def sweep_approvals() -> dict:
+    return {"escalated": approvals.stages_escalate_due(),
+            "timedOut": approvals.stages_time_out_due()}
+
+
+@shared_task
+def sweep_expirations() -> dict:
+    return {"warned": expiry.assignments_warn_expiring(),
+            "expired": expiry.assignments_expire_due()}
+
+
+@shared_task
+def sweep_deliveries() -> dict:
+    return {"started": delivery.requests_start_scheduled(),
+            "delivered": delivery.deliveries_process()}
+
+
+@shared_task
+def sweep_outbox() -> int:
+    return outbox.outbox_send_due()
+
+
+@shared_task
+def sweep_guests() -> dict:
+    return {"blocked": guests.guests_block_orphaned(), "deleted": guests.guests_delete_due()}
