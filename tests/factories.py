@@ -1,0 +1,193 @@
+"""Factories for the engine's objects, and a small world of fixed people to test with."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import factory
+
+from governance.choices import (
+    AllowedTargetScope,
+    ApproverKind,
+    CatalogState,
+    ConnectedOrganizationState,
+    ExpirationType,
+    IdentitySourceType,
+    OriginSystem,
+    SubjectSetType,
+    UserType,
+)
+from governance.models import (
+    AccessPackage,
+    ApprovalStageSetting,
+    ApproverSet,
+    AssignmentPolicy,
+    Catalog,
+    ConnectedOrganization,
+    Group,
+    IdentitySource,
+    Question,
+    Resource,
+    ResourceRole,
+    ResourceRoleScope,
+    User,
+)
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        django_get_or_create = ("email",)
+
+    email = factory.Sequence(lambda n: f"member{n}@access.example")
+    username = factory.SelfAttribute("email")
+    display_name = factory.LazyAttribute(lambda o: o.email.split("@")[0].title())
+    user_type = UserType.MEMBER
+    password = factory.django.Password("pw-for-tests-1")
+
+
+class GuestFactory(UserFactory):
+    email = factory.Sequence(lambda n: f"guest{n}@contoso.example")
+    user_type = UserType.GUEST
+
+
+class OrganizationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ConnectedOrganization
+        skip_postgeneration_save = True
+
+    display_name = factory.Sequence(lambda n: f"Partner {n}")
+    state = ConnectedOrganizationState.CONFIGURED
+
+    @factory.post_generation
+    def domain(obj, create, extracted, **kwargs):
+        if create and extracted:
+            IdentitySource.objects.create(organization=obj, domain_name=extracted,
+                                          source_type=IdentitySourceType.DOMAIN)
+
+
+class GroupFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Group
+
+    display_name = factory.Sequence(lambda n: f"Group {n}")
+
+
+class CatalogFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Catalog
+
+    display_name = factory.Sequence(lambda n: f"Catalog {n}")
+    state = CatalogState.PUBLISHED
+    is_externally_visible = True
+
+
+class PackageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AccessPackage
+
+    catalog = factory.SubFactory(CatalogFactory)
+    display_name = factory.Sequence(lambda n: f"Package {n}")
+
+
+class PolicyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AssignmentPolicy
+
+    access_package = factory.SubFactory(PackageFactory)
+    display_name = factory.Sequence(lambda n: f"Policy {n}")
+    allowed_target_scope = AllowedTargetScope.ALL_DIRECTORY_USERS
+    expiration_type = ExpirationType.AFTER_DURATION
+    expiration_duration = timedelta(days=30)
+    is_approval_required_for_add = False
+
+
+def group_role(package: AccessPackage, group: Group, role: str = "Member") -> ResourceRole:
+    """Add "<role> of <group>" (local connector) to the package, through its catalog."""
+    resource, _ = Resource.objects.get_or_create(
+        catalog=package.catalog, origin_system=OriginSystem.GROUP, origin_id=str(group.pk),
+        defaults={"display_name": group.display_name, "connector": "local"})
+    resource_role, _ = ResourceRole.objects.get_or_create(
+        resource=resource, origin_id=f"{role}_{group.pk}", defaults={"display_name": role})
+    ResourceRoleScope.objects.get_or_create(access_package=package, role=resource_role)
+    return resource_role
+
+
+def add_stage(policy: AssignmentPolicy, *approvers: User, order: int | None = None,
+              fallback: list[User] | None = None, escalation: list[User] | None = None,
+              escalate_after_days: int | None = None, deadline_days: int = 14,
+              justification_required: bool = False,
+              approver_type: str = SubjectSetType.SINGLE_USER) -> ApprovalStageSetting:
+    """Add a stage with single-user approvers (or a dynamic `approver_type` with no user)."""
+    policy.is_approval_required_for_add = True
+    policy.save(update_fields=["is_approval_required_for_add"])
+    stage = ApprovalStageSetting.objects.create(
+        policy=policy, order=order or policy.stages.count() + 1,
+        duration_before_automatic_denial_days=deadline_days,
+        is_approver_justification_required=justification_required,
+        is_escalation_enabled=escalate_after_days is not None,
+        duration_before_escalation_days=escalate_after_days)
+    if approver_type != SubjectSetType.SINGLE_USER:
+        ApproverSet.objects.create(stage=stage, subject_type=approver_type)
+    for kind, people in ((ApproverKind.PRIMARY, approvers), (ApproverKind.FALLBACK, fallback),
+                         (ApproverKind.ESCALATION, escalation)):
+        for person in people or []:
+            ApproverSet.objects.create(stage=stage, kind=kind,
+                                       subject_type=SubjectSetType.SINGLE_USER, user=person)
+    return stage
+
+
+def add_question(policy: AssignmentPolicy, text: str = "Which project?", **fields) -> Question:
+    return Question.objects.create(policy=policy, text=text,
+                                   sequence=policy.questions.count(), **fields)
+
+
+@dataclass
+class World:
+    """Fixed people with telling names, and a package under a two-stage policy."""
+
+    organization: ConnectedOrganization
+    requester: User          # an external user of the connected organization
+    member: User             # an internal requester
+    approver: User           # stage 1
+    second_approver: User    # stage 2
+    owner: User              # catalog owner
+    outsider: User           # a guest of an organization no policy names
+    catalog: Catalog
+    group: Group
+    other_group: Group
+    package: AccessPackage
+    policy: AssignmentPolicy
+    question: Question
+
+
+def build_world() -> World:
+    from governance.choices import CatalogRole
+    from governance.models import CatalogRoleAssignment
+
+    organization = OrganizationFactory(display_name="Contoso", domain="contoso.example")
+    requester = GuestFactory(email="requester@contoso.example",
+                             connected_organization=organization)
+    outsider_org = OrganizationFactory(display_name="Fabrikam", domain="fabrikam.example")
+    outsider = GuestFactory(email="outsider@fabrikam.example",
+                            connected_organization=outsider_org)
+    member = UserFactory(email="member@access.example")
+    approver = UserFactory(email="approver@access.example")
+    second_approver = UserFactory(email="second.approver@access.example")
+    owner = UserFactory(email="owner@access.example")
+    catalog = CatalogFactory(display_name="Projects")
+    CatalogRoleAssignment.objects.create(catalog=catalog, user=owner, role=CatalogRole.OWNER)
+    group = GroupFactory(display_name="Project Falcon")
+    other_group = GroupFactory(display_name="Falcon Reports")
+    package = PackageFactory(catalog=catalog, display_name="Falcon collaboration")
+    group_role(package, group)
+    group_role(package, other_group)
+    policy = PolicyFactory(
+        access_package=package, display_name="Contoso partners",
+        allowed_target_scope=AllowedTargetScope.SPECIFIC_CONNECTED_ORG_USERS,
+        is_requestor_justification_required=True, expiration_duration=timedelta(days=30))
+    policy.specific_connected_organizations.add(organization)
+    add_stage(policy, approver)
+    add_stage(policy, second_approver)
+    question = add_question(policy, "Which project code?", regex_pattern=r"[A-Z]{3}-\d{4}")
+    return World(organization, requester, member, approver, second_approver, owner, outsider,
+                 catalog, group, other_group, package, policy, question)
