@@ -1,7 +1,24 @@
+"""My Access pages. They read through selectors and write through services only."""
+
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.shortcuts import render
+
+from governance.selectors.packages import packages_visible_to
+from governance.selectors.requests import (
+    approvals_pending_for,
+    assignments_active_for,
+    requests_of,
+)
+
+RECENT = 10
 
 
 @login_required
 def overview(request):
-    return HttpResponse("My Access")
+    user = request.user
+    return render(request, "portal/overview.html", {
+        "approvals": approvals_pending_for(user)[:RECENT],
+        "requests": requests_of(user)[:RECENT],
+        "assignments": assignments_active_for(user)[:RECENT],
+        "packages": packages_visible_to(user).select_related("catalog")[:RECENT],
+    })

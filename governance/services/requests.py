@@ -12,6 +12,7 @@ from django.utils.formats import date_format
 from governance import clock
 from governance.choices import (
     REQUEST_OPEN,
+    AccountState,
     AllowedTargetScope,
     EndReason,
     RequestState,
@@ -44,7 +45,10 @@ from governance.services.validation import answers_validate, schedule_validate
 
 
 def _lock_user(user: User) -> User:
-    return User.objects.select_for_update().get(pk=user.pk)
+    locked = User.objects.select_for_update().get(pk=user.pk)
+    if locked.account_state == AccountState.DELETED:
+        raise NotFound("This person's account was deleted.", code="userDeleted")
+    return locked
 
 
 def _package_for_request(access_package_id: int) -> AccessPackage:
