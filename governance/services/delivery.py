@@ -22,7 +22,7 @@ from governance.choices import (
     RequestState,
 )
 from governance.connectors import ChangeResult, ConnectorError, RoleChange, get_connector
-from governance.models import Assignment, AssignmentRequest, RoleDelivery, User
+from governance.models import Assignment, AssignmentRequest, OutboxMessage, RoleDelivery, User
 from governance.selectors.permissions import can_manage_assignments
 from governance.services.audit import audit_record, audit_record_many
 from governance.services.dispatch import deliveries_after_commit
@@ -91,7 +91,7 @@ def delivery_start(request: AssignmentRequest, *, actor: User | None) -> None:
         access_package_id=request.access_package_id, policy=request.policy,
         target_id=request.target_id, state=AssignmentState.DELIVERING, status="Delivering",
         start_at=start, expires_at=end, created_at=now)
-    roles = request.access_package.role_scopes.values_list("role_id", flat=True)
+    roles = list(request.access_package.role_scopes.values_list("role_id", flat=True))
     RoleDelivery.objects.bulk_create([
         RoleDelivery(assignment=assignment, role_id=role_id, next_attempt_at=now)
         for role_id in roles])
@@ -237,8 +237,6 @@ def assignments_refresh(assignment_ids: list[int]) -> None:
                 state=state, status=assignment.status, completed_at=clock.now())
         if state == AssignmentState.DELIVERED and (assignment.policy is None
                                                    or assignment.policy.send_assignment_emails):
-            from governance.models import OutboxMessage
-
             now = clock.now()
             emails.append(OutboxMessage(
                 topic="access_delivered", recipient=assignment.target,
