@@ -3,6 +3,7 @@
 from dataclasses import dataclass, field
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils.formats import date_format
 
 from governance import clock
 from governance.choices import (
@@ -36,7 +37,12 @@ def _scopes_open_to(user: User) -> list[str]:
     return [Scope.ALL_MEMBER_USERS, Scope.ALL_DIRECTORY_USERS]
 
 
-def policies_in_scope_for(user: User) -> QuerySet[AssignmentPolicy]:
+def _ended() -> Q:
+    return Q(expiration_type=ExpirationType.AFTER_DATETIME, expiration_end_at__lte=clock.now())
+
+
+def policies_in_scope_for(user: User, *, include_ended: bool = False
+                          ) -> QuerySet[AssignmentPolicy]:
     """Policies whose allowedTargetScope includes this person and that can still give access."""
     through = AssignmentPolicy
     specific_user = Exists(through.specific_users.through.objects.filter(
@@ -55,8 +61,8 @@ def policies_in_scope_for(user: User) -> QuerySet[AssignmentPolicy]:
             connectedorganization_id=user.connected_organization_id,
         ))
         in_scope |= Q(allowed_target_scope=Scope.SPECIFIC_CONNECTED_ORG_USERS) & in_organization
-    ended = Q(expiration_type=ExpirationType.AFTER_DATETIME, expiration_end_at__lte=clock.now())
-    return AssignmentPolicy.objects.filter(in_scope).exclude(ended)
+    policies = AssignmentPolicy.objects.filter(in_scope)
+    return policies if include_ended else policies.exclude(_ended())
 
 
 def packages_available(user: User) -> QuerySet[AccessPackage]:
@@ -98,10 +104,14 @@ def request_options(requestor: User, package: AccessPackage,
         return RequestOptions(reason="You can only request access for your direct reports.")
     if not packages_available(target).filter(pk=package.pk).exists():
         return RequestOptions(reason="This access package is not available for requests.")
-    policies = policies_in_scope_for(target).filter(access_package=package)
+    policies = policies_in_scope_for(target, include_ended=True).filter(access_package=package)
     policies = policies.filter(enable_on_behalf_of_direct_reports=True) if on_behalf \
         else policies.filter(enable_self_add=True)
-    policies = sorted(policies, key=lambda policy: (policy.scope_rank, policy.pk))
+    ended = policies.filter(_ended()).order_by("-expiration_end_at").first()
+    policies = sorted(policies.exclude(_ended()), key=lambda p: (p.scope_rank, p.pk))
+    if not policies and ended:
+        return RequestOptions(reason=f"Requests for this access package ended on "
+                                     f"{date_format(ended.expiration_end_at, 'DATE_FORMAT')}.")
     if not policies:
         who = "this person" if on_behalf else "you"
         return RequestOptions(reason=f"No policy of this access package allows {who} to "
@@ -122,8 +132,9 @@ def active_assignment_for(target: User, package: AccessPackage) -> Assignment | 
 
 def separation_of_duties_conflict(target: User, package: AccessPackage) -> str | None:
     """Why `target` may not hold `package` next to what they hold now, or None."""
+    # Either side may declare the incompatibility.
     incompatible = AccessPackage.objects.filter(
-        Q(incompatible_with=package) | Q(pk__in=package.incompatible_access_packages.all()))
+        Q(incompatible_access_packages=package) | Q(incompatible_with=package))
     held = Assignment.objects.filter(target=target, state__in=ASSIGNMENT_ACTIVE,
                                      access_package__in=incompatible) \
         .select_related("access_package").first()
