@@ -191,3 +191,59 @@ def build_world() -> World:
     question = add_question(policy, "Which project code?", regex_pattern=r"[A-Z]{3}-\d{4}")
     return World(organization, requester, member, approver, second_approver, owner, outsider,
                  catalog, group, other_group, package, policy, question)
+
+
+def snapshot() -> dict:
+    """Row counts and states of everything a refused service call must leave alone."""
+    from governance.models import (
+        ApprovalDecision,
+        ApprovalStage,
+        Assignment,
+        AssignmentRequest,
+        AuditEvent,
+        GroupMembership,
+        OutboxMessage,
+        RequestAnswer,
+        RoleDelivery,
+        StageApprover,
+    )
+
+    counted = {
+        "requests": AssignmentRequest, "answers": RequestAnswer, "stages": ApprovalStage,
+        "stage_approvers": StageApprover, "decisions": ApprovalDecision,
+        "audit_events": AuditEvent, "assignments": Assignment, "deliveries": RoleDelivery,
+        "outbox": OutboxMessage, "memberships": GroupMembership,
+        "organizations": ConnectedOrganization,
+    }
+    state = {name: model.objects.count() for name, model in counted.items()}
+    state["request_states"] = sorted(AssignmentRequest.objects.values_list("id", "state"))
+    state["stage_states"] = sorted(ApprovalStage.objects.values_list("id", "state"))
+    state["assignment_states"] = sorted(Assignment.objects.values_list("id", "state",
+                                                                      "expires_at"))
+    state["users"] = sorted(User.objects.values_list("id", "account_state",
+                                                     "connected_organization_id"))
+    return state
+
+
+def approve_all(request, *approvers: User) -> None:
+    """Approve each stage of `request` in order, one approver per stage."""
+    from governance.choices import Decision
+    from governance.services.approvals import stage_decide
+
+    for stage, approver in zip(request.stages.order_by("order"), approvers, strict=True):
+        stage_decide(stage_id=stage.pk, approver=approver, decision=Decision.APPROVE)
+    request.refresh_from_db()
+
+
+def delivered_assignment(world: World):
+    """The requester's request for the world's package, approved and delivered."""
+    from governance.services.delivery import deliveries_process
+    from governance.services.requests import request_submit
+
+    request = request_submit(requestor=world.requester, access_package_id=world.package.pk,
+                             justification="Joining the Falcon project",
+                             answers={world.question.pk: "FAL-2026"})
+    approve_all(request, world.approver, world.second_approver)
+    deliveries_process()
+    request.refresh_from_db()
+    return request.assignment
