@@ -42,8 +42,14 @@ def assignments_end(*, assignment_ids: list[int], reason: str,
         end_reason=reason)
     deliveries = RoleDelivery.objects.filter(assignment_id__in=ended,
                                              action=DeliveryAction.GRANT)
+    # The same group or app role may sit in several catalogs as distinct ResourceRole rows:
+    # what counts is the role in its target system, not the row.
     still_granted = RoleDelivery.objects.filter(
-        assignment__target_id=OuterRef("assignment__target_id"), role_id=OuterRef("role_id"),
+        assignment__target_id=OuterRef("assignment__target_id"),
+        role__origin_id=OuterRef("role__origin_id"),
+        role__resource__origin_id=OuterRef("role__resource__origin_id"),
+        role__resource__origin_system=OuterRef("role__resource__origin_system"),
+        role__resource__connector=OuterRef("role__resource__connector"),
         assignment__state__in=ASSIGNMENT_ACTIVE, action=DeliveryAction.GRANT)
     deliveries.filter(Exists(still_granted)).update(
         action=DeliveryAction.REVOKE, state=DeliveryState.DONE, note=KEPT_NOTE,
