@@ -12,8 +12,9 @@ from governance.choices import (
     DeliveryAction,
     DeliveryState,
     EndReason,
+    RequestState,
 )
-from governance.models import Assignment, OutboxMessage, RoleDelivery, User
+from governance.models import Assignment, AssignmentRequest, OutboxMessage, RoleDelivery, User
 from governance.services.audit import audit_record_many
 from governance.services.dispatch import deliveries_after_commit
 from governance.services.guests import guests_after_access_lost
@@ -40,6 +41,11 @@ def assignments_end(*, assignment_ids: list[int], reason: str,
     Assignment.objects.filter(pk__in=ended).update(
         state=AssignmentState.EXPIRED, status=EndReason(reason).label, ended_at=now,
         end_reason=reason)
+    # A request still delivering would stay open for ever and refuse every new request.
+    AssignmentRequest.objects.filter(assignment_id__in=ended,
+                                     state=RequestState.DELIVERING).update(
+        state=RequestState.DELIVERY_FAILED, status="Access ended before delivery finished",
+        completed_at=now)
     deliveries = RoleDelivery.objects.filter(assignment_id__in=ended,
                                              action=DeliveryAction.GRANT)
     # The same group or app role may sit in several catalogs as distinct ResourceRole rows:

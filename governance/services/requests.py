@@ -96,12 +96,17 @@ def _require_justification(policy: AssignmentPolicy, justification: str) -> str:
 def _create(*, request_type: str, package: AccessPackage, policy: AssignmentPolicy | None,
             requestor: User, target: User, justification: str = "",
             schedule: tuple[datetime | None, datetime | None] = (None, None),
-            answers=(), assignment: Assignment | None = None) -> AssignmentRequest:
+            answers=(), assignment: Assignment | None = None,
+            done_status: str = "") -> AssignmentRequest:
+    """A new request; with `done_status`, one carried out at once (never open)."""
     request = AssignmentRequest(
         request_type=request_type, state=RequestState.SUBMITTED, access_package=package,
         policy=policy, requestor=requestor, target=target, justification=justification,
         schedule_start_at=schedule[0], schedule_end_at=schedule[1], assignment=assignment,
         created_at=clock.now())
+    if done_status:
+        request.state, request.status, request.completed_at = (
+            RequestState.DELIVERED, done_status, request.created_at)
     try:
         with transaction.atomic():
             request.save()
@@ -241,11 +246,9 @@ def request_remove(*, actor: User, assignment_id: int, justification: str = "",
             request_type, reason = RequestType.USER_REMOVE, EndReason.REMOVED_BY_USER
         request = _create(request_type=request_type, package=assignment.access_package,
                           policy=assignment.policy, requestor=actor, target=assignment.target,
-                          justification=justification, assignment=assignment)
+                          justification=justification, assignment=assignment,
+                          done_status="Access removed")
         assignments_end(assignment_ids=[assignment.pk], reason=reason, actor=actor)
-        request.state, request.status, request.completed_at = (
-            RequestState.DELIVERED, "Access removed", clock.now())
-        request.save(update_fields=["state", "status", "completed_at"])
         return request
 
 
