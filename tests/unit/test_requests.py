@@ -432,3 +432,29 @@ def test_canceling_someone_elses_request_is_refused(world, assert_refused):
     request = _submit(world)
     assert_refused(lambda: request_cancel(actor=world.member, request_id=request.pk),
                    NotAllowed, "notAllowed", "Only the requestor")
+
+
+def test_admin_removes_access_still_being_delivered_and_it_can_be_requested_again(world):
+    added = request_admin_add(actor=world.owner, access_package_id=world.package.pk,
+                              policy_id=world.policy.pk, target=world.requester)
+    removal = request_remove(actor=world.owner, assignment_id=added.assignment.pk,
+                             as_admin=True)
+    added.refresh_from_db()
+    assert removal.state == RequestState.DELIVERED
+    assert (added.state, added.status) == (RequestState.DELIVERY_FAILED,
+                                           "Access ended before delivery finished")
+    assert _submit(world).state == RequestState.PENDING_APPROVAL
+
+
+def test_user_removes_access_while_an_extension_is_pending(world):
+    assignment = delivered_assignment(world)
+    world.policy.is_approval_required_for_update = True
+    world.policy.save()
+    extension = request_extend(requestor=world.requester, assignment_id=assignment.pk,
+                               justification="Longer", answers={world.question.pk: "FAL-2026"})
+    request_remove(actor=world.requester, assignment_id=assignment.pk)
+    approve_all(extension, world.approver, world.second_approver)
+    assignment.refresh_from_db()
+    assert assignment.state == AssignmentState.EXPIRED
+    assert (extension.state, extension.status) == (RequestState.DELIVERY_FAILED,
+                                                   "The access to extend has ended")
