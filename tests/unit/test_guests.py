@@ -1,6 +1,5 @@
 from datetime import timedelta
 
-import pytest
 import time_machine
 from django.test import Client
 
@@ -126,13 +125,8 @@ def test_sweep_blocks_guests_left_without_access(world):
     assert world.requester.account_state == AccountState.BLOCKED
 
 
-@pytest.fixture
-def client_without_csrf():
-    return Client()
-
-
-def test_blocked_guest_is_refused_sign_in_and_told_why(world, client_without_csrf):
-    client = client_without_csrf
+def test_blocked_guest_is_refused_sign_in_and_told_why(world):
+    client = Client()
     response = client.post("/accounts/login/", {"login": world.requester.email,
                                                 "password": "pw-for-tests-1"})
     assert response.status_code == 302 and response.url == "/"
