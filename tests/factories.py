@@ -247,3 +247,21 @@ def delivered_assignment(world: World):
     deliveries_process()
     request.refresh_from_db()
     return request.assignment
+
+
+def submit_request(world: World, **overrides):
+    """The requester's valid request for the world's package; `overrides` change arguments."""
+    from governance.services.requests import request_submit
+
+    arguments = {"requestor": world.requester, "access_package_id": world.package.pk,
+                 "justification": "Joining the Falcon project",
+                 "answers": {world.question.pk: "FAL-2026"}}
+    return request_submit(**(arguments | overrides))
+
+
+def open_package(world: World, **policy_fields):
+    """A package in the world's catalog that every user may request without approval."""
+    package = PackageFactory(catalog=world.catalog, display_name="Falcon wiki")
+    group_role(package, GroupFactory(display_name="Wiki readers"))
+    policy = PolicyFactory(access_package=package, display_name="Everyone", **policy_fields)
+    return package, policy
