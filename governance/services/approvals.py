@@ -196,15 +196,7 @@ def stage_decide(*, stage_id: int, approver: User, decision: str,
         return stage
 
 
-def _claim_requests(condition: dict, batch_size: int) -> list[AssignmentRequest]:
-    return list(
-        AssignmentRequest.objects.filter(state=RequestState.PENDING_APPROVAL, **condition)
-        .select_for_update(skip_locked=True, of=("self",))
-        .select_related("policy", "requestor", "target").order_by("id")[:batch_size])
-
-
-def _time_out(request: AssignmentRequest) -> None:
-    stage = request.stages.select_for_update().get(state=StageState.IN_PROGRESS)
+def _time_out(request: AssignmentRequest, stage: ApprovalStage) -> None:
     stage.state, stage.completed_at = StageState.TIMED_OUT, clock.now()
     stage.save(update_fields=["state", "completed_at"])
     _request_finish(request, state=RequestState.DENIED, status="Expired")
@@ -217,8 +209,7 @@ def _time_out(request: AssignmentRequest) -> None:
                payload={"request_id": request.pk})
 
 
-def _escalate(request: AssignmentRequest) -> None:
-    stage = request.stages.select_for_update().get(state=StageState.IN_PROGRESS)
+def _escalate(request: AssignmentRequest, stage: ApprovalStage) -> None:
     alternates = _resolve(_setting_for(stage, request), request, ApproverKind.ESCALATION)
     known = set(stage.stage_approvers.values_list("user_id", flat=True))
     added = [person for person in alternates if person.pk not in known]
@@ -235,13 +226,24 @@ def _escalate(request: AssignmentRequest) -> None:
            dedupe_key=f"approval_escalated:{stage.pk}")
 
 
-def _sweep(condition: dict, handle, batch_size: int) -> int:
+def _sweep(stage_condition: dict, handle, batch_size: int) -> int:
+    """Claim pending requests whose current stage meets `stage_condition`; handle each once."""
+    request_condition = {f"stages__{key}": value for key, value in stage_condition.items()}
     done = 0
     while True:
         with transaction.atomic():
-            claimed = _claim_requests(condition, batch_size)
+            claimed = list(
+                AssignmentRequest.objects.filter(state=RequestState.PENDING_APPROVAL,
+                                                 **request_condition)
+                .select_for_update(skip_locked=True, of=("self",))
+                .select_related("policy", "requestor", "target").order_by("id")[:batch_size])
             for request in claimed:
-                handle(request)
+                # After a concurrent commit PostgreSQL re-checks only the locked request row,
+                # not the joined stage: a decision may have just moved the request on. So the
+                # stage is read again under the lock and must still qualify.
+                stage = request.stages.select_for_update().filter(**stage_condition).first()
+                if stage is not None:
+                    handle(request, stage)
         done += len(claimed)
         if len(claimed) < batch_size:
             return done
@@ -250,13 +252,11 @@ def _sweep(condition: dict, handle, batch_size: int) -> int:
 def stages_time_out_due(*, batch_size: int = 200) -> int:
     """Deny (as expired) every request whose current stage passed its deadline."""
     now = clock.now()
-    return _sweep({"stages__state": StageState.IN_PROGRESS, "stages__due_at__lte": now},
-                  _time_out, batch_size)
+    return _sweep({"state": StageState.IN_PROGRESS, "due_at__lte": now}, _time_out, batch_size)
 
 
 def stages_escalate_due(*, batch_size: int = 200) -> int:
     """Forward stages whose escalation time has come to their escalation approvers."""
     now = clock.now()
-    return _sweep({"stages__state": StageState.IN_PROGRESS,
-                   "stages__escalation_due_at__lte": now, "stages__escalated_at__isnull": True,
-                   "stages__due_at__gt": now}, _escalate, batch_size)
+    return _sweep({"state": StageState.IN_PROGRESS, "escalation_due_at__lte": now,
+                   "escalated_at__isnull": True, "due_at__gt": now}, _escalate, batch_size)
