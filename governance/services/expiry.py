@@ -13,14 +13,46 @@ from governance.choices import (
     DeliveryState,
     EndReason,
     RequestState,
+    StageState,
 )
-from governance.models import Assignment, AssignmentRequest, OutboxMessage, RoleDelivery, User
+from governance.models import (
+    ApprovalStage,
+    Assignment,
+    AssignmentRequest,
+    OutboxMessage,
+    RoleDelivery,
+    User,
+)
 from governance.services.audit import audit_record_many
 from governance.services.dispatch import deliveries_after_commit
 from governance.services.guests import guests_after_access_lost
 from governance.services.outbox import notify_messages
 
 KEPT_NOTE = "Kept: another active assignment still grants this role."
+
+
+def _cancel_pending_extensions(assignment_ids: list[int], now) -> None:
+    """Extensions still waiting for approval have nothing left to extend.
+
+    One being decided at this moment is skipped rather than waited for (waiting could
+    deadlock with the decision, which locks the request before the assignment); that decision
+    finds the assignment ended and closes the request itself.
+    """
+    waiting = [RequestState.SUBMITTED, RequestState.PENDING_APPROVAL, RequestState.SCHEDULED]
+    ids = list(AssignmentRequest.objects.filter(assignment_id__in=assignment_ids,
+                                                state__in=waiting)
+               .select_for_update(skip_locked=True).values_list("id", flat=True))
+    if not ids:
+        return
+    ApprovalStage.objects.filter(request_id__in=ids, state=StageState.IN_PROGRESS).update(
+        state=StageState.SKIPPED, completed_at=now)
+    AssignmentRequest.objects.filter(pk__in=ids).update(
+        state=RequestState.CANCELED, status="Access ended before the extension was decided",
+        completed_at=now)
+    audit_record_many(actor=None, action="request.canceled", object_type="assignmentrequest",
+                      entries=[(request_id, None, {"state": RequestState.CANCELED},
+                                {"reason": "The access to extend has ended."})
+                               for request_id in ids])
 
 
 def assignments_end(*, assignment_ids: list[int], reason: str,
@@ -46,6 +78,7 @@ def assignments_end(*, assignment_ids: list[int], reason: str,
                                      state=RequestState.DELIVERING).update(
         state=RequestState.DELIVERY_FAILED, status="Access ended before delivery finished",
         completed_at=now)
+    _cancel_pending_extensions(ended, now)
     deliveries = RoleDelivery.objects.filter(assignment_id__in=ended,
                                              action=DeliveryAction.GRANT)
     # The same group or app role may sit in several catalogs as distinct ResourceRole rows:

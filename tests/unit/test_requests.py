@@ -1,5 +1,6 @@
 from datetime import timedelta
 
+import pytest
 import time_machine
 
 from governance import clock
@@ -7,6 +8,7 @@ from governance.choices import (
     AllowedTargetScope,
     AssignmentState,
     ConnectedOrganizationState,
+    Decision,
     DeliveryAction,
     DeliveryState,
     EndReason,
@@ -15,8 +17,10 @@ from governance.choices import (
     StageState,
 )
 from governance.models import AuditEvent, GroupMembership, OutboxMessage, RequestAnswer
+from governance.services.approvals import stage_decide
 from governance.services.delivery import deliveries_process
 from governance.services.errors import (
+    InvalidState,
     OutOfScope,
 )
 from governance.services.requests import (
@@ -185,15 +189,19 @@ def test_admin_removes_access_still_being_delivered_and_it_can_be_requested_agai
     assert submit_request(world).state == RequestState.PENDING_APPROVAL
 
 
-def test_user_removes_access_while_an_extension_is_pending(world):
+def test_removing_access_cancels_the_extension_waiting_for_approval(world):
     assignment = delivered_assignment(world)
     world.policy.is_approval_required_for_update = True
     world.policy.save()
     extension = request_extend(requestor=world.requester, assignment_id=assignment.pk,
                                justification="Longer", answers={world.question.pk: "FAL-2026"})
     request_remove(actor=world.requester, assignment_id=assignment.pk)
-    approve_all(extension, world.approver, world.second_approver)
-    assignment.refresh_from_db()
-    assert assignment.state == AssignmentState.EXPIRED
-    assert (extension.state, extension.status) == (RequestState.DELIVERY_FAILED,
-                                                   "The access to extend has ended")
+    extension.refresh_from_db()
+    assert (extension.state, extension.status) == (
+        RequestState.CANCELED, "Access ended before the extension was decided")
+    assert set(extension.stages.values_list("state", flat=True)) == {"skipped", "notStarted"}
+    stage = extension.stages.get(order=1)
+    with pytest.raises(InvalidState):
+        stage_decide(stage_id=stage.pk, approver=world.approver, decision=Decision.APPROVE)
+    # Nothing is left open, so the package can be requested again at once.
+    assert submit_request(world).state == RequestState.PENDING_APPROVAL
