@@ -104,3 +104,30 @@ def require_postgres():
 @pytest.fixture
 def require_redis():
     _skip_or_fail([redis_problem()] if redis_problem() else [])
+
+
+@pytest.fixture
+def task_queue(settings):
+    """A Celery queue of this test's own, deleted afterwards.
+
+    Tasks published after commit go to the broker for real; none is left behind for a later
+    test's worker to run against rows that this test's database flush removed.
+    """
+    import uuid
+
+    from portal.celery import app
+
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    previous = app.conf.task_default_queue
+    app.conf.task_default_queue = queue
+    try:
+        yield queue
+    finally:
+        app.conf.task_default_queue = previous
+        from kombu import Exchange, Queue
+
+        with app.connection_for_write() as connection:
+            channel = connection.default_channel
+            # kombu deletes only the bindings its channel knows, so declare them first.
+            Queue(queue, Exchange(queue, type="direct"), routing_key=queue)(channel).declare()
+            channel.queue_delete(queue)

@@ -244,7 +244,7 @@ def _sweep(stage_condition: dict, handle, batch_size: int) -> int:
                 stage = request.stages.select_for_update().filter(**stage_condition).first()
                 if stage is not None:
                     handle(request, stage)
-        done += len(claimed)
+                    done += 1
         if len(claimed) < batch_size:
             return done
 

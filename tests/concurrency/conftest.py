@@ -15,13 +15,7 @@ def world(transactional_db, fast_passwords):
 
 
 @pytest.fixture(autouse=True)
-def no_task_publishing(monkeypatch):
-    """Keep on-commit task publishing off Redis: the calls under test are the only workers.
-
-    A queued task would otherwise sit in the broker for a later test's real worker to run
-    against rows this test's database flush has removed.
-    """
-    published = []
-    monkeypatch.setattr("governance.services.dispatch._publish",
-                        lambda task_name, *args: published.append((task_name, args)))
-    return published
+def _own_task_queue(task_queue):
+    """Tasks are published for real, to a queue no worker reads: the threads under test are
+    the only workers."""
+    return task_queue

@@ -1,5 +1,4 @@
 import time
-import uuid
 
 import pytest
 
@@ -16,21 +15,13 @@ def wait_for(predicate, *, timeout: float = 20.0, what: str = "condition"):
 
 
 @pytest.fixture
-def celery_worker(transactional_db, settings, require_redis):
+def celery_worker(transactional_db, settings, require_redis, task_queue):
     """A real Celery worker, in a thread, consuming this test's own queue on Redis."""
     from celery.contrib.testing.worker import start_worker
 
     from portal.celery import app
 
-    queue = f"test-{uuid.uuid4().hex[:8]}"
-    previous = app.conf.task_default_queue
-    app.conf.task_default_queue = queue
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    try:
-        with start_worker(app, pool="solo", perform_ping_check=False, queues=[queue],
-                          shutdown_timeout=20):
-            yield app
-    finally:
-        app.conf.task_default_queue = previous
-        with app.connection_for_write() as connection:
-            connection.default_channel.queue_delete(queue)
+    with start_worker(app, pool="solo", perform_ping_check=False, queues=[task_queue],
+                      shutdown_timeout=20):
+        yield app
