@@ -101,6 +101,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 
 # Email: EMAIL_URL (smtp://user:pass@host:port, or console://) or EMAIL_HOST / EMAIL_PORT.
 EMAIL_URL = env("EMAIL_URL", "")
