@@ -107,20 +107,29 @@ def delivery_start(request: AssignmentRequest, *, actor: User | None) -> None:
     deliveries_after_commit([assignment.pk])
 
 
-def _due(now: datetime) -> Q:
+def _due(now: datetime) -> tuple[tuple[Q, str], ...]:
+    """(condition, order) of the rows ready to try, then of those stuck in flight.
+
+    Two queries rather than one OR: each walks the (state, next_attempt_at) index in order and
+    stops at the batch size, where the OR made PostgreSQL sort every due row for each batch.
+    """
     ready = Q(state=DeliveryState.PENDING, next_attempt_at__lte=now)
     stuck = Q(state=DeliveryState.IN_FLIGHT, claimed_at__lte=now - STUCK_AFTER)
-    return ready | stuck
+    return (ready, "next_attempt_at"), (stuck, "claimed_at")
 
 
 def _claim(assignment_ids: list[int] | None, batch_size: int) -> tuple[list[dict], datetime]:
     now = clock.now()
     with transaction.atomic():
-        rows = RoleDelivery.objects.filter(_due(now))
-        if assignment_ids is not None:
-            rows = rows.filter(assignment_id__in=assignment_ids)
-        ids = list(rows.select_for_update(skip_locked=True).order_by("id")
-                   .values_list("id", flat=True)[:batch_size])
+        ids = []
+        for condition, order in _due(now):
+            rows = RoleDelivery.objects.filter(condition)
+            if assignment_ids is not None:
+                rows = rows.filter(assignment_id__in=assignment_ids)
+            ids += rows.select_for_update(skip_locked=True).order_by(order).values_list(
+                "id", flat=True)[:batch_size - len(ids)]
+            if len(ids) >= batch_size:
+                break
         if not ids:
             return [], now
         RoleDelivery.objects.filter(pk__in=ids).update(
@@ -166,16 +175,17 @@ def _record(claimed: list[dict], results: dict[int, ChangeResult], claimed_at: d
         succeeded = defaultdict(list)
         for row in claimed:
             result = results[row["id"]]
-            # Compare-and-set on state, claim time and action: if the assignment ended while
-            # a grant was in flight, the row now asks for a revocation and this result is moot.
-            mine = in_flight.filter(pk=row["id"], action=row["action"])
             if result.ok:
                 succeeded[row["action"]].append(row)
                 continue
+            # Compare-and-set on state, claim time and action: if the assignment ended while
+            # a grant was in flight, the row now asks for a revocation and this result is moot.
+            # (Built only for failures: a queryset per row costs more than the successes' SQL.)
             final = not result.retryable or row["attempts"] >= MAX_ATTEMPTS
-            mine.update(state=DeliveryState.FAILED if final else DeliveryState.PENDING,
-                        last_error=result.error[:2000],
-                        next_attempt_at=None if final else now + backoff(row["attempts"]))
+            in_flight.filter(pk=row["id"], action=row["action"]).update(
+                state=DeliveryState.FAILED if final else DeliveryState.PENDING,
+                last_error=result.error[:2000],
+                next_attempt_at=None if final else now + backoff(row["attempts"]))
         for action, rows in succeeded.items():
             in_flight.filter(pk__in=[row["id"] for row in rows], action=action).update(
                 state=DeliveryState.DONE, completed_at=now, last_error="", next_attempt_at=None)
