@@ -14,9 +14,13 @@ def get_connector(key: str) -> Connector:
                              retryable=False) from None
 
 
+def in_transaction_connector_keys() -> list[str]:
+    return [key for key, connector in _REGISTRY.items() if connector.in_transaction]
+
+
 def register_connector(connector: Connector) -> None:
     _REGISTRY[connector.key] = connector
 
 
 __all__ = ["ChangeResult", "Connector", "ConnectorError", "RoleChange", "get_connector",
-           "register_connector"]
+           "in_transaction_connector_keys", "register_connector"]

@@ -42,6 +42,9 @@ class ChangeResult:
 
 class Connector:
     key = ""
+    # True for a connector that writes only to the portal's own database: its changes are
+    # made inside the transaction that asks for them, so they commit or roll back together.
+    in_transaction = False
 
     def grant(self, change: RoleChange) -> None:
         raise NotImplementedError

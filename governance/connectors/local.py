@@ -25,6 +25,7 @@ def _membership_key(change: RoleChange) -> tuple[int, str]:
 
 class LocalGroupConnector(Connector):
     key = "local"
+    in_transaction = True
 
     def apply(self, changes: list[RoleChange]) -> list[ChangeResult]:
         results, grants, revokes = [], [], defaultdict(list)

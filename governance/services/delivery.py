@@ -9,7 +9,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Q, QuerySet
 from django.utils.formats import date_format
 
 from governance import clock
@@ -21,7 +21,13 @@ from governance.choices import (
     DeliveryState,
     RequestState,
 )
-from governance.connectors import ChangeResult, ConnectorError, RoleChange, get_connector
+from governance.connectors import (
+    ChangeResult,
+    ConnectorError,
+    RoleChange,
+    get_connector,
+    in_transaction_connector_keys,
+)
 from governance.models import Assignment, AssignmentRequest, OutboxMessage, RoleDelivery, User
 from governance.selectors.permissions import can_manage_assignments
 from governance.services.audit import audit_record, audit_record_many
@@ -118,6 +124,12 @@ def _due(now: datetime) -> tuple[tuple[Q, str], ...]:
     return (ready, "next_attempt_at"), (stuck, "claimed_at")
 
 
+# What a connector needs to know of a delivery row.
+CHANGE_FIELDS = ("id", "action", "attempts", "assignment_id", "assignment__target_id",
+                 "assignment__target__email", "role__origin_id", "role__resource__origin_id",
+                 "role__resource__origin_system", "role__resource__connector")
+
+
 def _claim(assignment_ids: list[int] | None, batch_size: int) -> tuple[list[dict], datetime]:
     now = clock.now()
     with transaction.atomic():
@@ -134,10 +146,7 @@ def _claim(assignment_ids: list[int] | None, batch_size: int) -> tuple[list[dict
             return [], now
         RoleDelivery.objects.filter(pk__in=ids).update(
             state=DeliveryState.IN_FLIGHT, claimed_at=now, attempts=F("attempts") + 1)
-        claimed = list(RoleDelivery.objects.filter(pk__in=ids).values(
-            "id", "action", "attempts", "assignment_id", "assignment__target_id",
-            "assignment__target__email", "role__origin_id", "role__resource__origin_id",
-            "role__resource__origin_system", "role__resource__connector"))
+        claimed = list(RoleDelivery.objects.filter(pk__in=ids).values(*CHANGE_FIELDS))
     return claimed, now
 
 
@@ -163,8 +172,43 @@ def _apply(claimed: list[dict]) -> dict[int, ChangeResult]:
     return results
 
 
+def _record_results(rows: list[dict], results: dict[int, ChangeResult], *,
+                    current: QuerySet, now: datetime, count_attempt: bool = False) -> None:
+    """Write each result on its row, compare-and-set against `current`; audit the successes.
+
+    With `count_attempt` the attempt is counted here (rows that were never claimed).
+    """
+    attempt = {"attempts": F("attempts") + 1} if count_attempt else {}
+    succeeded = defaultdict(list)
+    for row in rows:
+        result = results[row["id"]]
+        if result.ok:
+            succeeded[row["action"]].append(row)
+            continue
+        # Compare-and-set on state and action: if the assignment ended while a grant was in
+        # flight, the row now asks for a revocation and this result is moot.
+        # (Built only for failures: a queryset per row costs more than the successes' SQL.)
+        attempts = row["attempts"] + (1 if count_attempt else 0)
+        final = not result.retryable or attempts >= MAX_ATTEMPTS
+        current.filter(pk=row["id"], action=row["action"]).update(
+            state=DeliveryState.FAILED if final else DeliveryState.PENDING,
+            last_error=result.error[:2000],
+            next_attempt_at=None if final else now + backoff(attempts), **attempt)
+    for action, done in succeeded.items():
+        current.filter(pk__in=[row["id"] for row in done], action=action).update(
+            state=DeliveryState.DONE, completed_at=now, last_error="", next_attempt_at=None,
+            **attempt)
+        per_assignment = defaultdict(list)
+        for row in done:
+            per_assignment[row["assignment_id"]].append(row["role__origin_id"])
+        verb = "granted" if action == DeliveryAction.GRANT else "revoked"
+        audit_record_many(actor=None, action=f"assignment.roles{verb.title()}",
+                          object_type="assignment", entries=[
+                              (assignment_id, None, {"roles": roles}, {})
+                              for assignment_id, roles in per_assignment.items()])
+
+
 def _record(claimed: list[dict], results: dict[int, ChangeResult], claimed_at: datetime) -> None:
-    now = clock.now()
     assignment_ids = sorted({row["assignment_id"] for row in claimed})
     with transaction.atomic():
         # Assignments first: the same lock order as the services that end assignments.
@@ -172,32 +216,24 @@ def _record(claimed: list[dict], results: dict[int, ChangeResult], claimed_at: d
              .order_by("id").values_list("id", flat=True))
         in_flight = RoleDelivery.objects.filter(state=DeliveryState.IN_FLIGHT,
                                                 claimed_at=claimed_at)
-        succeeded = defaultdict(list)
-        for row in claimed:
-            result = results[row["id"]]
-            if result.ok:
-                succeeded[row["action"]].append(row)
-                continue
-            # Compare-and-set on state, claim time and action: if the assignment ended while
-            # a grant was in flight, the row now asks for a revocation and this result is moot.
-            # (Built only for failures: a queryset per row costs more than the successes' SQL.)
-            final = not result.retryable or row["attempts"] >= MAX_ATTEMPTS
-            in_flight.filter(pk=row["id"], action=row["action"]).update(
-                state=DeliveryState.FAILED if final else DeliveryState.PENDING,
-                last_error=result.error[:2000],
-                next_attempt_at=None if final else now + backoff(row["attempts"]))
-        for action, rows in succeeded.items():
-            in_flight.filter(pk__in=[row["id"] for row in rows], action=action).update(
-                state=DeliveryState.DONE, completed_at=now, last_error="", next_attempt_at=None)
-            per_assignment = defaultdict(list)
-            for row in rows:
-                per_assignment[row["assignment_id"]].append(row["role__origin_id"])
-            verb = "granted" if action == DeliveryAction.GRANT else "revoked"
-            audit_record_many(actor=None, action=f"assignment.roles{verb.title()}",
-                              object_type="assignment", entries=[
-                                  (assignment_id, None, {"roles": roles}, {})
-                                  for assignment_id, roles in per_assignment.items()])
+        _record_results(claimed, results, current=in_flight, now=clock.now())
         assignments_refresh(assignment_ids)
+
+
+def deliveries_apply_in_transaction(assignment_ids: list[int]) -> None:
+    """Carry out, in the caller's transaction, the pending deliveries of these assignments
+    whose connector writes only to this database (the portal's own groups).
+
+    Such a change commits or rolls back with the state change that asks for it, so it needs
+    no in-flight phase; the other connectors' rows wait for the workers.
+    """
+    rows = list(RoleDelivery.objects.filter(
+        assignment_id__in=assignment_ids, state=DeliveryState.PENDING,
+        role__resource__connector__in=in_transaction_connector_keys(),
+    ).values(*CHANGE_FIELDS))
+    if rows:
+        _record_results(rows, _apply(rows), now=clock.now(), count_attempt=True,
+                        current=RoleDelivery.objects.filter(state=DeliveryState.PENDING))
 
 
 def deliveries_process(*, assignment_ids: list[int] | None = None,

@@ -24,6 +24,7 @@ from governance.models import (
     User,
 )
 from governance.services.audit import audit_record_many
+from governance.services.delivery import deliveries_apply_in_transaction
 from governance.services.dispatch import deliveries_after_commit
 from governance.services.guests import guests_after_access_lost
 from governance.services.outbox import notify_messages
@@ -105,8 +106,12 @@ def assignments_end(*, assignment_ids: list[int], reason: str,
                       dedupe_key=f"access_ended:{row['id']}:{row['target_id']}",
                       created_at=now, next_attempt_at=now)
         for row in rows if row["policy__send_assignment_emails"] is not False])
+    # Access to the portal's own groups ends in this transaction; other systems' roles are
+    # revoked by the workers after the commit.
+    deliveries_apply_in_transaction(ended)
     guests_after_access_lost(user_ids={row["target_id"] for row in rows}, actor=actor)
-    deliveries_after_commit(ended)
+    if RoleDelivery.objects.filter(assignment_id__in=ended, state=DeliveryState.PENDING).exists():
+        deliveries_after_commit(ended)
     return ended
 
 

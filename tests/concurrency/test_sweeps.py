@@ -82,11 +82,13 @@ def test_two_expiry_sweeps_end_each_assignment_once(world):
     assert _per_object("assignment.expired") == expected
     assert Counter(str(payload["assignment_id"]) for payload in OutboxMessage.objects.filter(
         topic="access_ended").values_list("payload", flat=True)) == expected
-    # Each grant now waits to be revoked, once.
+    # Each grant was revoked once, in the transaction that ended its assignment.
     revokes = RoleDelivery.objects.filter(assignment_id__in=ids)
     assert revokes.count() == 600
-    assert set(revokes.values_list("action", "state")) == {
-        (DeliveryAction.REVOKE, DeliveryState.PENDING)}
+    assert set(revokes.values_list("action", "state", "attempts")) == {
+        (DeliveryAction.REVOKE, DeliveryState.DONE, 1)}
+    assert _per_object("assignment.rolesRevoked") == expected
+    assert not GroupMembership.objects.filter(user__assignments__in=ids).exists()
     # Each guest lost their only assignment: blocked once.
     guests = User.objects.filter(assignments__in=ids)
     assert set(guests.values_list("account_state", flat=True)) == {AccountState.BLOCKED}

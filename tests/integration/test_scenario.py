@@ -92,7 +92,7 @@ def test_guest_requests_is_approved_twice_is_delivered_expires_and_is_deleted(ce
         "request.submitted", "stage.started", "stage.approved", "stage.started",
         "stage.approved", "request.approved", "assignment.created", "assignment.rolesGranted",
         "assignment.delivered", "assignment.expiryWarningQueued",
-        "assignment.expiryWarningQueued", "assignment.expired", "user.blocked",
-        "assignment.rolesRevoked", "user.deleted",
+        "assignment.expiryWarningQueued", "assignment.expired", "assignment.rolesRevoked",
+        "user.blocked", "user.deleted",
     ]
     assert [step for step in steps if step in expected] == expected
