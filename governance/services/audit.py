@@ -7,6 +7,7 @@ from django.db import models
 
 from governance import clock
 from governance.models import AuditEvent, User
+from governance.services.bulk import bulk_insert
 
 SYSTEM = "system"
 
@@ -36,5 +37,5 @@ def audit_record_many(*, actor: User | None, action: str, object_type: str,
                    before=before, after=after, details=details or {})
         for object_id, before, after, details in entries
     ]
-    AuditEvent.objects.bulk_create(events, batch_size=2000)
+    bulk_insert(AuditEvent, events)
     return len(events)

@@ -31,6 +31,7 @@ from governance.connectors import (
 from governance.models import Assignment, AssignmentRequest, OutboxMessage, RoleDelivery, User
 from governance.selectors.permissions import can_manage_assignments
 from governance.services.audit import audit_record, audit_record_many
+from governance.services.bulk import ids_in
 from governance.services.dispatch import deliveries_after_commit
 from governance.services.errors import NotAllowed, NotFound
 from governance.services.guests import guest_on_assignment
@@ -195,7 +196,7 @@ def _record_results(rows: list[dict], results: dict[int, ChangeResult], *,
             last_error=result.error[:2000],
             next_attempt_at=None if final else now + backoff(attempts), **attempt)
     for action, done in succeeded.items():
-        current.filter(pk__in=[row["id"] for row in done], action=action).update(
+        current.filter(pk__in=ids_in(row["id"] for row in done), action=action).update(
             state=DeliveryState.DONE, completed_at=now, last_error="", next_attempt_at=None,
             **attempt)
         per_assignment = defaultdict(list)
@@ -228,7 +229,7 @@ def deliveries_apply_in_transaction(assignment_ids: list[int]) -> None:
     no in-flight phase; the other connectors' rows wait for the workers.
     """
     rows = list(RoleDelivery.objects.filter(
-        assignment_id__in=assignment_ids, state=DeliveryState.PENDING,
+        assignment_id__in=ids_in(assignment_ids), state=DeliveryState.PENDING,
         role__resource__connector__in=in_transaction_connector_keys(),
     ).values(*CHANGE_FIELDS))
     if rows:
@@ -261,7 +262,8 @@ def _state_from_counts(open_count: int, failed: int, done: int) -> str:
 def assignments_refresh(assignment_ids: list[int]) -> None:
     """Derive each active assignment's state from its grant deliveries; finish its request."""
     grants = Q(deliveries__action=DeliveryAction.GRANT)
-    rows = Assignment.objects.filter(pk__in=assignment_ids, state__in=ASSIGNMENT_ACTIVE).annotate(
+    rows = Assignment.objects.filter(pk__in=ids_in(assignment_ids),
+                                     state__in=ASSIGNMENT_ACTIVE).annotate(
         open_count=Count("deliveries", filter=grants & Q(
             deliveries__state__in=[DeliveryState.PENDING, DeliveryState.IN_FLIGHT])),
         failed=Count("deliveries", filter=grants & Q(deliveries__state=DeliveryState.FAILED)),

@@ -24,6 +24,7 @@ from governance.models import (
     User,
 )
 from governance.services.audit import audit_record_many
+from governance.services.bulk import ids_in
 from governance.services.delivery import deliveries_apply_in_transaction
 from governance.services.dispatch import deliveries_after_commit
 from governance.services.guests import guests_after_access_lost
@@ -40,7 +41,7 @@ def _cancel_pending_extensions(assignment_ids: list[int], now) -> None:
     finds the assignment ended and closes the request itself.
     """
     waiting = [RequestState.SUBMITTED, RequestState.PENDING_APPROVAL, RequestState.SCHEDULED]
-    ids = list(AssignmentRequest.objects.filter(assignment_id__in=assignment_ids,
+    ids = list(AssignmentRequest.objects.filter(assignment_id__in=ids_in(assignment_ids),
                                                 state__in=waiting)
                .select_for_update(skip_locked=True).values_list("id", flat=True))
     if not ids:
@@ -63,7 +64,8 @@ def assignments_end(*, assignment_ids: list[int], reason: str,
     Runs inside the caller's transaction. Returns the ids that were active and are now ended.
     """
     now = clock.now()
-    rows = list(Assignment.objects.filter(pk__in=assignment_ids, state__in=ASSIGNMENT_ACTIVE)
+    rows = list(Assignment.objects.filter(pk__in=ids_in(assignment_ids),
+                                          state__in=ASSIGNMENT_ACTIVE)
                 .select_for_update(of=("self",)).order_by("id")
                 .values("id", "state", "target_id", "target__email",
                         "policy__send_assignment_emails"))
@@ -71,16 +73,16 @@ def assignments_end(*, assignment_ids: list[int], reason: str,
         return []
     ended = [row["id"] for row in rows]
     action = "assignment.expired" if reason == EndReason.EXPIRED else "assignment.removed"
-    Assignment.objects.filter(pk__in=ended).update(
+    Assignment.objects.filter(pk__in=ids_in(ended)).update(
         state=AssignmentState.EXPIRED, status=EndReason(reason).label, ended_at=now,
         end_reason=reason)
     # A request still delivering would stay open for ever and refuse every new request.
-    AssignmentRequest.objects.filter(assignment_id__in=ended,
+    AssignmentRequest.objects.filter(assignment_id__in=ids_in(ended),
                                      state=RequestState.DELIVERING).update(
         state=RequestState.DELIVERY_FAILED, status="Access ended before delivery finished",
         completed_at=now)
     _cancel_pending_extensions(ended, now)
-    deliveries = RoleDelivery.objects.filter(assignment_id__in=ended,
+    deliveries = RoleDelivery.objects.filter(assignment_id__in=ids_in(ended),
                                              action=DeliveryAction.GRANT)
     # The same group or app role may sit in several catalogs as distinct ResourceRole rows:
     # what counts is the role in its target system, not the row.
@@ -110,7 +112,9 @@ def assignments_end(*, assignment_ids: list[int], reason: str,
     # revoked by the workers after the commit.
     deliveries_apply_in_transaction(ended)
     guests_after_access_lost(user_ids={row["target_id"] for row in rows}, actor=actor)
-    if RoleDelivery.objects.filter(assignment_id__in=ended, state=DeliveryState.PENDING).exists():
+    waiting = RoleDelivery.objects.filter(assignment_id__in=ids_in(ended),
+                                          state=DeliveryState.PENDING)
+    if waiting.exists():
         deliveries_after_commit(ended)
     return ended
 

@@ -17,6 +17,7 @@ from governance.choices import (
 from governance.connectors import get_connector
 from governance.models import Assignment, TenantSettings, User
 from governance.services.audit import audit_record, audit_record_many
+from governance.services.bulk import ids_in
 from governance.services.outbox import notify
 
 
@@ -54,7 +55,7 @@ def guests_after_access_lost(*, user_ids, actor: User | None = None) -> int:
         return 0
     now = clock.now()
     users = list(User.objects.filter(
-        _without_active_assignment(), pk__in=list(user_ids), user_type=UserType.GUEST,
+        _without_active_assignment(), pk__in=ids_in(user_ids), user_type=UserType.GUEST,
         subject_lifecycle=SubjectLifecycle.GOVERNED, account_state=AccountState.ACTIVE,
     ).select_for_update(skip_locked=True))
     if not users:

@@ -16,6 +16,7 @@ from governance import clock
 from governance.choices import OutboxState
 from governance.models import OutboxMessage, User
 from governance.notifications import render_email
+from governance.services.bulk import bulk_insert
 from governance.services.dispatch import outbox_after_commit
 
 logger = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ def notify(*, topic: str, recipients: Iterable[User], payload: dict,
 def notify_messages(messages: list[OutboxMessage]) -> int:
     if not messages:
         return 0
-    OutboxMessage.objects.bulk_create(messages, ignore_conflicts=True, batch_size=2000)
+    bulk_insert(OutboxMessage, messages, conflict_column="dedupe_key")
     outbox_after_commit()
     return len(messages)
 
