@@ -174,31 +174,31 @@ def _apply(claimed: list[dict]) -> dict[int, ChangeResult]:
 
 
 def _record_results(rows: list[dict], results: dict[int, ChangeResult], *,
-                    current: QuerySet, now: datetime, count_attempt: bool = False) -> None:
+                    current: QuerySet, now: datetime, first_attempt: bool = False) -> None:
     """Write each result on its row, compare-and-set against `current`; audit the successes.
 
-    With `count_attempt` the attempt is counted here (rows that were never claimed).
+    `current` selects the rows still as they were when the change was made: a row that moved
+    on meanwhile (an assignment ended while its grant was in flight) is left as it now is.
+    With `first_attempt` the rows were never claimed and this was their first attempt.
     """
-    attempt = {"attempts": F("attempts") + 1} if count_attempt else {}
+    attempt = {"attempts": 1} if first_attempt else {}
     succeeded = defaultdict(list)
     for row in rows:
         result = results[row["id"]]
         if result.ok:
             succeeded[row["action"]].append(row)
             continue
-        # Compare-and-set on state and action: if the assignment ended while a grant was in
-        # flight, the row now asks for a revocation and this result is moot.
-        # (Built only for failures: a queryset per row costs more than the successes' SQL.)
-        attempts = row["attempts"] + (1 if count_attempt else 0)
+        # (A queryset per failure only: per row it would cost more than the successes' SQL.)
+        attempts = 1 if first_attempt else row["attempts"]
         final = not result.retryable or attempts >= MAX_ATTEMPTS
-        current.filter(pk=row["id"], action=row["action"]).update(
-            state=DeliveryState.FAILED if final else DeliveryState.PENDING,
+        current.filter(pk=row["id"]).update(
+            action=row["action"], state=DeliveryState.FAILED if final else DeliveryState.PENDING,
             last_error=result.error[:2000],
             next_attempt_at=None if final else now + backoff(attempts), **attempt)
     for action, done in succeeded.items():
-        current.filter(pk__in=ids_in(row["id"] for row in done), action=action).update(
-            state=DeliveryState.DONE, completed_at=now, last_error="", next_attempt_at=None,
-            **attempt)
+        current.filter(pk__in=ids_in(row["id"] for row in done)).update(
+            action=action, state=DeliveryState.DONE, completed_at=now, last_error="",
+            next_attempt_at=None, **attempt)
         per_assignment = defaultdict(list)
         for row in done:
             per_assignment[row["assignment_id"]].append(row["role__origin_id"])
@@ -221,20 +221,27 @@ def _record(claimed: list[dict], results: dict[int, ChangeResult], claimed_at: d
         assignments_refresh(assignment_ids)
 
 
-def deliveries_apply_in_transaction(assignment_ids: list[int]) -> None:
-    """Carry out, in the caller's transaction, the pending deliveries of these assignments
-    whose connector writes only to this database (the portal's own groups).
+def deliveries_revoke(assignment_ids: list[int]) -> bool:
+    """Turn the grants of ended assignments into revocations. Runs in the caller's transaction.
 
-    Such a change commits or rolls back with the state change that asks for it, so it needs
-    no in-flight phase; the other connectors' rows wait for the workers.
+    Roles in the portal's own groups (connectors that write only to this database) are
+    revoked at once, so access ends with the transaction that ends the assignment. Other
+    systems' roles, and any grant a worker has in flight, are queued for the workers.
+    Returns whether any revocation waits for them.
     """
-    rows = list(RoleDelivery.objects.filter(
-        assignment_id__in=ids_in(assignment_ids), state=DeliveryState.PENDING,
-        role__resource__connector__in=in_transaction_connector_keys(),
-    ).values(*CHANGE_FIELDS))
-    if rows:
-        _record_results(rows, _apply(rows), now=clock.now(), count_attempt=True,
-                        current=RoleDelivery.objects.filter(state=DeliveryState.PENDING))
+    now = clock.now()
+    grants = RoleDelivery.objects.filter(assignment_id__in=ids_in(assignment_ids),
+                                         action=DeliveryAction.GRANT)
+    here = list(grants.filter(role__resource__connector__in=in_transaction_connector_keys())
+                .exclude(state=DeliveryState.IN_FLIGHT).values(*CHANGE_FIELDS))
+    queued = grants.exclude(pk__in=ids_in(row["id"] for row in here)).update(
+        action=DeliveryAction.REVOKE, state=DeliveryState.PENDING, attempts=0, last_error="",
+        note="", next_attempt_at=now, claimed_at=None)
+    for row in here:
+        row["action"] = DeliveryAction.REVOKE
+    if here:
+        _record_results(here, _apply(here), current=grants, now=now, first_attempt=True)
+    return queued > 0
 
 
 def deliveries_process(*, assignment_ids: list[int] | None = None,

@@ -25,7 +25,7 @@ from governance.models import (
 )
 from governance.services.audit import audit_record_many
 from governance.services.bulk import ids_in
-from governance.services.delivery import deliveries_apply_in_transaction
+from governance.services.delivery import deliveries_revoke
 from governance.services.dispatch import deliveries_after_commit
 from governance.services.guests import guests_after_access_lost
 from governance.services.outbox import notify_messages
@@ -96,8 +96,6 @@ def assignments_end(*, assignment_ids: list[int], reason: str,
     deliveries.filter(Exists(still_granted)).update(
         action=DeliveryAction.REVOKE, state=DeliveryState.DONE, note=KEPT_NOTE,
         completed_at=now, next_attempt_at=None)
-    deliveries.update(action=DeliveryAction.REVOKE, state=DeliveryState.PENDING, attempts=0,
-                      last_error="", note="", next_attempt_at=now, claimed_at=None)
     audit_record_many(actor=actor, action=action, object_type="assignment", entries=[
         (row["id"], {"state": row["state"]}, {"state": AssignmentState.EXPIRED,
                                               "endReason": reason}, {})
@@ -108,14 +106,9 @@ def assignments_end(*, assignment_ids: list[int], reason: str,
                       dedupe_key=f"access_ended:{row['id']}:{row['target_id']}",
                       created_at=now, next_attempt_at=now)
         for row in rows if row["policy__send_assignment_emails"] is not False])
-    # Access to the portal's own groups ends in this transaction; other systems' roles are
-    # revoked by the workers after the commit.
-    deliveries_apply_in_transaction(ended)
-    guests_after_access_lost(user_ids={row["target_id"] for row in rows}, actor=actor)
-    waiting = RoleDelivery.objects.filter(assignment_id__in=ids_in(ended),
-                                          state=DeliveryState.PENDING)
-    if waiting.exists():
+    if deliveries_revoke(ended):
         deliveries_after_commit(ended)
+    guests_after_access_lost(user_ids={row["target_id"] for row in rows}, actor=actor)
     return ended
 
 

@@ -218,6 +218,53 @@ def test_rows_stuck_in_flight_are_claimed_again(world, remote, connector):
     assert GroupMembership.objects.filter(user=world.member, group=remote_group).exists()
 
 
+def test_removal_revokes_own_groups_at_once_and_queues_other_systems(world, remote):
+    package, remote_group = remote
+    request = request_submit(requestor=world.member, access_package_id=package.pk)
+    deliveries_process()
+    request_remove(actor=world.member, assignment_id=request.assignment.pk)
+    local = request.assignment.deliveries.get(role__resource__connector="local")
+    assert (local.action, local.state, local.attempts) == (DeliveryAction.REVOKE,
+                                                           DeliveryState.DONE, 1)
+    assert not GroupMembership.objects.filter(user=world.member, group=world.group).exists()
+    remote_row = _remote_delivery(request.assignment)
+    assert (remote_row.action, remote_row.state) == (DeliveryAction.REVOKE,
+                                                     DeliveryState.PENDING)
+    assert GroupMembership.objects.filter(user=world.member, group=remote_group).exists()
+    assert deliveries_process() == 1
+    assert not GroupMembership.objects.filter(user=world.member).exists()
+
+
+class InTransactionScriptedConnector(ScriptedConnector):
+    key = "scripted-in-transaction"
+    in_transaction = True
+
+
+def test_a_grant_in_flight_when_access_ends_is_revoked_by_the_workers(world):
+    scripted = InTransactionScriptedConnector()
+    register_connector(scripted)
+    package = PackageFactory(catalog=world.catalog, display_name="Scripted")
+    role = group_role(package, world.group)
+    role.resource.connector = scripted.key
+    role.resource.save()
+    PolicyFactory(access_package=package, allowed_target_scope=AllowedTargetScope.ALL_MEMBER_USERS)
+    request = request_submit(requestor=world.member, access_package_id=package.pk)
+    scripted.error = SystemExit("worker killed mid-grant")
+    start = clock.now()
+    with time_machine.travel(start, tick=False), pytest.raises(SystemExit):
+        deliveries_process()
+    with time_machine.travel(start + timedelta(minutes=1), tick=False):
+        request_remove(actor=world.member, assignment_id=request.assignment.pk)
+    # The grant may still land: revoking now could leave it behind, so the workers revoke.
+    row = request.assignment.deliveries.get()
+    assert (row.action, row.state) == (DeliveryAction.REVOKE, DeliveryState.PENDING)
+    scripted.error = None
+    GroupMembership.objects.create(group=world.group, user=world.member)  # the late grant
+    with time_machine.travel(start + timedelta(minutes=2), tick=False):
+        assert deliveries_process() == 1
+    assert not GroupMembership.objects.filter(user=world.member).exists()
+
+
 def _second_package_granting(world, group, catalog=None):
     package = PackageFactory(catalog=catalog or world.catalog, display_name="Falcon chat")
     group_role(package, group)
