@@ -131,6 +131,10 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "My Access <no-reply@access.examp
 REDIS_URL = env("REDIS_URL", "")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
+    # Publishing happens after a commit, often inside a web request: with Redis away, give up
+    # within a couple of seconds (the minute sweeps find the work) instead of retrying.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0,
+                                       "socket_connect_timeout": 2}
 else:
     _queue_dir = VAR_DIR / "broker"
     for _sub in ("queue", "processed", "control"):

@@ -16,9 +16,9 @@ def _publish(task_name: str, *args) -> None:
 
     try:
         getattr(tasks, task_name).delay(*args)
-    except Exception:  # noqa: BLE001 - any broker failure; the sweeps pick the work up
-        logger.warning("Could not queue %s%r; the next sweep will do it.", task_name, args,
-                       exc_info=True)
+    except Exception as exc:  # noqa: BLE001 - any broker failure; the sweeps pick the work up
+        logger.warning("Could not queue %s (%s); the next sweep will do the work.", task_name,
+                       exc)
 
 
 def after_commit(task_name: str, *args) -> None:

@@ -236,7 +236,7 @@ def test_removal_revokes_own_groups_at_once_and_queues_other_systems(world, remo
 
 
 class InTransactionScriptedConnector(ScriptedConnector):
-    key = "scripted-in-transaction"
+    key = "scripted-local"
     in_transaction = True
 
 
