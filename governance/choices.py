@@ -186,6 +186,7 @@ class EndReason(models.TextChoices):
     EXPIRED = "expired", "Expired"
     REMOVED_BY_USER = "removedByUser", "Removed by the user"
     REMOVED_BY_ADMIN = "removedByAdmin", "Removed by an administrator"
+    REMOVED_BY_MANAGER = "removedByManager", "Removed by the manager"
     REMOVED_BY_SYSTEM = "removedBySystem", "Removed by the system"
 
 

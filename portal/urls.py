@@ -1,10 +1,21 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from portal import views
+from portal.views import access, approvals, overview, packages, requests, team
 
 urlpatterns = [
-    path("", views.overview, name="overview"),
+    path("", overview.overview, name="overview"),
+    path("access-packages/", packages.package_list, name="package_list"),
+    path("access-packages/<int:package_id>/", packages.package_detail, name="package_detail"),
+    path("requests/", requests.request_history, name="request_history"),
+    path("requests/<int:request_id>/cancel/", requests.request_cancel_view,
+         name="request_cancel"),
+    path("access/<int:assignment_id>/extend/", access.extend, name="access_extend"),
+    path("access/<int:assignment_id>/remove/", access.remove, name="access_remove"),
+    path("approvals/", approvals.approval_list, name="approval_list"),
+    path("approvals/<int:stage_id>/", approvals.approval_detail, name="approval_detail"),
+    path("team/", team.team, name="team"),
+    path("team/<int:assignment_id>/remove/", team.team_remove, name="team_remove"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
 ]

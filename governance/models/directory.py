@@ -52,6 +52,8 @@ class User(AbstractUser):
     delete_due_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
     preferred_language = models.CharField(max_length=10, blank=True)
+    # IANA name ("Europe/Paris"); dates are shown in it. Empty: the portal's TIME_ZONE.
+    time_zone = models.CharField(max_length=64, blank=True)
 
     objects = PortalUserManager()
 

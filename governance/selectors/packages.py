@@ -20,6 +20,7 @@ from governance.models import (
     Assignment,
     AssignmentPolicy,
     AssignmentRequest,
+    ResourceRoleScope,
     User,
 )
 
@@ -147,3 +148,25 @@ def separation_of_duties_conflict(target: User, package: AccessPackage) -> str |
         return (f"Members of the group “{group}” cannot hold “{package}”. "
                 "Membership of that group must end first.")
     return None
+
+
+def packages_matching(packages: QuerySet[AccessPackage], text: str) -> QuerySet[AccessPackage]:
+    """Search by name, description, or the name of a resource the package grants."""
+    text = (text or "").strip()
+    if not text:
+        return packages
+    grants_resource = Exists(ResourceRoleScope.objects.filter(
+        access_package_id=OuterRef("pk"), role__resource__display_name__icontains=text))
+    return packages.filter(Q(display_name__icontains=text) | Q(description__icontains=text)
+                           | grants_resource)
+
+
+def package_for_page(user: User, package_id: int) -> AccessPackage | None:
+    """The package, if this person may see its page: some policy lets them request it (a hidden
+    package too: its direct link works), or they hold or asked for it. None otherwise."""
+    requestable = policies_in_scope_for(user).filter(access_package_id=OuterRef("pk")).filter(
+        Q(enable_self_add=True) | Q(enable_on_behalf_of_direct_reports=True))
+    own = Exists(Assignment.objects.filter(target=user, access_package_id=OuterRef("pk"))) | \
+        Exists(AssignmentRequest.objects.filter(target=user, access_package_id=OuterRef("pk")))
+    return (packages_available(user).filter(Exists(requestable) | own)
+            .select_related("catalog").filter(pk=package_id).first())

@@ -1,18 +1,34 @@
-"""A person's own requests, assignments and pending approvals."""
+"""A person's own requests, assignments, approvals and team."""
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
-from governance.choices import ASSIGNMENT_ACTIVE, RequestState, StageState
-from governance.models import ApprovalStage, Assignment, AssignmentRequest, User
+from governance.choices import ASSIGNMENT_ACTIVE, AssignmentState, RequestState, StageState
+from governance.models import (
+    ApprovalDecision,
+    ApprovalStage,
+    Assignment,
+    AssignmentRequest,
+    RequestAnswer,
+    User,
+)
 
 
 def requests_of(user: User) -> QuerySet[AssignmentRequest]:
-    return AssignmentRequest.objects.filter(target=user).select_related("access_package")
+    """Requests for this person, with their stages and decisions, in a fixed number of queries."""
+    stages = ApprovalStage.objects.select_related("decision__approver").order_by("order")
+    return (AssignmentRequest.objects.filter(target=user)
+            .select_related("access_package", "requestor")
+            .prefetch_related(Prefetch("stages", queryset=stages)))
 
 
 def assignments_active_for(user: User) -> QuerySet[Assignment]:
     return Assignment.objects.filter(target=user, state__in=ASSIGNMENT_ACTIVE) \
-        .select_related("access_package")
+        .select_related("access_package", "policy").order_by("expires_at", "id")
+
+
+def assignments_expired_for(user: User) -> QuerySet[Assignment]:
+    return Assignment.objects.filter(target=user, state=AssignmentState.EXPIRED) \
+        .select_related("access_package").order_by("-ended_at", "-id")
 
 
 def approvals_pending_for(user: User) -> QuerySet[ApprovalStage]:
@@ -21,5 +37,31 @@ def approvals_pending_for(user: User) -> QuerySet[ApprovalStage]:
             .filter(stage_approvers__user=user, state=StageState.IN_PROGRESS,
                     request__state=RequestState.PENDING_APPROVAL)
             .exclude(request__target=user).exclude(request__requestor=user)
-            .select_related("request__access_package", "request__target")
-            .order_by("due_at"))
+            .select_related("request__access_package", "request__target__connected_organization",
+                            "request__requestor")
+            .order_by("due_at", "id"))
+
+
+def approvals_decided_by(user: User) -> QuerySet[ApprovalDecision]:
+    return (ApprovalDecision.objects.filter(approver=user)
+            .select_related("stage__request__access_package",
+                            "stage__request__target__connected_organization")
+            .order_by("-decided_at", "-id"))
+
+
+def approval_for_page(user: User, stage_id: int) -> ApprovalStage | None:
+    """A stage this person approves (pending, or decided by anyone), with what they need to
+    decide; None when they are not one of its approvers."""
+    answers = RequestAnswer.objects.select_related("question")
+    return (ApprovalStage.objects.filter(pk=stage_id, stage_approvers__user=user)
+            .exclude(request__target=user).exclude(request__requestor=user)
+            .select_related("request__access_package", "request__requestor",
+                            "request__target__connected_organization", "decision__approver")
+            .prefetch_related(Prefetch("request__answers", queryset=answers))
+            .first())
+
+
+def team_assignments_for(manager: User) -> QuerySet[Assignment]:
+    """The active assignments of a manager's direct reports."""
+    return (Assignment.objects.filter(target__manager=manager, state__in=ASSIGNMENT_ACTIVE)
+            .select_related("access_package", "target").order_by("target__email", "id"))

@@ -229,21 +229,32 @@ def request_extend(*, requestor: User, assignment_id: int, justification: str = 
         return request
 
 
+def _removal_kind(actor: User, assignment: Assignment, *, as_admin: bool,
+                  as_manager: bool) -> tuple[str, str]:
+    """(requestType, end reason) of a removal by `actor`, or NotAllowed."""
+    if as_admin:
+        if not can_manage_assignments(actor, assignment.access_package.catalog):
+            raise NotAllowed("You may not remove assignments of this catalog.")
+        return RequestType.ADMIN_REMOVE, EndReason.REMOVED_BY_ADMIN
+    if as_manager:
+        if assignment.target.manager_id != actor.pk:
+            raise NotAllowed("You can only remove the access of your direct reports.",
+                             code="removeNotAllowed")
+        return RequestType.ADMIN_REMOVE, EndReason.REMOVED_BY_MANAGER
+    policy = assignment.policy
+    if assignment.target_id != actor.pk or (policy and not policy.enable_self_remove):
+        raise NotAllowed("This access cannot be removed by you.", code="removeNotAllowed")
+    return RequestType.USER_REMOVE, EndReason.REMOVED_BY_USER
+
+
 def request_remove(*, actor: User, assignment_id: int, justification: str = "",
-                   as_admin: bool = False) -> AssignmentRequest:
-    """End access now: the person's own choice (userRemove) or an administrator's."""
+                   as_admin: bool = False, as_manager: bool = False) -> AssignmentRequest:
+    """End access now: the person's own choice (userRemove), their manager's, or an
+    administrator's (adminRemove)."""
     with transaction.atomic():
         assignment = _lock_active_assignment(assignment_id)
-        if as_admin:
-            if not can_manage_assignments(actor, assignment.access_package.catalog):
-                raise NotAllowed("You may not remove assignments of this catalog.")
-            request_type, reason = RequestType.ADMIN_REMOVE, EndReason.REMOVED_BY_ADMIN
-        else:
-            policy = assignment.policy
-            if assignment.target_id != actor.pk or (policy and not policy.enable_self_remove):
-                raise NotAllowed("This access cannot be removed by you.",
-                                 code="removeNotAllowed")
-            request_type, reason = RequestType.USER_REMOVE, EndReason.REMOVED_BY_USER
+        request_type, reason = _removal_kind(actor, assignment, as_admin=as_admin,
+                                             as_manager=as_manager)
         request = _create(request_type=request_type, package=assignment.access_package,
                           policy=assignment.policy, requestor=actor, target=assignment.target,
                           justification=justification, assignment=assignment,

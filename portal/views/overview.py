@@ -17,6 +17,7 @@ RECENT = 10
 def overview(request):
     user = request.user
     return render(request, "portal/overview.html", {
+        "nav": "overview",
         "approvals": approvals_pending_for(user)[:RECENT],
         "requests": requests_of(user)[:RECENT],
         "assignments": assignments_active_for(user)[:RECENT],
