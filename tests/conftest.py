@@ -4,13 +4,15 @@ A test marked ``@pytest.mark.services`` (or using the ``require_postgres`` /
 ``require_redis`` fixtures) needs the default database to be PostgreSQL and Redis to answer
 at ``settings.CELERY_BROKER_URL``. Without them it is skipped with the reason, and ``-ra``
 lists it at the end; with ``REQUIRE_SERVICES=1`` (as ``.ci/run`` sets) a missing server fails
-the run at session start instead. Fixtures and factories live in ``tests/factories.py`` and
-the sub-directory conftests.
+the run at session start instead. Factories live in ``tests/factories.py``; the fixtures
+shared by the integration and browser tests (a per-test Celery queue, a real worker on it)
+live here, the rest in the sub-directory conftests.
 """
 
 import functools
 import os
 import socket
+import time
 
 import pytest
 
@@ -131,3 +133,33 @@ def task_queue(settings):
             # kombu deletes only the bindings its channel knows, so declare them first.
             Queue(queue, Exchange(queue, type="direct"), routing_key=queue)(channel).declare()
             channel.queue_delete(queue)
+
+
+def wait_for(predicate, *, timeout: float = 20.0, what: str = "condition"):
+    """Poll until `predicate()` is truthy; the worker runs in another thread."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"Timed out after {timeout} s waiting for {what}.")
+
+
+@pytest.fixture
+def worker_email_backend(settings):
+    """Where the worker's emails go: Django's locmem `mail.outbox`, unless a conftest below
+    overrides this fixture (the browser tests send them to a real SMTP server)."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+
+@pytest.fixture
+def celery_worker(transactional_db, settings, require_redis, task_queue, worker_email_backend):
+    """A real Celery worker, in a thread, consuming this test's own queue on Redis."""
+    from celery.contrib.testing.worker import start_worker
+
+    from portal.celery import app
+
+    with start_worker(app, pool="solo", perform_ping_check=False, queues=[task_queue],
+                      shutdown_timeout=20):
+        yield app

@@ -1,27 +1,6 @@
-import time
+"""The integration tests share `celery_worker` and `wait_for` with the browser tests: both
+live in tests/conftest.py. `wait_for` is imported here too, where the tests first found it."""
 
-import pytest
+from tests.conftest import wait_for
 
-
-def wait_for(predicate, *, timeout: float = 20.0, what: str = "condition"):
-    """Poll until `predicate()` is truthy; the worker runs in another thread."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"Timed out after {timeout} s waiting for {what}.")
-
-
-@pytest.fixture
-def celery_worker(transactional_db, settings, require_redis, task_queue):
-    """A real Celery worker, in a thread, consuming this test's own queue on Redis."""
-    from celery.contrib.testing.worker import start_worker
-
-    from portal.celery import app
-
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    with start_worker(app, pool="solo", perform_ping_check=False, queues=[task_queue],
-                      shutdown_timeout=20):
-        yield app
+__all__ = ["wait_for"]

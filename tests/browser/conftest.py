@@ -1,0 +1,109 @@
+"""Browser tests: Debian's Chromium, driven by Playwright, against pytest-django's live server.
+
+Every test here is marked `services` (PostgreSQL and Redis) and also needs Chromium at
+/usr/bin/chromium: without it the tests are skipped, and with REQUIRE_SERVICES=1 they fail.
+Work after a commit is done as in production, by a real Celery worker on this test's own
+Redis queue, and its emails go through the outbox to an SMTP server on loopback (aiosmtpd).
+"""
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from tests.browser.helpers import Mailbox
+from tests.conftest import services_required
+
+CHROMIUM = Path("/usr/bin/chromium")
+HERE = Path(__file__).parent
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    # First, so that tests/conftest.py's hook sees the marker and skips without the servers.
+    for item in items:
+        if HERE in Path(item.path).parents:
+            item.add_marker(pytest.mark.services)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def chromium() -> Path:
+    if not CHROMIUM.exists():
+        reason = f"needs Chromium at {CHROMIUM} (apt-get install chromium; .ci/run does)"
+        if services_required():
+            pytest.fail(f"REQUIRE_SERVICES=1: {reason}", pytrace=False)
+        pytest.skip(reason)
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args, chromium):
+    """pytest-playwright's options (--slowmo), with Debian's Chromium, headless."""
+    return {**browser_type_launch_args, "executable_path": str(chromium), "headless": True,
+            "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture(scope="session")
+def base_url(live_server) -> str:
+    """Pages open by path: page.goto("/requests/")."""
+    return live_server.url
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "viewport": {"width": 1280, "height": 800},
+            "locale": "en-GB", "timezone_id": "UTC"}
+
+
+@pytest.fixture
+def new_context(new_context):
+    """Each person's browser context (`context` is the first); waits give up after 10 s."""
+
+    def make(**kwargs):
+        created = new_context(**kwargs)
+        created.set_default_timeout(10_000)
+        return created
+
+    return make
+
+
+@pytest.fixture
+def smtp_server(settings):
+    """An SMTP server on 127.0.0.1 (aiosmtpd) that keeps what it receives; Django sends to it."""
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    mailbox = Mailbox("127.0.0.1", port)
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    try:
+        yield mailbox
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def worker_email_backend(smtp_server):
+    """The worker sends the outbox's emails to the SMTP server above (not to locmem)."""
+    return smtp_server
+
+
+@pytest.fixture
+def portal(live_server, celery_worker, smtp_server):
+    """The whole portal as in production: web server, worker, and a mail server."""
+    return live_server
