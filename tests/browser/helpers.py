@@ -12,21 +12,23 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from django.conf import settings
+from playwright.sync_api import expect
 
 SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
 README_SCREENSHOTS = Path(settings.BASE_DIR) / "docs" / "screenshots"
 # The few pages the README's Tour shows; copied there only with SAVE_README_SCREENSHOTS=1.
 README_WORTHY = {
-    "sign-in",
-    "sign-up-code",
-    "access-packages",
-    "package-request-form",
-    "request-history-pending",
-    "approval-detail",
-    "active-access",
+    "flow-02-confirm-code",
+    "flow-05-request-form",
+    "flow-06-request-history-pending",
+    "flow-09-approval-detail",
+    "flow-12-active-delivered",
+    "refused-02-sign-up-refused",
 }
 
 PASSWORD = "Falcon-flies-high-42"
+FACTORY_PASSWORD = "pw-for-tests-1"  # tests.factories.UserFactory's
+PASSWORD_LABEL = re.compile(r"^Password:?$")  # not "Password (again)"
 
 
 def screenshot(page, name: str) -> Path:
@@ -107,13 +109,77 @@ class Mailbox:
         return links[0]
 
 
-def sign_in(page, address: str, password: str = PASSWORD, *, shot: str | None = None) -> None:
+def verified(user):
+    """Give a factory-made person the verified address that allauth's sign-in asks for."""
+    from allauth.account.models import EmailAddress
+
+    EmailAddress.objects.update_or_create(
+        user=user, email=user.email, defaults={"verified": True, "primary": True})
+    return user
+
+
+def sign_in(page, address: str, password: str = FACTORY_PASSWORD, *,
+            shot: str | None = None) -> None:
     """Sign in on /accounts/login/ with email and password; land on the Overview."""
     page.goto("/accounts/login/")
-    page.get_by_label("Email").first.fill(address)
-    page.get_by_label("Password").first.fill(password)
+    page.get_by_label("Email").fill(address)
+    page.get_by_label(PASSWORD_LABEL).fill(password)
     if shot:
         screenshot(page, shot)
-    page.locator("form").filter(has=page.get_by_label("Password")).get_by_role(
-        "button", name="Sign in").click()
-    page.wait_for_load_state()
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page.get_by_role("heading", name="Overview", level=1)).to_be_visible()
+
+
+def reload_until(page, locator, *, timeout: float = 20.0) -> None:
+    """Reload until `locator` shows: the worker delivers in its own time."""
+    deadline = time.monotonic() + timeout
+    while not locator.count():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{locator} did not appear within {timeout} s")
+        time.sleep(0.3)
+        page.reload()
+
+
+@dataclass
+class Falcon:
+    """One package for Contoso's people, one approval stage, one question."""
+
+    organization: object
+    approver: object
+    package: object
+    policy: object
+    question: object
+
+
+def build_falcon() -> Falcon:
+    from datetime import timedelta
+
+    from governance.choices import AllowedTargetScope
+    from tests.factories import (
+        CatalogFactory,
+        GroupFactory,
+        OrganizationFactory,
+        PackageFactory,
+        PolicyFactory,
+        UserFactory,
+        add_question,
+        add_stage,
+        group_role,
+    )
+
+    organization = OrganizationFactory(display_name="Contoso", domain="contoso.example")
+    approver = verified(UserFactory(email="approver@access.example",
+                                    display_name="Avery Approver"))
+    catalog = CatalogFactory(display_name="Projects")
+    package = PackageFactory(catalog=catalog, display_name="Falcon collaboration",
+                             description="Shared files and reports of Project Falcon.")
+    group_role(package, GroupFactory(display_name="Project Falcon"))
+    group_role(package, GroupFactory(display_name="Falcon Reports"))
+    policy = PolicyFactory(
+        access_package=package, display_name="Contoso partners",
+        allowed_target_scope=AllowedTargetScope.SPECIFIC_CONNECTED_ORG_USERS,
+        is_requestor_justification_required=True, expiration_duration=timedelta(days=30))
+    policy.specific_connected_organizations.add(organization)
+    add_stage(policy, approver)
+    question = add_question(policy, "Which project code?", regex_pattern=r"[A-Z]{3}-\d{4}")
+    return Falcon(organization, approver, package, policy, question)
