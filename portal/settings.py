@@ -29,6 +29,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "allauth",
     "allauth.account",
+    "allauth.mfa",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.microsoft",
     "rest_framework",
     "drf_spectacular",
     "governance",
@@ -78,6 +81,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- Authentication (django-allauth): sign-in, sign-up rules, MFA, Microsoft, rate limits ---
 AUTH_USER_MODEL = "governance.User"
 AUTHENTICATION_BACKENDS = [
     "allauth.account.auth_backends.AuthenticationBackend",
@@ -86,12 +90,52 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "/"
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
-ACCOUNT_EMAIL_VERIFICATION = env("ACCOUNT_EMAIL_VERIFICATION", "optional")
+ACCOUNT_EMAIL_VERIFICATION = env("ACCOUNT_EMAIL_VERIFICATION", "mandatory")
+ACCOUNT_EMAIL_VERIFICATION_BY_CODE_ENABLED = True
+ACCOUNT_LOGIN_BY_CODE_ENABLED = True
+ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_ADAPTER = "portal.adapters.AccountAdapter"
+ACCOUNT_FORMS = {"signup": "portal.signup.SignupForm",
+                 "request_login_code": "portal.signup.RequestLoginCodeForm"}
+# allauth's defaults, spelled out: failed logins are limited per address and per IP.
+ACCOUNT_RATE_LIMITS = {
+    "login": "30/m/ip",
+    "login_failed": "10/m/ip,5/5m/key",
+    "signup": "20/m/ip",
+    "request_login_code": "20/m/ip,3/m/key",
+    "reset_password": "20/m/ip,5/m/key",
+}
+# Who may sign up: addresses of these domains become members; see signup_decision().
+INTERNAL_EMAIL_DOMAINS = [domain.lower() for domain in
+                          env_list("INTERNAL_EMAIL_DOMAINS", "access.example")]
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "My Access"
+SOCIALACCOUNT_ADAPTER = "portal.adapters.SocialAccountAdapter"
+SOCIALACCOUNT_LOGIN_ON_GET = False
+SOCIALACCOUNT_PROVIDERS: dict = {"microsoft": {}}
+# Sign-in with Microsoft is for internal users and is on only when the app is configured.
+MICROSOFT_CLIENT_ID = env("MICROSOFT_CLIENT_ID", "")
+MICROSOFT_CLIENT_SECRET = env("MICROSOFT_CLIENT_SECRET", "")
+MICROSOFT_TENANT = env("MICROSOFT_TENANT", "")
+if MICROSOFT_CLIENT_ID and MICROSOFT_CLIENT_SECRET and MICROSOFT_TENANT:
+    SOCIALACCOUNT_PROVIDERS["microsoft"] = {
+        "TENANT": MICROSOFT_TENANT,
+        "APPS": [{"client_id": MICROSOFT_CLIENT_ID, "secret": MICROSOFT_CLIENT_SECRET,
+                  "settings": {"tenant": MICROSOFT_TENANT}}],
+    }
+# Rate limits count in the cache: shared through Redis when there is one.
+CACHES = {"default": (
+    {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+     "LOCATION": env("REDIS_URL", ""), "KEY_PREFIX": "portal"}
+    if env("REDIS_URL", "") else
+    {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "portal"}
+)}
+# --- end of authentication ---
 
 LANGUAGE_CODE = "en"
 TIME_ZONE = env("TIME_ZONE", "UTC")

@@ -1,9 +1,21 @@
 """Read-side questions about people."""
 
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import Q
 from django.utils.formats import date_format
 
-from governance.choices import AccountState
-from governance.models import User
+from governance import clock
+from governance.choices import (
+    AccountState,
+    AllowedTargetScope,
+    CatalogState,
+    ConnectedOrganizationState,
+    ExpirationType,
+    UserType,
+)
+from governance.models import AssignmentPolicy, ConnectedOrganization, IdentitySource, User
 
 
 def sign_in_refusal_reason(user: User) -> str:
@@ -20,3 +32,64 @@ def sign_in_refusal_reason(user: User) -> str:
                        f"{date_format(user.delete_due_at, 'DATE_FORMAT')}.")
         return reason
     return "This account is disabled. Contact your administrator."
+
+
+@dataclass(frozen=True)
+class SignUpDecision:
+    """Whether an address may sign up, and as whom. The one place the sign-up rules live."""
+
+    allowed: bool
+    user_type: str = ""
+    # The connected organisation the guest joins; None for members, and for a domain that a
+    # `proposed` organisation will be created for (propose_organization).
+    organization: ConnectedOrganization | None = None
+    propose_organization: bool = False
+    reason: str = ""
+
+
+SIGN_UP_REFUSED = ("Sign-up is open to people of our partner organisations, and this "
+                   "address's domain is not one of them. Use your work address, or ask your "
+                   "contact at our organisation to invite you.")
+SIGN_UP_MICROSOFT_MEMBERS_ONLY = ("Sign-in with Microsoft is for our own staff. Sign up "
+                                  "with your email address and a password instead.")
+
+
+def email_domain(email: str) -> str:
+    return email.rsplit("@", 1)[-1].strip().lower()
+
+
+def is_internal_email(email: str) -> bool:
+    return email_domain(email) in settings.INTERNAL_EMAIL_DOMAINS
+
+
+def _open_to_all_external_users() -> bool:
+    """Some policy that anyone from outside may use: published, externally visible, not ended."""
+    ended = Q(expiration_type=ExpirationType.AFTER_DATETIME, expiration_end_at__lte=clock.now())
+    return AssignmentPolicy.objects.filter(
+        allowed_target_scope=AllowedTargetScope.ALL_EXTERNAL_USERS, enable_self_add=True,
+        access_package__catalog__state=CatalogState.PUBLISHED,
+        access_package__catalog__is_externally_visible=True,
+    ).exclude(ended).exists()
+
+
+def signup_decision(email: str, *, via_microsoft: bool = False) -> SignUpDecision:
+    """May `email` create an account, and as a member or as a guest of which organisation?
+
+    Internal domains (INTERNAL_EMAIL_DOMAINS) make members. A domain of a `configured`
+    connected organisation makes a guest of it. Any other domain makes a guest only while some
+    published policy allows `allExternalUsers`; a `proposed` organisation is then created for
+    it (or reused). Sign-in with Microsoft only ever makes members.
+    """
+    if is_internal_email(email):
+        return SignUpDecision(allowed=True, user_type=UserType.MEMBER)
+    if via_microsoft:
+        return SignUpDecision(allowed=False, reason=SIGN_UP_MICROSOFT_MEMBERS_ONLY)
+    source = IdentitySource.objects.select_related("organization") \
+        .filter(domain_name__iexact=email_domain(email)).first()
+    organization = source.organization if source else None
+    if organization and organization.state == ConnectedOrganizationState.CONFIGURED:
+        return SignUpDecision(allowed=True, user_type=UserType.GUEST, organization=organization)
+    if _open_to_all_external_users():
+        return SignUpDecision(allowed=True, user_type=UserType.GUEST, organization=organization,
+                              propose_organization=organization is None)
+    return SignUpDecision(allowed=False, reason=SIGN_UP_REFUSED)

@@ -126,6 +126,11 @@ def test_sweep_blocks_guests_left_without_access(world):
 
 
 def test_blocked_guest_is_refused_sign_in_and_told_why(world):
+    from allauth.account.models import EmailAddress
+
+    # Email verification is mandatory: a verified address signs straight in.
+    EmailAddress.objects.create(user=world.requester, email=world.requester.email,
+                                verified=True, primary=True)
     client = Client()
     response = client.post("/accounts/login/", {"login": world.requester.email,
                                                 "password": "pw-for-tests-1"})
