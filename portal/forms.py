@@ -39,8 +39,8 @@ class RequestForm(RefusalFormMixin, forms.Form):
     justification = forms.CharField(label="Justification", required=False, max_length=2000,
                                     widget=forms.Textarea(attrs={"rows": 3}))
 
-    def __init__(self, *args, policies: list[AssignmentPolicy], reports: list[User],
-                 language: str | None = None, **kwargs):
+    def __init__(self, *args, policies: list[AssignmentPolicy], reports: list[User] = (),
+                 language: str | None = None, extension: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.policies = {str(policy.pk): policy for policy in policies}
         if len(policies) > 1:
@@ -63,8 +63,9 @@ class RequestForm(RefusalFormMixin, forms.Form):
             self.fields[name] = _question_field(question, language)
             self.question_fields.append(name)
         if any(policy.allow_custom_schedule for policy in policies):
-            self.fields["start_at"] = forms.DateTimeField(label="Start date", required=False,
-                                                          widget=DateTimeInput)
+            if not extension:  # an extension starts from the access the person holds
+                self.fields["start_at"] = forms.DateTimeField(
+                    label="Start date", required=False, widget=DateTimeInput)
             self.fields["end_at"] = forms.DateTimeField(label="End date", required=False,
                                                         widget=DateTimeInput)
 
@@ -85,11 +86,6 @@ class RequestForm(RefusalFormMixin, forms.Form):
         if start and end and end <= start:
             self.add_error("end_at", "The end date must be after the start date.")
         return cleaned
-
-
-class ExtendForm(RefusalFormMixin, forms.Form):
-    justification = forms.CharField(label="Justification", required=False, max_length=2000,
-                                    widget=forms.Textarea(attrs={"rows": 3}))
 
 
 class DecisionForm(RefusalFormMixin, forms.Form):

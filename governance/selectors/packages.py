@@ -162,11 +162,19 @@ def packages_matching(packages: QuerySet[AccessPackage], text: str) -> QuerySet[
 
 
 def package_for_page(user: User, package_id: int) -> AccessPackage | None:
-    """The package, if this person may see its page: some policy lets them request it (a hidden
-    package too: its direct link works), or they hold or asked for it. None otherwise."""
+    """The package, if this person may see its page: some policy lets them request it for
+    themselves or for a direct report (a hidden package too: its direct link works), or they
+    hold or asked for it. None otherwise."""
     requestable = policies_in_scope_for(user).filter(access_package_id=OuterRef("pk")).filter(
         Q(enable_self_add=True) | Q(enable_on_behalf_of_direct_reports=True))
     own = Exists(Assignment.objects.filter(target=user, access_package_id=OuterRef("pk"))) | \
         Exists(AssignmentRequest.objects.filter(target=user, access_package_id=OuterRef("pk")))
-    return (packages_available(user).filter(Exists(requestable) | own)
-            .select_related("catalog").filter(pk=package_id).first())
+    page_open = Q(pk__in=packages_available(user).filter(Exists(requestable) | own)
+                  .values("pk"))
+    for report in user.direct_reports.filter(is_active=True):
+        for_report = policies_in_scope_for(report).filter(
+            access_package_id=OuterRef("pk"), enable_on_behalf_of_direct_reports=True)
+        page_open |= Q(pk__in=packages_available(report).filter(Exists(for_report))
+                       .values("pk"))
+    return (AccessPackage.objects.filter(page_open).select_related("catalog")
+            .filter(pk=package_id).first())

@@ -9,7 +9,7 @@ from governance.models import Assignment
 from governance.selectors.requests import assignments_active_for
 from governance.services.errors import Refused
 from governance.services.requests import request_extend, request_remove
-from portal.forms import ExtendForm
+from portal.forms import RequestForm
 from portal.views.page import render_page
 
 
@@ -23,11 +23,17 @@ def _own_active(request, assignment_id: int) -> Assignment:
 @login_required
 def extend(request, assignment_id: int):
     assignment = _own_active(request, assignment_id)
-    form = ExtendForm(request.POST or None)
+    if assignment.policy is None:
+        raise Http404("This access cannot be extended.")
+    form = RequestForm(request.POST or None, policies=[assignment.policy], extension=True,
+                       language=request.user.preferred_language or request.LANGUAGE_CODE)
     if request.method == "POST" and form.is_valid():
         try:
-            extension = request_extend(requestor=request.user, assignment_id=assignment.pk,
-                                       justification=form.cleaned_data["justification"])
+            extension = request_extend(
+                requestor=request.user, assignment_id=assignment.pk,
+                justification=form.cleaned_data["justification"],
+                answers=form.answers_for(assignment.policy_id),
+                end_at=form.cleaned_data.get("end_at"))
         except Refused as refusal:
             form.add_refusal(refusal)
         else:
@@ -37,8 +43,8 @@ def extend(request, assignment_id: int):
                 messages.success(request, f"“{assignment.access_package}” was extended.")
             return redirect("/access-packages/?tab=active")
     return render_page(request, "packages", "portal/access_extend.html",
-                  {"assignment": assignment, "form": form},
-                  status=400 if form.errors else 200)
+                       {"assignment": assignment, "form": form},
+                       status=400 if form.errors else 200)
 
 
 @login_required

@@ -15,7 +15,7 @@ from portal.views.page import render_page
 @login_required
 def team(request):
     return render_page(request, "team", "portal/team.html",
-                  {"assignments": team_assignments_for(request.user)})
+                       {"assignments": team_assignments_for(request.user)})
 
 
 @login_required
