@@ -110,3 +110,17 @@ def test_manager_removes_a_direct_reports_access(as_user, world):
     assignment.refresh_from_db()
     assert (assignment.state, assignment.end_reason) == (AssignmentState.EXPIRED,
                                                          "removedByManager")
+
+
+def test_dates_are_shown_in_the_persons_time_zone(as_user, world):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    import time_machine
+
+    with time_machine.travel(datetime(2026, 3, 1, 23, 30, tzinfo=ZoneInfo("UTC")), tick=False):
+        submit_request(world)
+    world.requester.time_zone = "Asia/Tokyo"
+    world.requester.save()
+    history = as_user(world.requester).get(reverse("request_history")).content.decode()
+    assert "March 2, 2026, 8:30 a.m." in history  # 23:30 UTC is 08:30 the next day in Tokyo
