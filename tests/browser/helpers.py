@@ -21,6 +21,7 @@ README_WORTHY = {
     "flow-02-confirm-code",
     "flow-05-request-form",
     "flow-06-request-history-pending",
+    "flow-08-overview-approver",
     "flow-09-approval-detail",
     "flow-12-active-delivered",
     "refused-02-sign-up-refused",
