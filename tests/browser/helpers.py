@@ -129,6 +129,22 @@ def sign_in(page, address: str, password: str = FACTORY_PASSWORD, *,
         screenshot(page, shot)
     page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page.get_by_role("heading", name="Overview", level=1)).to_be_visible()
+    if shot:
+        screenshot(page, f"{shot}-overview")
+
+
+def sign_in_with_code(page, address: str, mailbox: "Mailbox", *, shot: str) -> None:
+    """Sign in with the code that /accounts/login/ offers to email; land on the Overview."""
+    page.goto("/accounts/login/")
+    page.get_by_role("link", name="Sign in with a code").click()
+    page.get_by_label("Email").fill(address)
+    screenshot(page, f"{shot}-request")
+    already = len(mailbox.to(address))
+    page.get_by_role("button", name=re.compile("code", re.IGNORECASE)).click()
+    page.get_by_label("Code").fill(mailbox.latest_code(address, after=already))
+    screenshot(page, f"{shot}-enter")
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.get_by_role("heading", name="Overview", level=1)).to_be_visible()
 
 
 def reload_until(page, locator, *, timeout: float = 20.0) -> None:

@@ -8,13 +8,12 @@ from playwright.sync_api import expect
 from governance.choices import AccountState, AssignmentState, RequestState, RequestType
 from governance.models import Assignment, AssignmentRequest, GroupMembership, User
 from tests.browser.helpers import (
-    FACTORY_PASSWORD,
     PASSWORD,
     PASSWORD_LABEL,
     build_falcon,
     reload_until,
     screenshot,
-    sign_in,
+    sign_in_with_code,
 )
 from tests.conftest import wait_for
 
@@ -52,9 +51,11 @@ def test_partner_signs_up_requests_is_approved_extends_and_removes(portal, page,
     page.get_by_role("navigation", name="Main").get_by_role("link",
                                                             name="Access packages").click()
     expect(page.get_by_role("heading", name="Access packages", level=1)).to_be_visible()
+    screenshot(page, "flow-04a-access-packages")
     page.get_by_label("Search").fill("Falcon")
     page.get_by_role("button", name="Search").click()
-    screenshot(page, "flow-04-access-packages")
+    expect(page.get_by_role("link", name="Falcon collaboration")).to_be_visible()
+    screenshot(page, "flow-04b-access-packages-search")
     page.get_by_role("link", name="Falcon collaboration").click()
 
     expect(page.get_by_role("heading", name="Falcon collaboration", level=1)).to_be_visible()
@@ -73,16 +74,18 @@ def test_partner_signs_up_requests_is_approved_extends_and_removes(portal, page,
     expect(page.get_by_role("button", name="Cancel request")).to_be_visible()
     screenshot(page, "flow-06-request-history-pending")
 
-    # The worker emails the approver through the outbox; the approver signs in and approves.
+    # The worker emails the approver through the outbox; the approver signs in with a code
+    # emailed to them, and approves.
     smtp_server.wait_for(falcon.approver.email, subject="Approval needed")
     approver_page = new_context().new_page()
-    sign_in(approver_page, falcon.approver.email, FACTORY_PASSWORD, shot="flow-07-sign-in")
+    sign_in_with_code(approver_page, falcon.approver.email, smtp_server, shot="flow-07-sign-in")
     expect(approver_page.get_by_role("region", name="Approvals")).to_contain_text(
         "Falcon collaboration")
     screenshot(approver_page, "flow-08-overview-approver")
     approver_page.get_by_role("navigation", name="Main").get_by_role("link",
                                                                      name="Approvals").click()
     expect(approver_page.get_by_role("heading", name="Approvals", level=1)).to_be_visible()
+    screenshot(approver_page, "flow-08b-approvals-pending")
     approver_page.get_by_role("link", name=re.compile("Falcon collaboration")).click()
     details = approver_page.locator("main")
     for shown in (ANA, "Contoso", "I run the Falcon integration for Contoso.",

@@ -16,14 +16,14 @@ def test_person_outside_the_scope_can_neither_see_nor_request_the_package(portal
 
     # In scope, the requester opens the package page: the URL is right.
     requester_page = new_context().new_page()
-    sign_in(requester_page, requester.email)
+    sign_in(requester_page, requester.email, shot="scope-00-sign-in-requester")
     assert requester_page.goto(url).status == 200
     expect(requester_page.get_by_role("heading", name="Falcon collaboration")).to_be_visible()
+    screenshot(requester_page, "scope-00-package-in-scope")
 
-    sign_in(page, outsider.email)
+    sign_in(page, outsider.email, shot="scope-01-sign-in-outsider")
     overview = page.get_by_role("region", name="Access packages")
     expect(overview).to_contain_text("No access package is available to you.")
-    screenshot(page, "scope-01-overview-outsider")
 
     page.goto("/access-packages/?tab=available&q=Falcon")
     expect(page.get_by_role("heading", name="Access packages", level=1)).to_be_visible()

@@ -19,6 +19,7 @@ def test_address_of_an_unknown_domain_is_refused_sign_up(portal, page, smtp_serv
     page.get_by_label("Email").fill(stranger)
     page.get_by_label(PASSWORD_LABEL).fill(PASSWORD)
     page.get_by_label("Password (again)").fill(PASSWORD)
+    screenshot(page, "refused-01b-sign-up")
     page.get_by_role("button", name="Create account").click()
 
     # Refused beside the email field, with what was typed kept; no account, no email.
