@@ -7,6 +7,7 @@ Redis queue, and its emails go through the outbox to an SMTP server on loopback 
 """
 
 import socket
+import uuid
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,14 @@ def new_context(new_context):
         return created
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def own_cache(settings):
+    """A fresh in-memory cache per test: allauth's rate limits count sign-ins and code requests
+    there, and counts left in Redis by an earlier run would refuse this run's sign-ins."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                   "LOCATION": f"browser-{uuid.uuid4().hex}"}}
 
 
 @pytest.fixture
