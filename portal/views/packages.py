@@ -38,7 +38,10 @@ def package_list(request):
             rows = rows.filter(access_package__in=packages_matching(
                 AccessPackage.objects.all(), search))
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render_page(request, "packages", "portal/package_list.html", {
+    # htmx asks for the results alone while the person types in the search box.
+    template = "portal/fragment_package_results.html" if request.headers.get("HX-Request") \
+        else "portal/package_list.html"
+    return render_page(request, "packages", template, {
         "tab": tab, "tabs": TABS, "search": search, "page": page})
 
 

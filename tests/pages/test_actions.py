@@ -124,3 +124,17 @@ def test_dates_are_shown_in_the_persons_time_zone(as_user, world):
     world.requester.save()
     history = as_user(world.requester).get(reverse("request_history")).content.decode()
     assert "March 2, 2026, 8:30 a.m." in history  # 23:30 UTC is 08:30 the next day in Tokyo
+
+
+def test_search_as_you_type_returns_only_the_results(as_user, world):
+    from tests.factories import open_package
+
+    open_package(world)
+    client = as_user(world.requester)
+    response = client.get(reverse("package_list") + "?tab=available&q=wiki",
+                          headers={"HX-Request": "true"})
+    html = response.content.decode()
+    assert "<html" not in html and "Falcon wiki" in html
+    assert "Falcon collaboration" not in html
+    full = client.get(reverse("package_list") + "?q=wiki").content.decode()
+    assert "<html" in full and "Falcon wiki" in full  # without JavaScript, the same search
