@@ -90,3 +90,32 @@ def test_page_queries_do_not_grow_with_rows(as_user, world, name, query, kind, w
     _grow(world, kind, 490)
     with_500 = _queries(client, url)
     assert (with_10, with_500) == (expected, expected)
+
+
+def _detail_urls(world):
+    from tests.factories import delivered_assignment, submit_request
+
+    assignment = delivered_assignment(world)
+    # A second request waiting at stage 1 gives the approver something to open.
+    pending = submit_request(world, requestor=GuestFactory(
+        email="second@contoso.example", connected_organization=world.organization))
+    stage = pending.stages.get(order=1)
+    return {
+        "package": (world.requester, reverse("package_detail", args=[world.package.pk])),
+        "extend": (world.requester, reverse("access_extend", args=[assignment.pk])),
+        "remove": (world.requester, reverse("access_remove", args=[assignment.pk])),
+        "approval": (world.approver, reverse("approval_detail", args=[stage.pk])),
+    }
+
+
+# Detail pages show one object: their cost must not depend on how much else exists.
+DETAIL_QUERIES = {"package": 11, "extend": 4, "remove": 3, "approval": 4}
+
+
+@pytest.mark.parametrize("page", sorted(DETAIL_QUERIES))
+def test_detail_page_queries_are_fixed(as_user, world, page):
+    person, url = _detail_urls(world)[page]
+    client = as_user(person)
+    with_few = _queries(client, url)
+    _grow(world, "packages", 200)
+    assert (with_few, _queries(client, url)) == (DETAIL_QUERIES[page], DETAIL_QUERIES[page])
