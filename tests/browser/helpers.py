@@ -199,4 +199,11 @@ def build_falcon() -> Falcon:
     policy.specific_connected_organizations.add(organization)
     add_stage(policy, approver)
     question = add_question(policy, "Which project code?", regex_pattern=r"[A-Z]{3}-\d{4}")
+    # A second package for Contoso, so that searching has something to leave out.
+    newsletter = PackageFactory(catalog=catalog, display_name="Partner newsletter",
+                                description="The monthly letter to our partners.")
+    group_role(newsletter, GroupFactory(display_name="Newsletter readers"))
+    PolicyFactory(access_package=newsletter, display_name="Contoso readers",
+                  allowed_target_scope=AllowedTargetScope.SPECIFIC_CONNECTED_ORG_USERS,
+                  ).specific_connected_organizations.add(organization)
     return Falcon(organization, approver, package, policy, question)

@@ -51,10 +51,13 @@ def test_partner_signs_up_requests_is_approved_extends_and_removes(portal, page,
     page.get_by_role("navigation", name="Main").get_by_role("link",
                                                             name="Access packages").click()
     expect(page.get_by_role("heading", name="Access packages", level=1)).to_be_visible()
+    expect(page.get_by_role("link", name="Partner newsletter")).to_be_visible()
     screenshot(page, "flow-04a-access-packages")
-    page.get_by_label("Search").fill("Falcon")
-    page.get_by_role("button", name="Search").click()
+    # Search as you type (htmx): the list narrows without pressing Search.
+    page.get_by_label("Search").press_sequentially("Falcon")
+    expect(page.get_by_role("link", name="Partner newsletter")).to_have_count(0)
     expect(page.get_by_role("link", name="Falcon collaboration")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"q=Falcon"))
     screenshot(page, "flow-04b-access-packages-search")
     page.get_by_role("link", name="Falcon collaboration").click()
 
