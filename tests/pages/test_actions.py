@@ -138,3 +138,18 @@ def test_search_as_you_type_returns_only_the_results(as_user, world):
     assert "Falcon collaboration" not in html
     full = client.get(reverse("package_list") + "?q=wiki").content.decode()
     assert "<html" in full and "Falcon wiki" in full  # without JavaScript, the same search
+
+
+def test_without_a_stored_zone_dates_follow_the_browsers(as_user, world):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    import time_machine
+
+    with time_machine.travel(datetime(2026, 3, 1, 23, 30, tzinfo=ZoneInfo("UTC")), tick=False):
+        submit_request(world)
+    client = as_user(world.requester)
+    client.cookies["tz"] = "America/New_York"
+    assert "March 1, 2026, 6:30 p.m." in client.get(reverse("request_history")).content.decode()
+    client.cookies["tz"] = "Not/AZone"
+    assert "March 1, 2026, 11:30 p.m." in client.get(reverse("request_history")).content.decode()
