@@ -8,14 +8,24 @@ from django.utils.formats import date_format
 
 from governance import clock
 from governance.choices import (
+    ASSIGNMENT_ACTIVE,
     AccountState,
     AllowedTargetScope,
     CatalogState,
     ConnectedOrganizationState,
     ExpirationType,
+    ExternalUserLifecycleAction,
+    SubjectLifecycle,
     UserType,
 )
-from governance.models import AssignmentPolicy, ConnectedOrganization, IdentitySource, User
+from governance.models import (
+    Assignment,
+    AssignmentPolicy,
+    ConnectedOrganization,
+    IdentitySource,
+    TenantSettings,
+    User,
+)
 
 
 def sign_in_refusal_reason(user: User) -> str:
@@ -93,3 +103,19 @@ def signup_decision(email: str, *, via_microsoft: bool = False) -> SignUpDecisio
         return SignUpDecision(allowed=True, user_type=UserType.GUEST, organization=organization,
                               propose_organization=organization is None)
     return SignUpDecision(allowed=False, reason=SIGN_UP_REFUSED)
+
+
+def last_access_warning(user: User, assignment: Assignment) -> str | None:
+    """What removing `assignment` would do to a guest for whom it is the last access."""
+    if user.user_type != UserType.GUEST or user.subject_lifecycle != SubjectLifecycle.GOVERNED:
+        return None
+    if user.assignments.filter(state__in=ASSIGNMENT_ACTIVE).exclude(pk=assignment.pk).exists():
+        return None
+    settings = TenantSettings.current()
+    if settings.external_user_lifecycle_action == ExternalUserLifecycleAction.NONE:
+        return None
+    warning = "This is your last access package: once it is removed you can no longer sign in"
+    if settings.external_user_lifecycle_action == ExternalUserLifecycleAction.BLOCK_AND_DELETE:
+        days = settings.days_until_external_user_deleted_after_blocked
+        warning += f", and your account is deleted after {days} days"
+    return warning + ", unless someone assigns you access again."

@@ -6,6 +6,7 @@ from django.http import Http404
 from django.shortcuts import redirect
 
 from governance.models import Assignment
+from governance.selectors.directory import last_access_warning
 from governance.selectors.requests import assignments_active_for
 from governance.services.errors import Refused
 from governance.services.requests import request_extend, request_remove
@@ -59,5 +60,6 @@ def remove(request, assignment_id: int):
             messages.success(request, f"Your access to “{assignment.access_package}” was "
                                       "removed.")
         return redirect("/access-packages/?tab=active")
-    return render_page(request, "packages", "portal/access_remove.html",
-                       {"assignment": assignment})
+    return render_page(request, "packages", "portal/access_remove.html", {
+        "assignment": assignment,
+        "last_access_warning": last_access_warning(request.user, assignment)})

@@ -123,7 +123,7 @@ def test_dates_are_shown_in_the_persons_time_zone(as_user, world):
     world.requester.time_zone = "Asia/Tokyo"
     world.requester.save()
     history = as_user(world.requester).get(reverse("request_history")).content.decode()
-    assert "March 2, 2026, 8:30 a.m." in history  # 23:30 UTC is 08:30 the next day in Tokyo
+    assert "2 Mar 2026, 08:30" in history  # 23:30 UTC is 08:30 the next day in Tokyo
 
 
 def test_search_as_you_type_returns_only_the_results(as_user, world):
@@ -150,6 +150,39 @@ def test_without_a_stored_zone_dates_follow_the_browsers(as_user, world):
         submit_request(world)
     client = as_user(world.requester)
     client.cookies["tz"] = "America/New_York"
-    assert "March 1, 2026, 6:30 p.m." in client.get(reverse("request_history")).content.decode()
+    assert "1 Mar 2026, 18:30" in client.get(reverse("request_history")).content.decode()
     client.cookies["tz"] = "Not/AZone"
-    assert "March 1, 2026, 11:30 p.m." in client.get(reverse("request_history")).content.decode()
+    assert "1 Mar 2026, 23:30" in client.get(reverse("request_history")).content.decode()
+
+
+def test_a_guest_is_warned_before_removing_the_last_access(as_user, world):
+    assignment = delivered_assignment(world)
+    page = as_user(world.requester).get(reverse("access_remove", args=[assignment.pk]))
+    html = page.content.decode()
+    assert "This is your last access package" in html and "deleted after 30 days" in html
+
+
+def test_a_member_is_not_warned_about_sign_in(as_user, world):
+    from tests.factories import open_package
+
+    package, _ = open_package(world)
+    assignment = request_submit_for(world.member, package)
+    page = as_user(world.member).get(reverse("access_remove", args=[assignment.pk]))
+    assert "last access package" not in page.content.decode()
+
+
+def test_a_missing_page_keeps_the_portals_layout(as_user, world, settings):
+    settings.DEBUG = False
+    response = as_user(world.requester).get("/access-packages/999999/")
+    assert response.status_code == 404
+    html = response.content.decode()
+    assert "Not found" in html and "Access packages" in html  # the navigation is there
+
+
+def request_submit_for(person, package):
+    from governance.services.delivery import deliveries_process
+    from governance.services.requests import request_submit
+
+    assignment = request_submit(requestor=person, access_package_id=package.pk).assignment
+    deliveries_process()
+    return assignment
