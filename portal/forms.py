@@ -4,7 +4,7 @@ a refusal is shown beside the field it names."""
 from django import forms
 
 from governance.choices import QuestionKind
-from governance.models import AccessPackage, AssignmentPolicy, Question, User
+from governance.models import AssignmentPolicy, Question, User
 from governance.services.errors import Refused
 
 
@@ -92,7 +92,3 @@ class DecisionForm(RefusalFormMixin, forms.Form):
     justification = forms.CharField(label="Justification", required=False, max_length=2000,
                                     widget=forms.Textarea(attrs={"rows": 3}))
 
-
-def package_roles(package: AccessPackage):
-    return package.resource_roles.select_related("resource").order_by(
-        "resource__display_name", "display_name")

@@ -20,6 +20,7 @@ from governance.models import (
     Assignment,
     AssignmentPolicy,
     AssignmentRequest,
+    ResourceRole,
     ResourceRoleScope,
     User,
 )
@@ -178,3 +179,9 @@ def package_for_page(user: User, package_id: int) -> AccessPackage | None:
                        .values("pk"))
     return (AccessPackage.objects.filter(page_open).select_related("catalog")
             .filter(pk=package_id).first())
+
+
+def package_roles(package: AccessPackage) -> QuerySet[ResourceRole]:
+    """The roles a package grants, with their resources, as its page lists them."""
+    return package.resource_roles.select_related("resource").order_by(
+        "resource__display_name", "display_name")

@@ -28,14 +28,14 @@ from governance.connectors import (
     get_connector,
     in_transaction_connector_keys,
 )
-from governance.models import Assignment, AssignmentRequest, OutboxMessage, RoleDelivery, User
+from governance.models import Assignment, AssignmentRequest, RoleDelivery, User
 from governance.selectors.permissions import can_manage_assignments
 from governance.services.audit import audit_record, audit_record_many
 from governance.services.bulk import ids_in
 from governance.services.dispatch import deliveries_after_commit
 from governance.services.errors import NotAllowed, NotFound
 from governance.services.guests import guest_on_assignment
-from governance.services.outbox import notify_messages
+from governance.services.outbox import email, notify_messages
 from governance.services.validation import policy_latest_end
 
 MAX_ATTEMPTS = 6
@@ -292,12 +292,10 @@ def assignments_refresh(assignment_ids: list[int]) -> None:
                 state=state, status=assignment.status, completed_at=clock.now())
         if state == AssignmentState.DELIVERED and (assignment.policy is None
                                                    or assignment.policy.send_assignment_emails):
-            now = clock.now()
-            emails.append(OutboxMessage(
-                topic="access_delivered", recipient=assignment.target,
+            emails.append(email(
+                topic="access_delivered", recipient_id=assignment.target_id,
                 to_address=assignment.target.email, payload={"assignment_id": assignment.pk},
-                dedupe_key=f"access_delivered:{assignment.pk}:{assignment.target_id}",
-                created_at=now, next_attempt_at=now))
+                dedupe_key=f"access_delivered:{assignment.pk}:{assignment.target_id}"))
     notify_messages(emails)
 
 

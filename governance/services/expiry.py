@@ -19,7 +19,6 @@ from governance.models import (
     ApprovalStage,
     Assignment,
     AssignmentRequest,
-    OutboxMessage,
     RoleDelivery,
     User,
 )
@@ -28,7 +27,7 @@ from governance.services.bulk import ids_in
 from governance.services.delivery import deliveries_revoke
 from governance.services.dispatch import deliveries_after_commit
 from governance.services.guests import guests_after_access_lost
-from governance.services.outbox import notify_messages
+from governance.services.outbox import email, notify_messages
 
 KEPT_NOTE = "Kept: another active assignment still grants this role."
 
@@ -101,10 +100,9 @@ def assignments_end(*, assignment_ids: list[int], reason: str,
                                               "endReason": reason}, {})
         for row in rows])
     notify_messages([
-        OutboxMessage(topic="access_ended", recipient_id=row["target_id"],
-                      to_address=row["target__email"], payload={"assignment_id": row["id"]},
-                      dedupe_key=f"access_ended:{row['id']}:{row['target_id']}",
-                      created_at=now, next_attempt_at=now)
+        email(topic="access_ended", recipient_id=row["target_id"],
+              to_address=row["target__email"], payload={"assignment_id": row["id"]},
+              dedupe_key=f"access_ended:{row['id']}:{row['target_id']}")
         for row in rows if row["policy__send_assignment_emails"] is not False])
     if deliveries_revoke(ended):
         deliveries_after_commit(ended)
@@ -157,12 +155,10 @@ def assignments_warn_expiring(*, batch_size: int = 1000) -> int:
                                                           "expiresAt": a.expires_at.isoformat()})
                                       for a in due])
                 notify_messages([
-                    OutboxMessage(topic="access_expiring", recipient=a.target,
-                                  to_address=a.target.email,
-                                  payload={"assignment_id": a.pk, "days": days},
-                                  dedupe_key=f"access_expiring:{days}:{a.pk}:"
-                                             f"{a.expires_at.isoformat()}",
-                                  created_at=now, next_attempt_at=now)
+                    email(topic="access_expiring", recipient_id=a.target_id,
+                          to_address=a.target.email,
+                          payload={"assignment_id": a.pk, "days": days},
+                          dedupe_key=f"access_expiring:{days}:{a.pk}:{a.expires_at.isoformat()}")
                     for a in due if a.policy is None or a.policy.send_assignment_emails])
             warned += len(due)
             if len(due) < batch_size:

@@ -30,17 +30,23 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(minutes=min(2 ** max(attempts - 1, 0), 60))
 
 
+def email(*, topic: str, recipient_id: int, to_address: str, payload: dict,
+          dedupe_key: str | None = None) -> OutboxMessage:
+    """An unsaved email row, due at once; queue many with notify_messages()."""
+    now = clock.now()
+    return OutboxMessage(topic=topic, recipient_id=recipient_id, to_address=to_address,
+                         payload=payload, dedupe_key=dedupe_key, created_at=now,
+                         next_attempt_at=now)
+
+
 def notify(*, topic: str, recipients: Iterable[User], payload: dict,
            dedupe_key: str | None = None) -> int:
     """Queue one email per recipient; with `dedupe_key`, a second call queues nothing."""
-    now = clock.now()
-    messages = [
-        OutboxMessage(topic=topic, recipient=user, to_address=user.email, payload=payload,
-                      dedupe_key=f"{dedupe_key}:{user.pk}" if dedupe_key else None,
-                      created_at=now, next_attempt_at=now)
+    return notify_messages([
+        email(topic=topic, recipient_id=user.pk, to_address=user.email, payload=payload,
+              dedupe_key=f"{dedupe_key}:{user.pk}" if dedupe_key else None)
         for user in recipients if user.email
-    ]
-    return notify_messages(messages)
+    ])
 
 
 def notify_messages(messages: list[OutboxMessage]) -> int:
@@ -73,9 +79,9 @@ def _claim(now: datetime, batch_size: int, message_id: int | None) -> list[Outbo
 
 def _send(message: OutboxMessage) -> None:
     subject, text, html = render_email(message.topic, message.payload)
-    email = EmailMultiAlternatives(subject=subject, body=text, to=[message.to_address])
-    email.attach_alternative(html, "text/html")
-    email.send()
+    mail = EmailMultiAlternatives(subject=subject, body=text, to=[message.to_address])
+    mail.attach_alternative(html, "text/html")
+    mail.send()
 
 
 def _record(message: OutboxMessage, error: str | None, now: datetime) -> None:

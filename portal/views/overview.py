@@ -1,7 +1,6 @@
 """My Access pages. They read through selectors and write through services only."""
 
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
 
 from governance.selectors.packages import packages_visible_to
 from governance.selectors.requests import (
@@ -9,6 +8,7 @@ from governance.selectors.requests import (
     assignments_active_for,
     requests_of,
 )
+from portal.views.page import render_page
 
 RECENT = 10
 
@@ -16,8 +16,7 @@ RECENT = 10
 @login_required
 def overview(request):
     user = request.user
-    return render(request, "portal/overview.html", {
-        "nav": "overview",
+    return render_page(request, "overview", "portal/overview.html", {
         "approvals": approvals_pending_for(user)[:RECENT],
         "requests": requests_of(user)[:RECENT],
         "assignments": assignments_active_for(user)[:RECENT],

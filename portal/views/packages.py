@@ -6,9 +6,10 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect
 
-from governance.models import AccessPackage, User
+from governance.models import AccessPackage
 from governance.selectors.packages import (
     package_for_page,
+    package_roles,
     packages_matching,
     packages_visible_to,
     request_options,
@@ -16,7 +17,7 @@ from governance.selectors.packages import (
 from governance.selectors.requests import assignments_active_for, assignments_expired_for
 from governance.services.errors import Refused
 from governance.services.requests import request_submit
-from portal.forms import RequestForm, package_roles
+from portal.forms import RequestForm
 from portal.views.page import render_page
 
 PAGE_SIZE = 20
@@ -45,13 +46,6 @@ def package_list(request):
         "tab": tab, "tabs": TABS, "search": search, "page": page})
 
 
-def _reports_allowed(user: User, policies) -> list[User]:
-    """Direct reports a manager may ask for, when some policy allows requests on behalf."""
-    if not any(policy.enable_on_behalf_of_direct_reports for policy in policies):
-        return []
-    return list(user.direct_reports.filter(is_active=True).order_by("email"))
-
-
 @login_required
 def package_detail(request, package_id: int):
     user = request.user
@@ -59,12 +53,12 @@ def package_detail(request, package_id: int):
     if package is None:
         raise Http404("No such access package.")
     options = request_options(user, package)
-    reports = _reports_allowed(user, package.policies.all())
-    policies = options.policies
-    if not policies and reports:
-        # Not for themselves, but a manager may ask for a direct report.
-        policies = [policy for policy in package.policies.all()
-                    if policy.enable_on_behalf_of_direct_reports]
+    on_behalf = [policy for policy in package.policies.all()
+                 if policy.enable_on_behalf_of_direct_reports]
+    reports = list(user.direct_reports.filter(is_active=True).order_by("email")) \
+        if on_behalf else []
+    # Not for themselves, a manager may still ask for a direct report.
+    policies = options.policies or (on_behalf if reports else [])
     form = None
     if policies:
         form = RequestForm(request.POST or None, policies=policies, reports=reports,
