@@ -103,6 +103,8 @@ class ApproverKind(models.TextChoices):
     PRIMARY = "primary", "Primary approver"
     FALLBACK = "fallback", "Fallback approver"
     ESCALATION = "escalation", "Escalation approver"
+    # Named by an approver who is out of office; decides alongside them.
+    DELEGATE = "delegate", "Delegate approver"
 
 
 class SubjectSetType(models.TextChoices):

@@ -1,36 +1,141 @@
-"""Rendering stored outbox emails: templates/emails/<topic>.{subject,txt,html}."""
+"""Rendering stored outbox emails, in the recipient's language.
+
+Each topic has templates/emails/<topic>.{subject,txt,html}; a language may have its own in
+templates/emails/<language>/. An administrator's EmailTemplate row for the recipient's
+language, else for all languages, wins over the files. Subjects and text bodies are
+rendered without HTML escaping; HTML bodies with it.
+"""
+
+from dataclasses import dataclass
 
 from django.conf import settings
-from django.template.loader import render_to_string
+from django.template import Context, Template, TemplateDoesNotExist, engines
+from django.urls import reverse
+from django.utils import translation
 
-from governance.models import ApprovalStage, Assignment, AssignmentRequest, User
+from governance.approval_links import approval_link_url
+from governance.models import (
+    ApprovalStage,
+    Assignment,
+    AssignmentRequest,
+    EmailTemplate,
+    User,
+)
 
+# topic: (who receives it, when), as shown to administrators who override a template.
 TOPICS = {
-    "approval_needed", "approval_escalated", "request_approved", "request_denied",
-    "request_expired", "access_delivered", "access_expiring", "access_ended", "guest_blocked",
+    "approval_needed": ("Approvers", "A request waits for their decision (with their link)"),
+    "approval_reminder": ("Approvers", "Reminder halfway to the deadline and a day before it"),
+    "approval_escalated": ("Escalation approvers", "A stage was forwarded to them"),
+    "approval_decided": ("Approvers", "Another approver decided the stage"),
+    "approval_expired": ("Approvers", "Nobody decided before the deadline"),
+    "approval_canceled": ("Approvers", "The requestor canceled the request"),
+    "request_approved": ("Requestor", "The request was approved"),
+    "request_denied": ("Requestor", "The request was denied"),
+    "request_expired": ("Requestor", "Nobody decided before the deadline"),
+    "access_delivered": ("Requestor", "The access was delivered"),
+    "access_expiring": ("Requestor", "The access ends in 14 days, or in 1 day (with Extend)"),
+    "access_ended": ("Requestor", "The access ended"),
+    "guest_blocked": ("Guest", "Sign-in was blocked after the last access ended"),
 }
+# Topics whose email carries the recipient's personal approval link.
+APPROVAL_LINK_TOPICS = {"approval_needed", "approval_reminder", "approval_escalated"}
+PARTS = ("subject", "txt", "html")
 
 
-def _context(payload: dict) -> dict:
-    context = {"site_url": settings.SITE_URL, **payload}
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+
+
+def _url(name: str, *args) -> str:
+    return f"{settings.SITE_URL}{reverse(name, args=args)}"
+
+
+def email_context(topic: str, payload: dict, recipient: User | None) -> dict:
+    """What the templates see: the payload's rows, the recipient and their links."""
+    context = {"site_url": settings.SITE_URL, "recipient": recipient, "topic": topic,
+               "requests_url": _url("request_history"), "approvals_url": _url("approval_list"),
+               **payload}
     if "request_id" in payload:
         context["request"] = AssignmentRequest.objects.select_related(
-            "access_package", "requestor", "target").get(pk=payload["request_id"])
+            "access_package", "requestor", "target__connected_organization").get(
+            pk=payload["request_id"])
     if "stage_id" in payload:
-        context["stage"] = ApprovalStage.objects.get(pk=payload["stage_id"])
+        stage = ApprovalStage.objects.select_related("decision__approver").get(
+            pk=payload["stage_id"])
+        context["stage"] = stage
+        if recipient is not None and topic in APPROVAL_LINK_TOPICS:
+            context["approval_url"] = approval_link_url(stage, recipient.pk)
     if "assignment_id" in payload:
         context["assignment"] = Assignment.objects.select_related(
             "access_package", "target").get(pk=payload["assignment_id"])
+        context["extend_url"] = _url("access_extend", payload["assignment_id"])
     if "user_id" in payload:
         context["user"] = User.objects.get(pk=payload["user_id"])
     return context
 
 
-def render_email(topic: str, payload: dict) -> tuple[str, str, str]:
+def language_of(recipient: User | None) -> str:
+    language = recipient.preferred_language if recipient else ""
+    return language if language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
+
+
+def _engine():
+    return engines["django"].engine
+
+
+def _render(template: Template, context: dict, *, html: bool) -> str:
+    return template.render(Context(context, autoescape=html))
+
+
+# A topic without its own HTML, and an override with a blank HTML body, get this.
+TEXT_IN_LAYOUT = ('{% extends "emails/base.html" %}{% block body %}'
+                  "{{ text_body|urlize|linebreaks }}{% endblock %}")
+
+
+def _file_template(topic: str, language: str, part: str) -> Template:
+    names = [f"emails/{language}/{topic}.{part}", f"emails/{topic}.{part}"]
+    try:
+        return _engine().select_template(names)
+    except TemplateDoesNotExist:
+        if part != "html":
+            raise
+        return _engine().from_string(TEXT_IN_LAYOUT)
+
+
+def _file_templates(topic: str, language: str) -> list[Template]:
+    return [_file_template(topic, language, part) for part in PARTS]
+
+
+def override_templates(subject: str, text_body: str, html_body: str) -> list[Template]:
+    """Compile an administrator's version; raises TemplateSyntaxError when one part is wrong."""
+    return [_engine().from_string(source)
+            for source in (subject, text_body, html_body or TEXT_IN_LAYOUT)]
+
+
+def _templates(topic: str, language: str) -> list[Template]:
+    override = (EmailTemplate.objects.filter(topic=topic, language__in=[language, ""])
+                .order_by("-language").first())
+    if override is None:
+        return _file_templates(topic, language)
+    return override_templates(override.subject, override.text_body, override.html_body)
+
+
+def render_with(templates: list[Template], context: dict, language: str) -> RenderedEmail:
+    subject_template, text_template, html_template = templates
+    with translation.override(language):
+        subject = " ".join(_render(subject_template, context, html=False).split())
+        text = _render(text_template, context, html=False)
+        html = _render(html_template, {**context, "text_body": text}, html=True)
+    return RenderedEmail(subject, text, html)
+
+
+def render_email(topic: str, payload: dict, recipient: User | None = None) -> RenderedEmail:
     if topic not in TOPICS:
         raise ValueError(f"Unknown email topic {topic!r}")
-    context = _context(payload)
-    subject = " ".join(render_to_string(f"emails/{topic}.subject", context).split())
-    text = render_to_string(f"emails/{topic}.txt", context)
-    html = render_to_string(f"emails/{topic}.html", context)
-    return subject, text, html
+    language = language_of(recipient)
+    return render_with(_templates(topic, language), email_context(topic, payload, recipient),
+                       language)

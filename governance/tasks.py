@@ -17,7 +17,8 @@ def send_outbox(message_id: int | None = None) -> int:
 
 @shared_task
 def sweep_approvals() -> dict:
-    return {"escalated": approvals.stages_escalate_due(),
+    return {"reminded": approvals.stages_remind_due(),
+            "escalated": approvals.stages_escalate_due(),
             "timedOut": approvals.stages_time_out_due()}
 
 

@@ -139,6 +139,9 @@ CACHES = {"default": (
 # --- end of authentication ---
 
 LANGUAGE_CODE = "en"
+# The languages a person can choose; their emails use their choice, else LANGUAGE_CODE.
+LANGUAGES = [("en", "English"), ("de", "Deutsch"), ("es", "Español"), ("fr", "Français"),
+             ("nl", "Nederlands")]
 TIME_ZONE = env("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True

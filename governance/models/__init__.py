@@ -9,6 +9,7 @@ from governance.models.directory import (
     TenantSettings,
     User,
 )
+from governance.models.notifications import ApprovalDelegation, EmailTemplate
 from governance.models.outbox import OutboxMessage
 from governance.models.package import AccessPackage, Resource, ResourceRole, ResourceRoleScope
 from governance.models.policy import ApprovalStageSetting, ApproverSet, AssignmentPolicy, Question
@@ -21,9 +22,10 @@ from governance.models.request import (
 )
 
 __all__ = [
-    "AccessPackage", "ApprovalDecision", "ApprovalStage", "ApprovalStageSetting", "ApproverSet",
-    "Assignment", "AssignmentPolicy", "AssignmentRequest", "AuditEvent", "AuditLogIsAppendOnly",
-    "Catalog", "CatalogRoleAssignment", "ConnectedOrganization", "GlobalRoleAssignment", "Group",
-    "GroupMembership", "IdentitySource", "OutboxMessage", "Question", "RequestAnswer", "Resource",
-    "ResourceRole", "ResourceRoleScope", "RoleDelivery", "StageApprover", "TenantSettings", "User",
+    "AccessPackage", "ApprovalDecision", "ApprovalDelegation", "ApprovalStage",
+    "ApprovalStageSetting", "ApproverSet", "Assignment", "AssignmentPolicy", "AssignmentRequest",
+    "AuditEvent", "AuditLogIsAppendOnly", "Catalog", "CatalogRoleAssignment",
+    "ConnectedOrganization", "EmailTemplate", "GlobalRoleAssignment", "Group", "GroupMembership",
+    "IdentitySource", "OutboxMessage", "Question", "RequestAnswer", "Resource", "ResourceRole",
+    "ResourceRoleScope", "RoleDelivery", "StageApprover", "TenantSettings", "User",
 ]

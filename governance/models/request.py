@@ -80,6 +80,8 @@ class ApprovalStage(models.Model):
     due_at = models.DateTimeField(null=True, blank=True)
     escalation_due_at = models.DateTimeField(null=True, blank=True)
     escalated_at = models.DateTimeField(null=True, blank=True)
+    # Halfway to the deadline, then one day before it; None when no reminder is left.
+    next_reminder_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     approvers = models.ManyToManyField("governance.User", through="StageApprover",
                                        related_name="approval_stages")
@@ -89,7 +91,8 @@ class ApprovalStage(models.Model):
         constraints = [models.UniqueConstraint(fields=["request", "order"],
                                                name="one_stage_row_per_order")]
         indexes = [models.Index(fields=["state", "due_at"]),
-                   models.Index(fields=["state", "escalation_due_at"])]
+                   models.Index(fields=["state", "escalation_due_at"]),
+                   models.Index(fields=["state", "next_reminder_at"])]
 
     def __str__(self):
         return f"Stage {self.order} of request {self.request_id}"

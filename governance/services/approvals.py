@@ -1,6 +1,6 @@
 """Approval stages: start, decide, escalate, time out. One decision per stage; first one wins."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils.formats import date_format
@@ -16,6 +16,7 @@ from governance.choices import (
 )
 from governance.models import (
     ApprovalDecision,
+    ApprovalDelegation,
     ApprovalStage,
     ApprovalStageSetting,
     ApproverSet,
@@ -77,6 +78,47 @@ def _setting_for(stage: ApprovalStage, request: AssignmentRequest) -> ApprovalSt
                                                order=stage.order).first()
 
 
+def reminder_times(started_at: datetime, due_at: datetime) -> list[datetime]:
+    """Halfway to the deadline and one day before it; each only once and after the start."""
+    times = {started_at + (due_at - started_at) / 2, due_at - timedelta(days=1)}
+    return sorted(moment for moment in times if started_at < moment < due_at)
+
+
+def _next_reminder(stage: ApprovalStage, after: datetime) -> datetime | None:
+    return next((moment for moment in reminder_times(stage.started_at, stage.due_at)
+                 if moment > after), None)
+
+
+def _with_delegates(people: list[User], request: AssignmentRequest,
+                    known: set[int]) -> list[tuple[User, str | None]]:
+    """The delegates of approvers who are out of office now, who are not there already."""
+    now = clock.now()
+    excluded = known | {request.requestor_id, request.target_id}
+    delegations = (ApprovalDelegation.objects
+                   .filter(approver__in=people, starts_at__lte=now, ends_at__gt=now,
+                           delegate__is_active=True)
+                   .select_related("delegate").order_by("starts_at"))
+    delegates = {}
+    for delegation in delegations:
+        if delegation.delegate_id not in excluded:
+            delegates[delegation.delegate_id] = delegation.delegate
+    return list(delegates.values())
+
+
+def _add_approvers(stage: ApprovalStage, request: AssignmentRequest, people: list[User],
+                   kind: str) -> list[User]:
+    """Record `people` (and the delegates of those out of office) as approvers of the stage;
+    returns everyone added, each of whom gets their own email and link."""
+    known = set(stage.stage_approvers.values_list("user_id", flat=True))
+    people = [person for person in people if person.pk not in known]
+    delegates = _with_delegates(people, request, known | {person.pk for person in people})
+    StageApprover.objects.bulk_create(
+        [StageApprover(stage=stage, user=person, kind=kind) for person in people]
+        + [StageApprover(stage=stage, user=person, kind=ApproverKind.DELEGATE)
+           for person in delegates])
+    return people + delegates
+
+
 def _stage_start(stage: ApprovalStage, request: AssignmentRequest) -> None:
     now = clock.now()
     setting = _setting_for(stage, request)
@@ -85,24 +127,36 @@ def _stage_start(stage: ApprovalStage, request: AssignmentRequest) -> None:
     if not approvers:
         # The manager or sponsor does not exist (or is the requestor): fallback approvers decide.
         approvers, kind = _resolve(setting, request, ApproverKind.FALLBACK), ApproverKind.FALLBACK
-    StageApprover.objects.bulk_create(
-        [StageApprover(stage=stage, user=person, kind=kind) for person in approvers])
     deadline_days = setting.duration_before_automatic_denial_days if setting \
         else DEFAULT_DEADLINE_DAYS
     stage.state, stage.started_at = StageState.IN_PROGRESS, now
     stage.due_at = now + timedelta(days=deadline_days)
+    stage.next_reminder_at = _next_reminder(stage, now)
     if setting and setting.is_escalation_enabled and setting.duration_before_escalation_days:
         stage.escalation_due_at = now + timedelta(days=setting.duration_before_escalation_days)
-    stage.save(update_fields=["state", "started_at", "due_at", "escalation_due_at"])
+    stage.save(update_fields=["state", "started_at", "due_at", "escalation_due_at",
+                              "next_reminder_at"])
+    added = _add_approvers(stage, request, approvers, kind)
     stage_count = request.stages.count()
     request.status = f"Pending approval, stage {stage.order} of {stage_count}"
     request.save(update_fields=["status"])
     audit_record(actor=None, action="stage.started", obj=stage, after={
         "order": stage.order, "approvers": [person.email for person in approvers],
+        "delegates": [person.email for person in added[len(approvers):]],
         "approverKind": kind, "dueAt": stage.due_at.isoformat()})
-    notify(topic="approval_needed", recipients=approvers,
+    notify(topic="approval_needed", recipients=added,
            payload={"request_id": request.pk, "stage_id": stage.pk},
            dedupe_key=f"approval_needed:{stage.pk}")
+
+
+def stage_tell_approvers(stage: ApprovalStage, request: AssignmentRequest, topic: str, *,
+                    excluding: User | None = None) -> None:
+    """Let the stage's other approvers know it no longer waits for them."""
+    approvers = [row.user for row in stage.stage_approvers.select_related("user")
+                 if excluding is None or row.user_id != excluding.pk]
+    notify(topic=topic, recipients=approvers,
+           payload={"request_id": request.pk, "stage_id": stage.pk},
+           dedupe_key=f"{topic}:{stage.pk}")
 
 
 def approval_start(request: AssignmentRequest) -> None:
@@ -118,7 +172,8 @@ def approval_start(request: AssignmentRequest) -> None:
     _stage_start(stages[0], request)
 
 
-def _already_decided_message(stage: ApprovalStage, request: AssignmentRequest) -> str:
+def stage_outcome_message(stage: ApprovalStage, request: AssignmentRequest) -> str:
+    """Why a stage no longer waits for a decision, in a sentence for its approvers."""
     if request.state == RequestState.CANCELED:
         return "The requestor canceled this request."
     if stage.state == StageState.TIMED_OUT:
@@ -156,7 +211,7 @@ def stage_decide(*, stage_id: int, approver: User, decision: str,
         if not stage.stage_approvers.filter(user=approver).exists():
             raise NotAllowed("You are not an approver of this stage.", code="notApprover")
         if request.state != RequestState.PENDING_APPROVAL or stage.state != StageState.IN_PROGRESS:
-            raise InvalidState(_already_decided_message(stage, request), code="alreadyDecided")
+            raise InvalidState(stage_outcome_message(stage, request), code="alreadyDecided")
         justification = (justification or "").strip()
         if stage.is_approver_justification_required and not justification:
             raise InvalidInput("A justification is required to decide on this stage.",
@@ -176,6 +231,7 @@ def stage_decide(*, stage_id: int, approver: User, decision: str,
                      before={"state": StageState.IN_PROGRESS},
                      after={"state": stage.state, "justification": justification},
                      details={"request": request.pk, "order": stage.order})
+        stage_tell_approvers(stage, request, "approval_decided", excluding=approver)
         emails_on = request.policy is None or request.policy.send_assignment_emails
         if not approved:
             _request_finish(request, state=RequestState.DENIED, status="Denied")
@@ -204,18 +260,16 @@ def _time_out(request: AssignmentRequest, stage: ApprovalStage) -> None:
                  before={"state": RequestState.PENDING_APPROVAL},
                  after={"state": request.state, "status": request.status},
                  details={"stage": stage.order, "dueAt": stage.due_at.isoformat()})
+    stage_tell_approvers(stage, request, "approval_expired")
     if request.policy is None or request.policy.send_assignment_emails:
         notify(topic="request_expired", recipients=[request.requestor],
                payload={"request_id": request.pk})
 
 
 def _escalate(request: AssignmentRequest, stage: ApprovalStage) -> None:
+    # The first approvers keep their rows (and their links) until the stage is decided.
     alternates = _resolve(_setting_for(stage, request), request, ApproverKind.ESCALATION)
-    known = set(stage.stage_approvers.values_list("user_id", flat=True))
-    added = [person for person in alternates if person.pk not in known]
-    StageApprover.objects.bulk_create(
-        [StageApprover(stage=stage, user=person, kind=ApproverKind.ESCALATION)
-         for person in added])
+    added = _add_approvers(stage, request, alternates, ApproverKind.ESCALATION)
     stage.escalated_at = clock.now()
     stage.save(update_fields=["escalated_at"])
     audit_record(actor=None, action="stage.escalated", obj=stage,
@@ -224,6 +278,20 @@ def _escalate(request: AssignmentRequest, stage: ApprovalStage) -> None:
     notify(topic="approval_escalated", recipients=added,
            payload={"request_id": request.pk, "stage_id": stage.pk},
            dedupe_key=f"approval_escalated:{stage.pk}")
+
+
+def _remind(request: AssignmentRequest, stage: ApprovalStage) -> None:
+    """Remind every approver of the stage; nobody has acted, or it would not be waiting."""
+    moment = stage.next_reminder_at
+    approvers = [row.user for row in stage.stage_approvers.select_related("user")]
+    notify(topic="approval_reminder", recipients=approvers,
+           payload={"request_id": request.pk, "stage_id": stage.pk},
+           dedupe_key=f"approval_reminder:{stage.pk}:{moment.isoformat()}")
+    stage.next_reminder_at = _next_reminder(stage, max(moment, clock.now()))
+    stage.save(update_fields=["next_reminder_at"])
+    audit_record(actor=None, action="stage.reminded", obj=stage,
+                 after={"approvers": [person.email for person in approvers]},
+                 details={"request": request.pk, "order": stage.order})
 
 
 def _sweep(stage_condition: dict, handle, batch_size: int) -> int:
@@ -253,6 +321,13 @@ def stages_time_out_due(*, batch_size: int = 200) -> int:
     """Deny (as expired) every request whose current stage passed its deadline."""
     now = clock.now()
     return _sweep({"state": StageState.IN_PROGRESS, "due_at__lte": now}, _time_out, batch_size)
+
+
+def stages_remind_due(*, batch_size: int = 200) -> int:
+    """Remind the approvers of stages halfway to their deadline, and one day before it."""
+    now = clock.now()
+    return _sweep({"state": StageState.IN_PROGRESS, "next_reminder_at__lte": now,
+                   "due_at__gt": now}, _remind, batch_size)
 
 
 def stages_escalate_due(*, batch_size: int = 200) -> int:

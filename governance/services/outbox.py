@@ -78,9 +78,10 @@ def _claim(now: datetime, batch_size: int, message_id: int | None) -> list[Outbo
 
 
 def _send(message: OutboxMessage) -> None:
-    subject, text, html = render_email(message.topic, message.payload)
-    mail = EmailMultiAlternatives(subject=subject, body=text, to=[message.to_address])
-    mail.attach_alternative(html, "text/html")
+    rendered = render_email(message.topic, message.payload, message.recipient)
+    mail = EmailMultiAlternatives(subject=rendered.subject, body=rendered.text,
+                                  to=[message.to_address])
+    mail.attach_alternative(rendered.html, "text/html")
     mail.send()
 
 

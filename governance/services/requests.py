@@ -27,7 +27,7 @@ from governance.selectors.packages import (
     separation_of_duties_conflict,
 )
 from governance.selectors.permissions import can_manage_assignments
-from governance.services.approvals import approval_start
+from governance.services.approvals import approval_start, stage_tell_approvers
 from governance.services.audit import audit_record
 from governance.services.delivery import delivery_start
 from governance.services.errors import (
@@ -280,8 +280,10 @@ def request_cancel(*, actor: User, request_id: int) -> AssignmentRequest:
                 f"This request is {request.get_state_display().lower()} and can no longer "
                 "be canceled.", code="requestNotCancelable")
         before = request.state
-        request.stages.filter(state=StageState.IN_PROGRESS).update(
-            state=StageState.SKIPPED, completed_at=clock.now())
+        for stage in request.stages.filter(state=StageState.IN_PROGRESS):
+            stage.state, stage.completed_at = StageState.SKIPPED, clock.now()
+            stage.save(update_fields=["state", "completed_at"])
+            stage_tell_approvers(stage, request, "approval_canceled")
         request.state, request.status, request.completed_at = (
             RequestState.CANCELED, "Canceled", clock.now())
         request.save(update_fields=["state", "status", "completed_at"])

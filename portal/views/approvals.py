@@ -36,6 +36,12 @@ def approval_detail(request, stage_id: int):
     stage = approval_for_page(request.user, stage_id)
     if stage is None:
         raise Http404("No such approval.")
+    return decision_page(request, stage)
+
+
+def decision_page(request, stage):
+    """The request's facts with Approve, Deny and a Justification box; only a POST decides.
+    Shared by the Approvals page and the emailed links."""
     form = DecisionForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         decision = Decision.APPROVE if "approve" in request.POST else Decision.DENY
