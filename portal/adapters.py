@@ -7,6 +7,7 @@ from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from django.contrib import messages
 from django.shortcuts import redirect
+from django.utils import translation
 
 from governance.choices import AccountState, UserType
 from governance.selectors.directory import sign_in_refusal_reason, signup_decision
@@ -19,6 +20,13 @@ def _refuse(request, message: str, to: str = "account_login"):
     raise ImmediateHttpResponse(redirect(to))
 
 
+def _browser_language(request) -> str:
+    """The language the browser asked for, if we have it; else "" (we do not know)."""
+    if not request.headers.get("Accept-Language"):
+        return ""
+    return translation.get_language_from_request(request)
+
+
 class AccountAdapter(DefaultAccountAdapter):
     def save_user(self, request, user, form, commit=True):
         user = super().save_user(request, user, form, commit=False)
@@ -27,7 +35,8 @@ class AccountAdapter(DefaultAccountAdapter):
         via_microsoft = getattr(form, "sociallogin", None) is not None
         try:
             return user_sign_up(user=user, via_microsoft=via_microsoft,
-                                display_name=form.cleaned_data.get("display_name") or "")
+                                display_name=form.cleaned_data.get("display_name") or "",
+                                language=_browser_language(request))
         except Refused as refused:
             # The rules changed between the form's check and now (a policy was unpublished).
             _refuse(request, refused.message, to="account_signup")
@@ -73,7 +82,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             get_account_adapter(request).save_user(request, user, form)
         else:
             try:
-                user_sign_up(user=user, via_microsoft=True)
+                user_sign_up(user=user, via_microsoft=True, language=_browser_language(request))
             except Refused as refused:
                 _refuse(request, refused.message)
         sociallogin.save(request)

@@ -16,6 +16,7 @@ from allauth.mfa.totp.internal.auth import (
 )
 from allauth.mfa.utils import decrypt
 from django.core import mail
+from django.test import Client
 from django.urls import reverse
 
 from governance import clock
@@ -87,6 +88,15 @@ def test_sign_up_with_a_partner_address_makes_a_guest_of_that_organisation(clien
     event = AuditEvent.objects.get(action="user.signedUp", object_id=str(user.pk))
     assert event.after["userType"] == "guest"
     assert event.after["connectedOrganizationId"] == contoso.pk
+
+
+def test_sign_up_keeps_the_browsers_language_for_the_persons_emails(client, contoso):
+    client.post(SIGNUP, {"display_name": "Ana", "email": "ana@contoso.example",
+                         "password1": PASSWORD, "password2": PASSWORD},
+                HTTP_ACCEPT_LANGUAGE="fr-CA,fr;q=0.9,en;q=0.5")
+    sign_up(Client(), "bo@contoso.example", name="Bo")  # no Accept-Language: not known
+    assert dict(User.objects.values_list("email", "preferred_language")) == {
+        "ana@contoso.example": "fr", "bo@contoso.example": ""}
 
 
 def test_sign_up_is_confirmed_with_the_emailed_code(client, contoso):
