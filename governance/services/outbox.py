@@ -7,7 +7,9 @@ result, and retries with backoff. A row left in flight by a dead worker is swept
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import Q
@@ -77,10 +79,18 @@ def _claim(now: datetime, batch_size: int, message_id: int | None) -> list[Outbo
     return rows
 
 
+def message_id_of(message: OutboxMessage) -> str:
+    """The same Message-ID on every attempt: if a worker dies after the mail server took a
+    message but before recording it, the resend is recognisable as the same email."""
+    host = urlsplit(settings.SITE_URL).hostname or "localhost"
+    return f"<outbox.{message.pk}.{int(message.created_at.timestamp())}@{host}>"
+
+
 def _send(message: OutboxMessage) -> None:
     rendered = render_email(message.topic, message.payload, message.recipient)
     mail = EmailMultiAlternatives(subject=rendered.subject, body=rendered.text,
-                                  to=[message.to_address])
+                                  to=[message.to_address],
+                                  headers={"Message-ID": message_id_of(message)})
     mail.attach_alternative(rendered.html, "text/html")
     mail.send()
 

@@ -130,3 +130,24 @@ def test_message_left_in_flight_by_a_dead_worker_is_sent_once_later(message, ema
     message.refresh_from_db()
     assert (message.state, message.attempts) == (OutboxState.SENT, 2)
     assert len(mail.outbox) == 1
+
+
+class DiesAfterSendingBackend(EmailBackend):
+    """The mail server takes the message, then the worker dies before recording it."""
+
+    def send_messages(self, messages):
+        super().send_messages(messages)
+        raise SystemExit("worker killed after the mail server took the message")
+
+
+def test_a_resend_after_a_lost_record_carries_the_same_message_id(world, message, email):
+    email.EMAIL_BACKEND = "tests.unit.test_outbox.DiesAfterSendingBackend"
+    start = clock.now()
+    with time_machine.travel(start, tick=False), pytest.raises(SystemExit):
+        outbox_send_due()
+    email.EMAIL_BACKEND = LOCMEM
+    with time_machine.travel(start + timedelta(minutes=11), tick=False):
+        assert outbox_send_due() == 1
+    first, resent = mail.outbox
+    assert first.extra_headers["Message-ID"] == resent.extra_headers["Message-ID"]
+    assert first.extra_headers["Message-ID"].startswith(f"<outbox.{message.pk}.")
