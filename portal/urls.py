@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from portal.views import access, approval_link, approvals, overview, packages, requests, team
+from portal.views.out_of_office import out_of_office as out_of_office_page
 
 urlpatterns = [
     path("", overview.overview, name="overview"),
@@ -14,6 +15,7 @@ urlpatterns = [
     path("access/<int:assignment_id>/remove/", access.remove, name="access_remove"),
     path("approvals/", approvals.approval_list, name="approval_list"),
     path("approvals/<int:stage_id>/", approvals.approval_detail, name="approval_detail"),
+    path("approvals/out-of-office/", out_of_office_page, name="out_of_office"),
     path("approvals/link/<str:token>/", approval_link.approval_link, name="approval_link"),
     path("team/", team.team, name="team"),
     path("team/<int:assignment_id>/remove/", team.team_remove, name="team_remove"),
