@@ -1,7 +1,16 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from portal.views import access, approval_link, approvals, overview, packages, requests, team
+from portal.views import (
+    access,
+    approval_link,
+    approvals,
+    mailbox,
+    overview,
+    packages,
+    requests,
+    team,
+)
 from portal.views.out_of_office import out_of_office as out_of_office_page
 
 urlpatterns = [
@@ -19,6 +28,8 @@ urlpatterns = [
     path("approvals/link/<str:token>/", approval_link.approval_link, name="approval_link"),
     path("team/", team.team, name="team"),
     path("team/<int:assignment_id>/remove/", team.team_remove, name="team_remove"),
+    path("mailbox/", mailbox.mailbox, name="mailbox"),
+    path("mailbox/<str:key>/", mailbox.mailbox_message, name="mailbox_message"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
 ]

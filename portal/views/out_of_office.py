@@ -7,6 +7,7 @@ from django.shortcuts import redirect
 from django.utils.formats import date_format
 
 from governance import clock
+from governance.choices import UserType
 from governance.selectors.delegations import delegating_to, delegation_days, delegations_of
 from governance.services.delegations import delegation_cancel, delegation_set
 from governance.services.errors import NotFound, Refused
@@ -35,6 +36,10 @@ def _cancel(request):
 
 @login_required
 def out_of_office(request):
+    # Only members stand in for each other; the page would also tell a guest which
+    # addresses belong to members.
+    if request.user.user_type != UserType.MEMBER:
+        raise Http404("Out of office is for members of the organization.")
     if request.method == "POST" and "cancel" in request.POST:
         return _cancel(request)
     form = DelegationForm(request.POST or None)

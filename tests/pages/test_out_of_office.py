@@ -37,6 +37,16 @@ def test_the_page_asks_anonymous_people_to_sign_in(client, world):
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
 
 
+def test_guests_have_no_out_of_office_page_nor_a_link_to_it(as_user, world):
+    """Only members stand in; the form would otherwise tell a guest who is a member."""
+    client = as_user(world.requester)
+    assert URL not in client.get(reverse("approval_list")).content.decode()
+    assert client.get(URL).status_code == 404
+    assert client.post(URL, {"delegate_email": world.approver.email, "starts_on": "2026-03-02",
+                             "ends_on": "2026-03-06"}).status_code == 404
+    assert not ApprovalDelegation.objects.exists()
+
+
 def test_approvals_links_to_the_page_which_has_labelled_fields(as_user, world, monday):
     client = as_user(world.approver)
     assert f'href="{URL}"' in client.get(reverse("approval_list")).content.decode()
