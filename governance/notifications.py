@@ -88,7 +88,10 @@ def _engine():
 
 
 def _render(template: Template, context: dict, *, html: bool) -> str:
-    return template.render(Context(context, autoescape=html))
+    rendered = template.render(Context(context, autoescape=html))
+    # render() marks its output safe; plain text is not HTML, so that the layout that puts
+    # it in an HTML body (TEXT_IN_LAYOUT) escapes it.
+    return rendered if html else str.__str__(rendered)
 
 
 # A topic without its own HTML, and an override with a blank HTML body, get this.
@@ -116,12 +119,19 @@ def override_templates(subject: str, text_body: str, html_body: str) -> list[Tem
             for source in (subject, text_body, html_body or TEXT_IN_LAYOUT)]
 
 
-def _templates(topic: str, language: str) -> list[Template]:
+def _templates(topic: str, language: str) -> tuple[list[Template], str]:
+    """The templates for `topic` in `language` if there are any, and the language they are
+    in: an English text must not get German dates nor lang="de"."""
     override = (EmailTemplate.objects.filter(topic=topic, language__in=[language, ""])
                 .order_by("-language").first())
-    if override is None:
-        return _file_templates(topic, language)
-    return override_templates(override.subject, override.text_body, override.html_body)
+    if override is not None:
+        return (override_templates(override.subject, override.text_body, override.html_body),
+                override.language or settings.LANGUAGE_CODE)
+    try:
+        _engine().get_template(f"emails/{language}/{topic}.txt")
+    except TemplateDoesNotExist:
+        language = settings.LANGUAGE_CODE
+    return _file_templates(topic, language), language
 
 
 def render_with(templates: list[Template], context: dict, language: str) -> RenderedEmail:
@@ -136,6 +146,5 @@ def render_with(templates: list[Template], context: dict, language: str) -> Rend
 def render_email(topic: str, payload: dict, recipient: User | None = None) -> RenderedEmail:
     if topic not in TOPICS:
         raise ValueError(f"Unknown email topic {topic!r}")
-    language = language_of(recipient)
-    return render_with(_templates(topic, language), email_context(topic, payload, recipient),
-                       language)
+    templates, language = _templates(topic, language_of(recipient))
+    return render_with(templates, email_context(topic, payload, recipient), language)
