@@ -39,7 +39,7 @@ from governance.notifications import (
     TEXT_IN_LAYOUT,
     TOPICS,
     RenderedEmail,
-    _file_template,
+    file_template,
     override_templates,
     render_with,
 )
@@ -228,7 +228,7 @@ def file_email_preview(topic: str, language: str = "") -> RenderedEmail:
     """The standard email of `topic` (the files under templates/emails/), with the sample."""
     language = _language(language)
     return _render(topic, language,
-                   [_file_template(topic, language, part) for part in PARTS])
+                   [file_template(topic, language, part) for part in PARTS])
 
 
 def file_template_sources(topic: str, language: str = "") -> dict[str, str]:
@@ -241,7 +241,7 @@ def file_template_sources(topic: str, language: str = "") -> dict[str, str]:
         raise InvalidInput(f"“{topic}” is not an email topic; choose one of the list.",
                            field="topic")
     language = _language(language)
-    subject, text_body, html_body = (_file_template(topic, language, part).source
+    subject, text_body, html_body = (file_template(topic, language, part).source
                                      for part in PARTS)
     return {"subject": subject.strip(), "text_body": text_body,
             "html_body": "" if html_body == TEXT_IN_LAYOUT else html_body}

@@ -6,10 +6,17 @@ language, else for all languages, wins over the files. Subjects and text bodies 
 rendered without HTML escaping; HTML bodies with it.
 """
 
+import logging
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.template import Context, Template, TemplateDoesNotExist, engines
+from django.template import (
+    Context,
+    Template,
+    TemplateDoesNotExist,
+    TemplateSyntaxError,
+    engines,
+)
 from django.urls import reverse
 from django.utils import translation
 
@@ -21,6 +28,8 @@ from governance.models import (
     EmailTemplate,
     User,
 )
+
+logger = logging.getLogger(__name__)
 
 # topic: (who receives it, when), as shown to administrators who override a template.
 TOPICS = {
@@ -99,7 +108,7 @@ TEXT_IN_LAYOUT = ('{% extends "emails/base.html" %}{% block body %}'
                   "{{ text_body|urlize|linebreaks }}{% endblock %}")
 
 
-def _file_template(topic: str, language: str, part: str) -> Template:
+def file_template(topic: str, language: str, part: str) -> Template:
     names = [f"emails/{language}/{topic}.{part}", f"emails/{topic}.{part}"]
     try:
         return _engine().select_template(names)
@@ -110,7 +119,7 @@ def _file_template(topic: str, language: str, part: str) -> Template:
 
 
 def _file_templates(topic: str, language: str) -> list[Template]:
-    return [_file_template(topic, language, part) for part in PARTS]
+    return [file_template(topic, language, part) for part in PARTS]
 
 
 def override_templates(subject: str, text_body: str, html_body: str) -> list[Template]:
@@ -119,14 +128,9 @@ def override_templates(subject: str, text_body: str, html_body: str) -> list[Tem
             for source in (subject, text_body, html_body or TEXT_IN_LAYOUT)]
 
 
-def _templates(topic: str, language: str) -> tuple[list[Template], str]:
-    """The templates for `topic` in `language` if there are any, and the language they are
-    in: an English text must not get German dates nor lang="de"."""
-    override = (EmailTemplate.objects.filter(topic=topic, language__in=[language, ""])
-                .order_by("-language").first())
-    if override is not None:
-        return (override_templates(override.subject, override.text_body, override.html_body),
-                override.language or settings.LANGUAGE_CODE)
+def _file_set(topic: str, language: str) -> tuple[list[Template], str]:
+    """The files for `topic` in `language` if there are any, and the language they are in:
+    an English text must not get German dates nor lang="de"."""
     try:
         _engine().get_template(f"emails/{language}/{topic}.txt")
     except TemplateDoesNotExist:
@@ -146,5 +150,19 @@ def render_with(templates: list[Template], context: dict, language: str) -> Rend
 def render_email(topic: str, payload: dict, recipient: User | None = None) -> RenderedEmail:
     if topic not in TOPICS:
         raise ValueError(f"Unknown email topic {topic!r}")
-    templates, language = _templates(topic, language_of(recipient))
-    return render_with(templates, email_context(topic, payload, recipient), language)
+    wanted = language_of(recipient)
+    context = email_context(topic, payload, recipient)
+    override = (EmailTemplate.objects.filter(topic=topic, language__in=[wanted, ""])
+                .order_by("-language").first())
+    if override is not None:
+        try:
+            return render_with(
+                override_templates(override.subject, override.text_body, override.html_body),
+                context, override.language or settings.LANGUAGE_CODE)
+        except (TemplateSyntaxError, TemplateDoesNotExist) as exc:
+            # An administrator's version that cannot render (it includes a template that
+            # is gone, say) must not hold the email back: the standard one goes instead.
+            logger.error("Email template %s does not render (%s); sending the standard one",
+                         override, exc)
+    templates, language = _file_set(topic, wanted)
+    return render_with(templates, context, language)

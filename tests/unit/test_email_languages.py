@@ -15,9 +15,17 @@ from django.utils import translation
 from django.utils.formats import date_format
 from django.utils.timezone import localtime
 
+from governance import clock
 from governance.approval_links import approval_link_url
 from governance.choices import ApproverKind, Decision, SubjectSetType
-from governance.models import ApprovalStage, ApproverSet, Assignment, OutboxMessage, User
+from governance.models import (
+    ApprovalStage,
+    ApproverSet,
+    Assignment,
+    EmailTemplate,
+    OutboxMessage,
+    User,
+)
 from governance.notifications import APPROVAL_LINK_TOPICS, TOPICS, render_email
 from governance.services.approvals import (
     stage_decide,
@@ -273,3 +281,13 @@ def test_a_recipient_speaking_a_language_without_files_gets_english(world, topic
     # English through and through: English dates, and the HTML says so.
     assert german == english
     assert '<html lang="en">' in german.html
+
+
+def test_an_override_that_cannot_render_falls_back_to_the_standard_email(world, caplog):
+    message = _message(world, "request_approved")
+    EmailTemplate.objects.create(topic="request_approved", language="",
+                                 subject="Approved", text_body='{% include "gone.txt" %}',
+                                 updated_at=clock.now())
+    rendered = _render("request_approved", message, "en")
+    assert rendered.subject.startswith("Approved: Falcon collaboration")
+    assert "Email template request_approved" in caplog.text
