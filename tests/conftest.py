@@ -5,8 +5,8 @@ A test marked ``@pytest.mark.services`` (or using the ``require_postgres`` /
 at ``settings.CELERY_BROKER_URL``. Without them it is skipped with the reason, and ``-ra``
 lists it at the end; with ``REQUIRE_SERVICES=1`` (as ``.ci/run`` sets) a missing server fails
 the run at session start instead. Factories live in ``tests/factories.py``; the fixtures
-shared by the integration and browser tests (a per-test Celery queue, a real worker on it)
-live here, the rest in the sub-directory conftests.
+shared by the integration and browser tests (a per-test Celery queue, a real worker on it,
+an SMTP server on loopback) live here, the rest in the sub-directory conftests.
 """
 
 import functools
@@ -147,9 +147,32 @@ def wait_for(predicate, *, timeout: float = 20.0, what: str = "condition"):
 
 
 @pytest.fixture
+def smtp_server(settings):
+    """An SMTP server on 127.0.0.1 (aiosmtpd) that keeps what it receives; Django sends to it.
+
+    The fixture's value is the `tests.mail.Mailbox`; its `stop()` takes the server down.
+    """
+    from tests.mail import Mailbox
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    mailbox = Mailbox("127.0.0.1", port)
+    mailbox.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    try:
+        yield mailbox
+    finally:
+        mailbox.stop()
+
+
+@pytest.fixture
 def worker_email_backend(settings):
     """Where the worker's emails go: Django's locmem `mail.outbox`, unless a conftest below
-    overrides this fixture (the browser tests send them to a real SMTP server)."""
+    overrides this fixture (the browser tests send them to `smtp_server`)."""
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 

@@ -6,13 +6,11 @@ Work after a commit is done as in production, by a real Celery worker on this te
 Redis queue, and its emails go through the outbox to an SMTP server on loopback (aiosmtpd).
 """
 
-import socket
 import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.browser.helpers import Mailbox
 from tests.conftest import services_required
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -86,29 +84,9 @@ def own_cache(settings):
 
 
 @pytest.fixture
-def smtp_server(settings):
-    """An SMTP server on 127.0.0.1 (aiosmtpd) that keeps what it receives; Django sends to it."""
-    from aiosmtpd.controller import Controller
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    mailbox = Mailbox("127.0.0.1", port)
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    try:
-        yield mailbox
-    finally:
-        controller.stop()
-
-
-@pytest.fixture
 def worker_email_backend(smtp_server):
-    """The worker sends the outbox's emails to the SMTP server above (not to locmem)."""
+    """The worker sends the outbox's emails to the SMTP server (tests/conftest.py's), not
+    to locmem."""
     return smtp_server
 
 

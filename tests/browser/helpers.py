@@ -1,18 +1,18 @@
 """What the browser tests share: screenshots, a mailbox on a real SMTP server, signing in."""
 
-import email
-import email.policy
 import os
 import re
 import shutil
-import threading
 import time
 from dataclasses import dataclass
-from email.message import EmailMessage
 from pathlib import Path
 
 from django.conf import settings
 from playwright.sync_api import expect
+
+# The mailbox moved to tests/mail.py (the integration tests read it too); imported from here
+# by the browser tests.
+from tests.mail import Mailbox, Received  # noqa: F401
 
 SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
 README_SCREENSHOTS = Path(settings.BASE_DIR) / "docs" / "screenshots"
@@ -41,73 +41,6 @@ def screenshot(page, name: str) -> Path:
         README_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, README_SCREENSHOTS / path.name)
     return path
-
-
-@dataclass(frozen=True)
-class Received:
-    recipients: tuple[str, ...]
-    message: EmailMessage
-
-    @property
-    def subject(self) -> str:
-        return str(self.message["Subject"] or "")
-
-    @property
-    def text(self) -> str:
-        part = self.message.get_body(preferencelist=("plain", "html"))
-        return part.get_content() if part is not None else ""
-
-
-# allauth's codes: "ABCD-EFGH" by default, or digits; alone on their line of the email.
-CODE_LINE = re.compile(r"^\s*([A-Z0-9]{3,}(?:-[A-Z0-9]{3,})*)\s*$", re.MULTILINE)
-LINK = re.compile(r"https?://[^\s<>\"']+")
-
-
-class Mailbox:
-    """The messages an SMTP server on loopback received; the server's thread appends."""
-
-    def __init__(self, host: str, port: int):
-        self.host, self.port = host, port
-        self.messages: list[Received] = []
-        self._lock = threading.Lock()
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        with self._lock:
-            self.messages.append(Received(tuple(a.lower() for a in envelope.rcpt_tos), message))
-        return "250 Message accepted for delivery"
-
-    def to(self, address: str) -> list[Received]:
-        with self._lock:
-            return [m for m in self.messages if address.lower() in m.recipients]
-
-    def wait_for(self, address: str, *, subject: str = "", after: int = 0,
-                 timeout: float = 20.0) -> Received:
-        """The latest message to `address` (whose subject contains `subject`) beyond the
-        first `after` ones to that address; waits for the worker to send it."""
-        deadline = time.monotonic() + timeout
-        while True:
-            found = [m for m in self.to(address)[after:] if subject.lower() in m.subject.lower()]
-            if found:
-                return found[-1]
-            if time.monotonic() > deadline:
-                seen = [(m.recipients, m.subject) for m in self.messages]
-                raise AssertionError(f"No email to {address} with {subject!r} in its subject "
-                                     f"after {timeout} s; the server got {seen}")
-            time.sleep(0.1)
-
-    def latest_code(self, address: str, **wait) -> str:
-        """The code in the latest email to `address` (a line of its own, like ABCD-EFGH)."""
-        received = self.wait_for(address, **wait)
-        codes = CODE_LINE.findall(received.text)
-        assert codes, f"No code in {received.subject!r}:\n{received.text}"
-        return codes[-1]
-
-    def latest_link(self, address: str, contains: str = "", **wait) -> str:
-        received = self.wait_for(address, **wait)
-        links = [link for link in LINK.findall(received.text) if contains in link]
-        assert links, f"No link with {contains!r} in {received.subject!r}:\n{received.text}"
-        return links[0]
 
 
 def verified(user):
