@@ -25,6 +25,8 @@ README_WORTHY = {
     "flow-09-approval-detail",
     "flow-12-active-delivered",
     "refused-02-sign-up-refused",
+    "link-01-email-link-signed-out",
+    "link-03-decide",
 }
 
 PASSWORD = "Falcon-flies-high-42"
