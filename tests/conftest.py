@@ -186,3 +186,22 @@ def celery_worker(transactional_db, settings, require_redis, task_queue, worker_
     with start_worker(app, pool="solo", perform_ping_check=False, queues=[task_queue],
                       shutdown_timeout=20):
         yield app
+
+
+@pytest.fixture
+def monday():
+    """Time stands still at tests.factories.MONDAY."""
+    import time_machine
+
+    from tests.factories import MONDAY
+
+    with time_machine.travel(MONDAY, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def deputy(world):
+    """A member who stands in for an approver who is out of office."""
+    from tests.factories import UserFactory
+
+    return UserFactory(email="deputy@access.example", display_name="Deputy")

@@ -1,7 +1,7 @@
 """Factories for the engine's objects, and a small world of fixed people to test with."""
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import factory
 
@@ -141,6 +141,10 @@ def add_question(policy: AssignmentPolicy, text: str = "Which project?", **field
                                    sequence=policy.questions.count(), **fields)
 
 
+# Monday 2 March 2026, 09:00 UTC: where the out-of-office tests start their week.
+MONDAY = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
 @dataclass
 class World:
     """Fixed people with telling names, and a package under a two-stage policy."""
@@ -257,6 +261,17 @@ def submit_request(world: World, **overrides):
                  "justification": "Joining the Falcon project",
                  "answers": {world.question.pk: "FAL-2026"}}
     return request_submit(**(arguments | overrides))
+
+
+def member_package(world: World, **stage_options):
+    """A package for all members with one stage; `approvers` defaults to world.approver and
+    the other `stage_options` are add_stage's."""
+    package = PackageFactory(catalog=world.catalog, display_name="Finance reports")
+    group_role(package, world.other_group)
+    policy = PolicyFactory(access_package=package,
+                           allowed_target_scope=AllowedTargetScope.ALL_MEMBER_USERS)
+    add_stage(policy, *stage_options.pop("approvers", [world.approver]), **stage_options)
+    return package
 
 
 def open_package(world: World, **policy_fields):

@@ -2,28 +2,13 @@
 
 from datetime import UTC, date, datetime, timedelta
 
-import pytest
-import time_machine
 from django.urls import reverse
 
 from governance.models import ApprovalDelegation
 from governance.services.delegations import delegation_set
-from tests.factories import UserFactory
+from tests.factories import MONDAY, UserFactory
 
-# Monday 2 March 2026, 09:00 UTC.
-MONDAY = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 URL = "/approvals/out-of-office/"
-
-
-@pytest.fixture
-def monday():
-    with time_machine.travel(MONDAY, tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-def deputy(world):
-    return UserFactory(email="deputy@access.example", display_name="Deputy")
 
 
 def _away(approver, delegate, starts_on=date(2026, 3, 2), ends_on=date(2026, 3, 6)):

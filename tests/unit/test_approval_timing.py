@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import time_machine
 
 from governance.approval_links import LinkProblem, approval_link_check, approval_link_token
-from governance.choices import AllowedTargetScope, Decision, RequestState, StageState
+from governance.choices import Decision, RequestState, StageState
 from governance.models import AuditEvent, OutboxMessage
 from governance.services.approvals import (
     reminder_times,
@@ -15,16 +15,12 @@ from governance.services.approvals import (
     stages_time_out_due,
 )
 from governance.services.requests import request_submit
-from tests.factories import PackageFactory, PolicyFactory, UserFactory, add_stage, group_role
+from tests.factories import UserFactory, member_package
 
 
 def _request(world, **stage_options):
     """A member's request for a one-stage package configured by `stage_options`."""
-    package = PackageFactory(catalog=world.catalog, display_name="Finance reports")
-    group_role(package, world.other_group)
-    policy = PolicyFactory(access_package=package,
-                           allowed_target_scope=AllowedTargetScope.ALL_MEMBER_USERS)
-    add_stage(policy, world.approver, **stage_options)
+    package = member_package(world, **stage_options)
     return request_submit(requestor=world.member, access_package_id=package.pk)
 
 

@@ -3,7 +3,6 @@ from datetime import timedelta
 import time_machine
 
 from governance.choices import (
-    AllowedTargetScope,
     ApproverKind,
     AssignmentState,
     Decision,
@@ -15,7 +14,7 @@ from governance.models import ApprovalDecision, AuditEvent, OutboxMessage, Stage
 from governance.services.approvals import stage_decide, stages_escalate_due, stages_time_out_due
 from governance.services.errors import InvalidInput, InvalidState, NotAllowed, NotFound
 from governance.services.requests import request_cancel, request_submit
-from tests.factories import PackageFactory, PolicyFactory, UserFactory, add_stage, group_role
+from tests.factories import UserFactory, member_package
 
 
 def _submit(world):
@@ -26,17 +25,6 @@ def _submit(world):
 
 def _stage(request, order=1):
     return request.stages.get(order=order)
-
-
-def _member_package(world, **stage_options):
-    """A package for all members with one stage configured by `stage_options`."""
-    package = PackageFactory(catalog=world.catalog, display_name="Finance reports")
-    group_role(package, world.other_group)
-    policy = PolicyFactory(access_package=package,
-                           allowed_target_scope=AllowedTargetScope.ALL_MEMBER_USERS)
-    stage_options.setdefault("approvers", [world.approver])
-    add_stage(policy, *stage_options.pop("approvers"), **stage_options)
-    return package
 
 
 # Allowed transitions
@@ -88,7 +76,7 @@ def test_deny_ends_the_request(world):
 
 
 def test_justification_given_when_required_is_accepted(world):
-    package = _member_package(world, justification_required=True)
+    package = member_package(world, justification_required=True)
     request = request_submit(requestor=world.member, access_package_id=package.pk)
     stage_decide(stage_id=_stage(request).pk, approver=world.approver, decision=Decision.APPROVE,
                  justification="Finance team")
@@ -100,7 +88,7 @@ def test_manager_approves_when_the_policy_names_the_requestors_manager(world):
     world.member.manager = manager
     world.member.save()
     fallback = UserFactory(email="fallback@access.example")
-    package = _member_package(world, approvers=[], fallback=[fallback],
+    package = member_package(world, approvers=[], fallback=[fallback],
                               approver_type=SubjectSetType.REQUESTOR_MANAGER)
     request = request_submit(requestor=world.member, access_package_id=package.pk)
     assert list(StageApprover.objects.filter(stage__request=request)
@@ -109,7 +97,7 @@ def test_manager_approves_when_the_policy_names_the_requestors_manager(world):
 
 def test_fallback_approvers_decide_when_the_manager_does_not_exist(world):
     fallback = UserFactory(email="fallback@access.example")
-    package = _member_package(world, approvers=[], fallback=[fallback],
+    package = member_package(world, approvers=[], fallback=[fallback],
                               approver_type=SubjectSetType.REQUESTOR_MANAGER)
     assert world.member.manager is None
     request = request_submit(requestor=world.member, access_package_id=package.pk)
@@ -133,14 +121,14 @@ def test_fallback_approvers_decide_when_the_guest_has_no_sponsor(world):
 
 
 def test_the_requestor_is_never_an_approver_of_their_own_request(world):
-    package = _member_package(world, approvers=[world.member, world.approver])
+    package = member_package(world, approvers=[world.member, world.approver])
     request = request_submit(requestor=world.member, access_package_id=package.pk)
     assert list(_stage(request).approvers.all()) == [world.approver]
 
 
 def test_escalation_adds_the_escalation_approvers_once(world):
     alternate = UserFactory(email="alternate@access.example")
-    package = _member_package(world, escalation=[alternate], escalate_after_days=3)
+    package = member_package(world, escalation=[alternate], escalate_after_days=3)
     request = request_submit(requestor=world.member, access_package_id=package.pk)
     stage = _stage(request)
     with time_machine.travel(stage.started_at + timedelta(days=2), tick=False):
@@ -163,7 +151,7 @@ def test_escalation_adds_the_escalation_approvers_once(world):
 
 def test_primary_approvers_can_still_decide_after_escalation(world):
     alternate = UserFactory(email="alternate@access.example")
-    package = _member_package(world, escalation=[alternate], escalate_after_days=3)
+    package = member_package(world, escalation=[alternate], escalate_after_days=3)
     request = request_submit(requestor=world.member, access_package_id=package.pk)
     with time_machine.travel(_stage(request).started_at + timedelta(days=4), tick=False):
         stages_escalate_due()
@@ -277,7 +265,7 @@ def test_decision_on_a_stage_not_started_is_refused(world, assert_refused):
 
 
 def test_missing_approver_justification_is_refused(world, assert_refused):
-    package = _member_package(world, justification_required=True)
+    package = member_package(world, justification_required=True)
     request = request_submit(requestor=world.member, access_package_id=package.pk)
     assert_refused(lambda: stage_decide(stage_id=_stage(request).pk, approver=world.approver,
                                         decision=Decision.DENY, justification="  "),

@@ -4,37 +4,15 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-import time_machine
 
-from governance.choices import AllowedTargetScope, ApproverKind, Decision, RequestState
+from governance.choices import ApproverKind, Decision, RequestState
 from governance.models import ApprovalDelegation, AuditEvent, OutboxMessage
 from governance.selectors.delegations import delegating_to, delegations_of
 from governance.services.approvals import stage_decide, stages_escalate_due
 from governance.services.delegations import delegation_cancel, delegation_set
 from governance.services.errors import InvalidInput, InvalidState, NotFound
 from governance.services.requests import request_submit
-from tests.factories import (
-    PackageFactory,
-    PolicyFactory,
-    UserFactory,
-    add_stage,
-    group_role,
-    submit_request,
-)
-
-# Monday 2 March 2026, 09:00 UTC.
-MONDAY = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def monday():
-    with time_machine.travel(MONDAY, tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-def deputy(world):
-    return UserFactory(email="deputy@access.example", display_name="Deputy")
+from tests.factories import MONDAY, UserFactory, member_package, submit_request
 
 
 def _away(world, deputy, starts_on=date(2026, 3, 2), ends_on=date(2026, 3, 6), **kwargs):
@@ -178,7 +156,7 @@ def test_the_last_moment_of_the_period_still_counts(world, deputy, monday):
 def test_escalation_inside_the_period_adds_the_escalation_approvers_delegate(world, deputy,
                                                                            monday):
     alternate = UserFactory(email="alternate@access.example")
-    package = _member_package(world, escalation=[alternate], escalate_after_days=3)
+    package = member_package(world, escalation=[alternate], escalate_after_days=3)
     request = request_submit(requestor=world.member, access_package_id=package.pk)
     assert _stage_approvers(request) == {(world.approver.email, ApproverKind.PRIMARY)}
     _away(world, deputy, approver=alternate, starts_on=date(2026, 3, 5),
@@ -194,18 +172,9 @@ def test_escalation_inside_the_period_adds_the_escalation_approvers_delegate(wor
     assert request.state == RequestState.DENIED
 
 
-def _member_package(world, **stage_options):
-    package = PackageFactory(catalog=world.catalog, display_name="Finance reports")
-    group_role(package, world.other_group)
-    policy = PolicyFactory(access_package=package,
-                           allowed_target_scope=AllowedTargetScope.ALL_MEMBER_USERS)
-    add_stage(policy, world.approver, **stage_options)
-    return package
-
-
 def _member_request(world):
     return request_submit(requestor=world.member,
-                          access_package_id=_member_package(world).pk)
+                          access_package_id=member_package(world).pk)
 
 
 # Canceling
