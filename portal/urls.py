@@ -1,6 +1,6 @@
-from django.contrib import admin
 from django.urls import include, path
 
+from governance.admin import admin_site
 from portal.views import (
     access,
     approval_link,
@@ -31,5 +31,5 @@ urlpatterns = [
     path("mailbox/", mailbox.mailbox, name="mailbox"),
     path("mailbox/<str:key>/", mailbox.mailbox_message, name="mailbox_message"),
     path("accounts/", include("allauth.urls")),
-    path("admin/", admin.site.urls),
+    path("admin/", admin_site.urls),
 ]

@@ -1,13 +1,158 @@
-"""Who may administer what. The delegated admin site builds on the same questions."""
+"""Who may administer what: the delegated roles of the reference (behaviour 11).
 
-from governance.choices import CatalogRole
-from governance.models import Catalog, User
+Global administrators (superusers) may do everything. Per catalog:
 
-ASSIGNMENT_ROLES = [CatalogRole.OWNER, CatalogRole.ASSIGNMENT_MANAGER]
+- READ (see the catalog and all in it): every catalog role.
+- CATALOG (the catalog itself, its resources and role holders): owners.
+- PACKAGES (packages, their resource roles and policies): owners, package managers.
+- ASSIGNMENTS (assign directly, remove, cancel, reprocess): owners, package managers and
+  assignment managers.
+
+Globally, catalog creators create catalogs (and own them), connected organisation
+administrators manage connected organisations and their sponsors. The admin site, the pages
+and the services all ask these functions, so they cannot disagree.
+"""
+
+import enum
+
+from django.db.models import Q, QuerySet
+
+from governance.choices import CatalogRole, GlobalRole
+from governance.models import (
+    AccessPackage,
+    ApprovalStageSetting,
+    ApproverSet,
+    Assignment,
+    AssignmentPolicy,
+    AssignmentRequest,
+    Catalog,
+    CatalogRoleAssignment,
+    Question,
+    Resource,
+    ResourceRole,
+    ResourceRoleScope,
+    RoleDelivery,
+    User,
+)
+
+
+class Capability(enum.StrEnum):
+    READ = "read"
+    CATALOG = "catalog"
+    PACKAGES = "packages"
+    ASSIGNMENTS = "assignments"
+
+
+ROLES_WITH = {
+    Capability.READ: frozenset(CatalogRole.values),
+    Capability.CATALOG: frozenset({CatalogRole.OWNER}),
+    Capability.PACKAGES: frozenset({CatalogRole.OWNER, CatalogRole.PACKAGE_MANAGER}),
+    Capability.ASSIGNMENTS: frozenset({CatalogRole.OWNER, CatalogRole.PACKAGE_MANAGER,
+                                       CatalogRole.ASSIGNMENT_MANAGER}),
+}
+
+# How each catalog-owned model reaches its catalog's id, for filtering and for one object.
+CATALOG_PATHS = {
+    Catalog: "id",
+    CatalogRoleAssignment: "catalog_id",
+    Resource: "catalog_id",
+    ResourceRole: "resource__catalog_id",
+    AccessPackage: "catalog_id",
+    ResourceRoleScope: "access_package__catalog_id",
+    AssignmentPolicy: "access_package__catalog_id",
+    ApprovalStageSetting: "policy__access_package__catalog_id",
+    ApproverSet: "stage__policy__access_package__catalog_id",
+    Question: "policy__access_package__catalog_id",
+    AssignmentRequest: "access_package__catalog_id",
+    Assignment: "access_package__catalog_id",
+    RoleDelivery: "assignment__access_package__catalog_id",
+}
+
+
+def is_global_admin(user: User) -> bool:
+    return bool(user.is_active and user.is_superuser)
+
+
+def _catalog_roles(user: User) -> dict[int, set[str]]:
+    """{catalog id: roles}, read once per user object (the admin asks many times a page)."""
+    if not user.is_authenticated or not user.is_active:
+        return {}
+    cached = getattr(user, "_catalog_roles_cache", None)
+    if cached is None:
+        cached = {}
+        for catalog_id, role in CatalogRoleAssignment.objects.filter(user=user).values_list(
+                "catalog_id", "role"):
+            cached.setdefault(catalog_id, set()).add(role)
+        user._catalog_roles_cache = cached
+    return cached
+
+
+def _global_roles(user: User) -> set[str]:
+    if not user.is_authenticated or not user.is_active:
+        return set()
+    cached = getattr(user, "_global_roles_cache", None)
+    if cached is None:
+        cached = set(user.global_roles.values_list("role", flat=True))
+        user._global_roles_cache = cached
+    return cached
+
+
+def forget_roles(user: User) -> None:
+    """After a role changes within the same request."""
+    for name in ("_catalog_roles_cache", "_global_roles_cache"):
+        user.__dict__.pop(name, None)
+
+
+def has_global_role(user: User, role: GlobalRole) -> bool:
+    return is_global_admin(user) or role in _global_roles(user)
+
+
+def catalog_ids_for(user: User, capability: Capability) -> set[int] | None:
+    """The catalogs where `user` has `capability`; None means all (a global administrator)."""
+    if is_global_admin(user):
+        return None
+    wanted = ROLES_WITH[capability]
+    return {catalog_id for catalog_id, roles in _catalog_roles(user).items() if roles & wanted}
+
+
+def can(user: User, catalog_id: int | None, capability: Capability) -> bool:
+    ids = catalog_ids_for(user, capability)
+    return ids is None or (catalog_id is not None and catalog_id in ids)
+
+
+def can_anywhere(user: User, capability: Capability) -> bool:
+    ids = catalog_ids_for(user, capability)
+    return ids is None or bool(ids)
+
+
+def scoped(queryset: QuerySet, user: User, capability: Capability) -> QuerySet:
+    """`queryset` restricted to the catalogs where `user` has `capability`."""
+    ids = catalog_ids_for(user, capability)
+    if ids is None:
+        return queryset
+    path = CATALOG_PATHS[queryset.model]
+    return queryset.filter(Q(**{f"{path}__in": ids}))
+
+
+def catalog_id_of(obj) -> int | None:
+    """The catalog an object belongs to, following CATALOG_PATHS attribute by attribute."""
+    path = CATALOG_PATHS[type(obj)]
+    if path == "id":
+        return obj.pk
+    *hops, last = path.split("__")
+    for hop in hops:
+        obj = getattr(obj, hop, None)
+        if obj is None:
+            return None
+    return getattr(obj, last)
+
+
+def can_use_admin(user: User) -> bool:
+    """Anyone with a role, catalog or global, may open the admin site; it shows them their part."""
+    return is_global_admin(user) or bool(_catalog_roles(user)) or bool(_global_roles(user))
 
 
 def can_manage_assignments(user: User, catalog: Catalog) -> bool:
-    """Global administrators, catalog owners and access package assignment managers."""
-    if user.is_superuser:
-        return True
-    return user.catalog_roles.filter(catalog=catalog, role__in=ASSIGNMENT_ROLES).exists()
+    """Global administrators, catalog owners, access package managers and access package
+    assignment managers."""
+    return can(user, catalog.pk, Capability.ASSIGNMENTS)

@@ -1,4 +1,4 @@
-"""Django's admin, for superusers and staff with model permissions.
+"""Emails in the admin, for global administrators: template overrides and the outbox.
 
 A thin layer over the services: the email template form asks `email_template_check` before
 anything is saved, so a refusal shows beside its field; saving and removing go through
@@ -19,6 +19,8 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 
+from governance.admin.scoped import AuditedAdmin, GlobalAdminOnly
+from governance.admin.site import admin_site
 from governance.email_samples import email_preview, file_template_sources, sample_variables
 from governance.models import EmailTemplate, OutboxMessage
 from governance.notifications import TOPICS
@@ -86,8 +88,8 @@ class EmailTemplateForm(forms.ModelForm):
                                            self._meta.exclude)
 
 
-@admin.register(EmailTemplate)
-class EmailTemplateAdmin(admin.ModelAdmin):
+@admin.register(EmailTemplate, site=admin_site)
+class EmailTemplateAdmin(GlobalAdminOnly, AuditedAdmin):
     form = EmailTemplateForm
     list_display = ["topic_and_audience", "language_name", "updated_at", "updated_by"]
     list_filter = ["language"]
@@ -201,8 +203,8 @@ class EmailTemplateAdmin(admin.ModelAdmin):
                 email_template_delete(actor=request.user, template_id=template_id)
 
 
-@admin.register(OutboxMessage)
-class OutboxMessageAdmin(admin.ModelAdmin):
+@admin.register(OutboxMessage, site=admin_site)
+class OutboxMessageAdmin(GlobalAdminOnly, admin.ModelAdmin):
     """Each stored email or webhook: where it stands, how often it was tried, what went wrong.
 
     Read-only: the outbox's sweeps own these rows.

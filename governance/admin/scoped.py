@@ -1,0 +1,197 @@
+"""What every model admin of the delegated site shares.
+
+`ScopedAdmin` shows a person only the catalogs where they hold a role, and asks
+governance.selectors.permissions for each action on each object; the related-object choices
+of its forms are scoped the same way, which also covers autocomplete and raw-id pop-ups
+(Django asks the related model's admin for those). `ServiceModelForm` makes a service the
+form's validation: its clean() runs the service in a savepoint that is always rolled back,
+so a refusal shows beside its field and nothing is written; save_model() then runs it for
+real. Django's own change log is off: the services write the audit log, and each object's
+History page shows that.
+"""
+
+from django import forms
+from django.contrib import admin
+from django.db import models, transaction
+from django.forms.models import construct_instance
+from django.template.response import TemplateResponse
+
+from governance.models import AuditEvent, Catalog
+from governance.selectors.permissions import (
+    CATALOG_PATHS,
+    Capability,
+    can,
+    can_anywhere,
+    catalog_id_of,
+    is_global_admin,
+    scoped,
+)
+from governance.services.errors import Refused
+
+
+class _DryRun(Exception):
+    """Raised inside the savepoint of a check so that everything in it is rolled back."""
+
+
+class ServiceModelForm(forms.ModelForm):
+    """A ModelForm whose validation and saving are one service call: `service_save`."""
+
+    actor = None  # set by ScopedAdmin.get_form to the signed-in person
+
+    def service_save(self, actor):
+        """Call the service with self.cleaned_data; return the saved object."""
+        raise NotImplementedError
+
+    def add_refusal(self, refusal: Refused) -> None:
+        field = getattr(refusal, "field", None)
+        self.add_error(field if field in self.fields else None, refusal.message)
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        try:
+            with transaction.atomic():
+                self.service_save(self.actor)
+                raise _DryRun
+        except _DryRun:
+            pass
+        except Refused as refusal:
+            self.add_refusal(refusal)
+        return cleaned
+
+    def _post_clean(self):
+        # The service checked the values; the model's own validation would only repeat it
+        # in other words. The instance just carries the values for the admin's templates.
+        self.instance = construct_instance(self, self.instance, self._meta.fields,
+                                           self._meta.exclude)
+
+
+def adopt(obj: models.Model, saved: models.Model) -> None:
+    """Make the admin's `obj` the row the service saved (for the redirect and messages)."""
+    for field in type(saved)._meta.concrete_fields:
+        setattr(obj, field.attname, getattr(saved, field.attname))
+    obj._state.adding = False
+
+
+class GlobalAdminOnly:
+    """For what belongs to no catalog and only global administrators manage."""
+
+    def has_module_permission(self, request):
+        return is_global_admin(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return is_global_admin(request.user)
+
+    def has_add_permission(self, request):
+        return is_global_admin(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return is_global_admin(request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        return is_global_admin(request.user)
+
+
+class AuditedAdmin(admin.ModelAdmin):
+    """The audit log is the history; Django's LogEntry would be a second, partial one."""
+
+
+    def log_addition(self, request, obj, message):
+        return None
+
+    def log_change(self, request, obj, message):
+        return None
+
+    def log_deletion(self, request, obj, object_repr):
+        return None
+
+    def log_deletions(self, request, queryset):
+        return None
+
+    def history_view(self, request, object_id, extra_context=None):
+        obj = self.get_object(request, object_id)
+        if obj is None or not self.has_view_permission(request, obj):
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        events = AuditEvent.objects.filter(object_type=obj._meta.model_name,
+                                           object_id=str(obj.pk)).order_by("-at", "-id")[:200]
+        context = {**self.admin_site.each_context(request), "title": f"History: {obj}",
+                   "object": obj, "opts": self.opts, "events": events,
+                   **(extra_context or {})}
+        return TemplateResponse(request, "admin/governance/audit_history.html", context)
+
+
+class ScopedAdmin(AuditedAdmin):
+    """A model admin limited to the catalogs where the person holds a role."""
+
+    view_capability = Capability.READ
+    # Adding, changing and deleting; a read-only admin sets it to None.
+    change_capability: Capability | None = Capability.PACKAGES
+    delete_capability: Capability | None = None  # None: the same as change_capability
+    service_delete = None  # (actor, obj) -> None, when deleting is allowed
+
+    # Scope
+
+    def get_queryset(self, request):
+        return scoped(super().get_queryset(request), request.user, self.view_capability)
+
+    def _allowed(self, request, capability, obj=None) -> bool:
+        if capability is None:
+            return False
+        if obj is None:
+            return can_anywhere(request.user, capability)
+        return can(request.user, catalog_id_of(obj), capability)
+
+    def has_module_permission(self, request):
+        return self._allowed(request, self.view_capability)
+
+    def has_view_permission(self, request, obj=None):
+        return self._allowed(request, self.view_capability, obj)
+
+    def has_add_permission(self, request):
+        return self._allowed(request, self.change_capability)
+
+    def has_change_permission(self, request, obj=None):
+        return self._allowed(request, self.change_capability, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if self.service_delete is None:
+            return False
+        return self._allowed(request, self.delete_capability or self.change_capability, obj)
+
+    # Choices in forms: only what the person may change, never another catalog's rows.
+
+    def _scoped_choices(self, request, model, queryset):
+        if model is Catalog or model in CATALOG_PATHS:
+            return scoped(queryset, request.user, self.change_capability or self.view_capability)
+        return queryset
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if field is not None and hasattr(field, "queryset"):
+            field.queryset = self._scoped_choices(request, db_field.related_model,
+                                                  field.queryset)
+        return field
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        field = super().formfield_for_manytomany(db_field, request, **kwargs)
+        if field is not None and hasattr(field, "queryset"):
+            field.queryset = self._scoped_choices(request, db_field.related_model,
+                                                  field.queryset)
+        return field
+
+    # Writes go through the services.
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"actor": request.user})
+
+    def save_model(self, request, obj, form, change):
+        adopt(obj, form.service_save(request.user))
+
+    def delete_model(self, request, obj):
+        self.service_delete(request.user, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.service_delete(request.user, obj)

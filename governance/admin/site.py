@@ -1,0 +1,27 @@
+"""The delegated admin site: one site for global administrators and every catalog role.
+
+Django's staff flag and model permissions play no part: who sees what is decided by
+governance.selectors.permissions, the same functions the services ask.
+"""
+
+from django.contrib import admin
+from django.contrib.auth.views import redirect_to_login
+
+from governance.selectors.permissions import can_use_admin
+
+
+class PortalAdminSite(admin.AdminSite):
+    site_header = "My Access administration"
+    site_title = "My Access administration"
+    index_title = "Catalogs, packages, assignments"
+    site_url = "/"
+
+    def has_permission(self, request):
+        return request.user.is_active and can_use_admin(request.user)
+
+    def login(self, request, extra_context=None):
+        # One sign-in for the whole portal (allauth: password, emailed code, TOTP).
+        return redirect_to_login(request.get_full_path())
+
+
+admin_site = PortalAdminSite(name="admin")
