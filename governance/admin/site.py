@@ -6,6 +6,7 @@ governance.selectors.permissions, the same functions the services ask.
 
 from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
+from django.shortcuts import redirect
 
 from governance.selectors.permissions import can_use_admin
 
@@ -22,6 +23,12 @@ class PortalAdminSite(admin.AdminSite):
     def login(self, request, extra_context=None):
         # One sign-in for the whole portal (allauth: password, emailed code, TOTP).
         return redirect_to_login(request.get_full_path())
+
+    def password_change(self, request, extra_context=None):
+        return redirect("account_change_password")
+
+    def password_change_done(self, request, extra_context=None):
+        return redirect("account_change_password")
 
 
 admin_site = PortalAdminSite(name="admin")
