@@ -1,5 +1,6 @@
 """The external-user lifecycle: governed guests who lose their last assignment are blocked,
-then deleted after the tenant's number of days; a new assignment unblocks them."""
+then deleted after the tenant's number of days; a new assignment unblocks them. Global
+administrators choose that setting (`tenant_settings_update`)."""
 
 from datetime import timedelta
 
@@ -16,8 +17,10 @@ from governance.choices import (
 )
 from governance.connectors import get_connector
 from governance.models import Assignment, TenantSettings, User
+from governance.selectors.permissions import is_global_admin
 from governance.services.audit import audit_record, audit_record_many
 from governance.services.bulk import ids_in
+from governance.services.errors import InvalidInput, NotAllowed
 from governance.services.outbox import notify
 
 
@@ -109,3 +112,53 @@ def guests_delete_due(*, batch_size: int = 200) -> int:
                          after={"accountState": AccountState.DELETED},
                          details={"blockedAt": user.blocked_at.isoformat()})
     return len(users)
+
+
+DELETION_DAYS_MAX = 3660
+
+
+def _settings_snapshot(settings: TenantSettings) -> dict:
+    return {"externalUserLifecycleAction": settings.external_user_lifecycle_action,
+            "daysUntilExternalUserDeletedAfterBlocked":
+                settings.days_until_external_user_deleted_after_blocked}
+
+
+def tenant_settings_update(*, actor: User | None, external_user_lifecycle_action: str,
+                           days_until_external_user_deleted_after_blocked: int | None
+                           ) -> TenantSettings:
+    """Change what happens to governed guests who lose their last assignment.
+
+    Applies to guests blocked from now on; those blocked already keep their deletion date.
+    Without deletion, `days_until_external_user_deleted_after_blocked` may be None: the
+    stored number is kept, so that switching back to deletion finds it.
+    """
+    if actor is None or not is_global_admin(actor):
+        raise NotAllowed("Only global administrators change the tenant settings.")
+    action = external_user_lifecycle_action
+    if action not in ExternalUserLifecycleAction.values:
+        raise InvalidInput("Choose what happens to external users who lose their last access "
+                           "package.", field="external_user_lifecycle_action")
+    days = days_until_external_user_deleted_after_blocked
+    if days is None and action == ExternalUserLifecycleAction.BLOCK_AND_DELETE:
+        raise InvalidInput("Give the number of days between blocking and deletion.",
+                           field="days_until_external_user_deleted_after_blocked")
+    if days is not None and (isinstance(days, bool) or not isinstance(days, int)
+                             or not 1 <= days <= DELETION_DAYS_MAX):
+        raise InvalidInput(f"The number of days before deletion must be between 1 and "
+                           f"{DELETION_DAYS_MAX}.",
+                           field="days_until_external_user_deleted_after_blocked")
+    with transaction.atomic():
+        TenantSettings.current()
+        settings = TenantSettings.objects.select_for_update().get(pk=1)
+        before = _settings_snapshot(settings)
+        if days is None:
+            days = settings.days_until_external_user_deleted_after_blocked
+        settings.external_user_lifecycle_action = action
+        settings.days_until_external_user_deleted_after_blocked = days
+        after = _settings_snapshot(settings)
+        if after != before:
+            settings.save(update_fields=["external_user_lifecycle_action",
+                                         "days_until_external_user_deleted_after_blocked"])
+            audit_record(actor=actor, action="tenantSettings.changed", obj=settings,
+                         before=before, after=after)
+    return settings

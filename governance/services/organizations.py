@@ -1,10 +1,31 @@
-"""Connected organizations: the proposed ones that requests from unknown domains create."""
+"""Connected organizations: the proposed ones that requests from unknown domains create, and
+their administration (domains, state, sponsors, deletion) by connected organization
+administrators and global administrators."""
 
+import re
+from collections.abc import Iterable
+
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
 
-from governance.choices import ConnectedOrganizationState, IdentitySourceType
+from governance.choices import (
+    AccountState,
+    ConnectedOrganizationState,
+    GlobalRole,
+    IdentitySourceType,
+    UserType,
+)
 from governance.models import ConnectedOrganization, IdentitySource, User
+from governance.selectors.permissions import has_global_role
 from governance.services.audit import audit_record
+from governance.services.errors import (
+    Duplicate,
+    InvalidInput,
+    InvalidState,
+    NotAllowed,
+    NotFound,
+)
 
 
 def organization_for_domain(domain: str) -> ConnectedOrganization | None:
@@ -40,3 +61,242 @@ def organization_propose_for(*, user: User, actor: User | None) -> ConnectedOrga
     user.connected_organization = organization
     user.save(update_fields=["connected_organization"])
     return organization
+
+
+# Administration: connected organization administrators and global administrators.
+
+# One DNS label: letters, digits and hyphens, not at either end, at most 63 characters.
+_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+_DOMAIN_MAX_LENGTH = 253
+_NAME_MAX_LENGTH = ConnectedOrganization._meta.get_field("display_name").max_length
+SPONSOR_KINDS = ("internal", "external")
+
+
+def may_manage_organizations(user: User | None) -> bool:
+    return user is not None and has_global_role(user, GlobalRole.CONNECTED_ORG_ADMIN)
+
+
+def _require_manager(actor: User | None) -> None:
+    if not may_manage_organizations(actor):
+        raise NotAllowed("Only global administrators and connected organization "
+                         "administrators manage connected organizations.")
+
+
+def domain_normalize(raw: str) -> str:
+    """`raw` as stored (lower case, IDNA-encoded, no trailing dot), or InvalidInput saying why."""
+    typed = (raw or "").strip()
+    domain = typed.removeprefix("@").rstrip(".").lower()
+    if not domain:
+        raise InvalidInput("A domain cannot be empty.", field="domains")
+    try:
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise InvalidInput(f"“{typed}” is not a valid domain name.", field="domains") from None
+    labels = domain.split(".")
+    if (len(domain) > _DOMAIN_MAX_LENGTH or len(labels) < 2
+            or not all(_LABEL.fullmatch(label) for label in labels)
+            or labels[-1].isdigit()):
+        raise InvalidInput(f"“{typed}” is not a valid domain name: use the part of the email "
+                           "addresses after the @, such as contoso.com.", field="domains")
+    if domain in settings.INTERNAL_EMAIL_DOMAINS:
+        raise InvalidInput(f"“{domain}” is one of our own domains: its people are members, "
+                           "not guests of a connected organization.", field="domains")
+    return domain
+
+
+def _domains_check(domains: Iterable[str], organization_id: int | None) -> list[str]:
+    cleaned: list[str] = []
+    for raw in domains:
+        domain = domain_normalize(raw)
+        if domain in cleaned:
+            raise InvalidInput(f"The domain “{domain}” is listed twice.", field="domains")
+        cleaned.append(domain)
+    taken = (IdentitySource.objects.annotate(domain=Lower("domain_name"))
+             .filter(domain__in=cleaned).select_related("organization"))
+    if organization_id is not None:
+        taken = taken.exclude(organization_id=organization_id)
+    source = taken.order_by("domain").first()
+    if source is not None:
+        error = Duplicate(f"The domain “{source.domain}” already belongs to the connected "
+                          f"organization “{source.organization}”.", code="domainTaken")
+        error.field = "domains"
+        raise error
+    return cleaned
+
+
+def _organization_snapshot(organization: ConnectedOrganization) -> dict:
+    return {"displayName": organization.display_name, "description": organization.description,
+            "state": organization.state,
+            "domains": sorted(organization.identity_sources.exclude(domain_name="")
+                              .values_list("domain_name", flat=True))}
+
+
+def _locked_organization(organization_id: int) -> ConnectedOrganization:
+    organization = ConnectedOrganization.objects.select_for_update() \
+        .filter(pk=organization_id).first()
+    if organization is None:
+        raise NotFound("This connected organization no longer exists; someone deleted it.",
+                       code="organizationNotFound")
+    return organization
+
+
+def organization_save(*, actor: User | None, organization_id: int | None, display_name: str,
+                      description: str = "", domains: Iterable[str],
+                      state: str = ConnectedOrganizationState.CONFIGURED
+                      ) -> ConnectedOrganization:
+    """Create (no `organization_id`) or change a connected organization and its email domains.
+
+    `domains` replaces the organization's domain identity sources; other identity sources
+    (tenant ids) stay. Users already linked to the organization stay linked.
+    """
+    _require_manager(actor)
+    display_name = " ".join((display_name or "").split())
+    if not display_name:
+        raise InvalidInput("The organization needs a name.", field="display_name")
+    if len(display_name) > _NAME_MAX_LENGTH:
+        raise InvalidInput(f"The name can have at most {_NAME_MAX_LENGTH} characters.",
+                           field="display_name")
+    if state not in ConnectedOrganizationState.values:
+        raise InvalidInput("The state must be configured or proposed.", field="state")
+    description = (description or "").strip()
+    with transaction.atomic():
+        if organization_id is None:
+            organization, before = ConnectedOrganization(), None
+        else:
+            organization = _locked_organization(organization_id)
+            before = _organization_snapshot(organization)
+        cleaned = _domains_check(domains, organization_id)
+        others = (organization.identity_sources.filter(domain_name="").exists()
+                  if organization_id is not None else False)
+        if not cleaned and not others:
+            raise InvalidInput("Give at least one domain: the organization's users are "
+                               "recognised by the domain of their email address.",
+                               field="domains")
+        if before == {"displayName": display_name, "description": description, "state": state,
+                      "domains": sorted(cleaned)}:
+            return organization
+        organization.display_name, organization.description = display_name, description
+        organization.state = state
+        organization.save(update_fields=None if before is None else
+                          ["display_name", "description", "state", "modified_at"])
+        kept = set()
+        for source in organization.identity_sources.exclude(domain_name=""):
+            if source.domain_name.lower() in cleaned:
+                kept.add(source.domain_name.lower())
+            else:
+                source.delete()
+        try:
+            with transaction.atomic():
+                IdentitySource.objects.bulk_create([
+                    IdentitySource(organization=organization, display_name=domain,
+                                   source_type=IdentitySourceType.DOMAIN, domain_name=domain)
+                    for domain in cleaned if domain not in kept])
+        except IntegrityError:
+            # Another organization took one of the domains since the check.
+            _domains_check(cleaned, organization.pk)
+            raise
+        after = _organization_snapshot(organization)
+        if after != before:
+            audit_record(actor=actor, obj=organization, before=before, after=after,
+                         action="connectedOrganization.created" if before is None
+                         else "connectedOrganization.changed")
+    return organization
+
+
+def _sponsors(organization: ConnectedOrganization, kind: str):
+    if kind not in SPONSOR_KINDS:
+        raise InvalidInput("A sponsor is internal or external.", field="kind")
+    return (organization.internal_sponsors if kind == "internal"
+            else organization.external_sponsors)
+
+
+def _sponsor_check(organization: ConnectedOrganization, person: User, kind: str) -> None:
+    field = f"{kind}_sponsors"
+    if person.account_state != AccountState.ACTIVE or not person.is_active:
+        raise InvalidInput(f"{person} cannot sponsor: their account is not active.",
+                           field=field, code="inactiveSponsor")
+    if kind == "internal" and person.user_type != UserType.MEMBER:
+        raise InvalidInput(f"{person} is a guest; internal sponsors are members of our "
+                           "organization.", field=field, code="sponsorNotMember")
+    if kind == "external":
+        domains = {domain.lower() for domain in organization.identity_sources
+                   .exclude(domain_name="").values_list("domain_name", flat=True)}
+        if (person.user_type != UserType.GUEST
+                or (person.connected_organization_id != organization.pk
+                    and person.email_domain not in domains)):
+            raise InvalidInput(f"{person} is not a guest of {organization}; external sponsors "
+                               "are people of the organization itself.",
+                               field=field, code="sponsorNotOfOrganization")
+
+
+def organization_sponsor_add(*, actor: User | None, organization_id: int, user: User,
+                             kind: str) -> None:
+    """Make `user` an internal (a member) or external (one of its guests) sponsor."""
+    _require_manager(actor)
+    with transaction.atomic():
+        organization = _locked_organization(organization_id)
+        sponsors = _sponsors(organization, kind)
+        person = User.objects.filter(pk=user.pk).first()
+        if person is None:
+            raise NotFound("This person no longer exists.", code="userNotFound")
+        _sponsor_check(organization, person, kind)
+        if sponsors.filter(pk=person.pk).exists():
+            raise Duplicate(f"{person} is already an {kind} sponsor of {organization}.",
+                            code="alreadySponsor")
+        sponsors.add(person)
+        audit_record(actor=actor, action="connectedOrganization.sponsorAdded", obj=organization,
+                     after={"sponsor": person.email, "kind": kind},
+                     details={"userId": person.pk})
+
+
+def organization_sponsor_remove(*, actor: User | None, organization_id: int, user: User,
+                                kind: str) -> None:
+    _require_manager(actor)
+    with transaction.atomic():
+        organization = _locked_organization(organization_id)
+        sponsors = _sponsors(organization, kind)
+        if not sponsors.filter(pk=user.pk).exists():
+            raise NotFound(f"{user} is not an {kind} sponsor of {organization}.",
+                           code="notSponsor")
+        sponsors.remove(user)
+        audit_record(actor=actor, action="connectedOrganization.sponsorRemoved",
+                     obj=organization, before={"sponsor": user.email, "kind": kind},
+                     details={"userId": user.pk})
+
+
+def organization_delete_refusal(organization: ConnectedOrganization) -> str | None:
+    """Why `organization` cannot be deleted now, or None. Reads only.
+
+    Policies are counted, not named: a connected organization administrator may have no role
+    on their catalogs.
+    """
+    policies = organization.targeted_by_policies.count()
+    if policies:
+        target = "an assignment policy targets" if policies == 1 else \
+            f"{policies} assignment policies target"
+        return (f"{organization} cannot be deleted while {target} it: its catalog owners "
+                "must remove it from them first.")
+    users = organization.users.count()
+    if users:
+        people = "person belongs" if users == 1 else "people belong"
+        return (f"{organization} cannot be deleted while {users} {people} to it: their "
+                "accounts keep the organization they came from.")
+    return None
+
+
+def organization_delete(*, actor: User | None, organization_id: int) -> None:
+    """Delete an organization that no policy targets and no user belongs to."""
+    _require_manager(actor)
+    with transaction.atomic():
+        organization = _locked_organization(organization_id)
+        refusal = organization_delete_refusal(organization)
+        if refusal:
+            raise InvalidState(refusal, code="organizationInUse")
+        before = _organization_snapshot(organization)
+        before["internalSponsors"] = sorted(organization.internal_sponsors
+                                            .values_list("email", flat=True))
+        before["externalSponsors"] = sorted(organization.external_sponsors
+                                            .values_list("email", flat=True))
+        audit_record(actor=actor, action="connectedOrganization.deleted", obj=organization,
+                     before=before)
+        organization.delete()
