@@ -1,6 +1,9 @@
 """The delegated admin site (`admin_site`) and the model admins registered on it."""
 
-from governance.admin import notifications  # noqa: F401 - registers its model admins
+from governance.admin import (
+    notifications,  # noqa: F401 - registers its model admins
+    organizations,  # noqa: F401 - registers its model admins
+)
 from governance.admin.site import admin_site
 
 __all__ = ["admin_site"]

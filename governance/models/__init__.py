@@ -3,6 +3,7 @@ from governance.models.audit import AuditEvent, AuditLogIsAppendOnly
 from governance.models.catalog import Catalog, CatalogRoleAssignment, GlobalRoleAssignment
 from governance.models.directory import (
     ConnectedOrganization,
+    ExternalUser,
     Group,
     GroupMembership,
     IdentitySource,
@@ -25,7 +26,8 @@ __all__ = [
     "AccessPackage", "ApprovalDecision", "ApprovalDelegation", "ApprovalStage",
     "ApprovalStageSetting", "ApproverSet", "Assignment", "AssignmentPolicy", "AssignmentRequest",
     "AuditEvent", "AuditLogIsAppendOnly", "Catalog", "CatalogRoleAssignment",
-    "ConnectedOrganization", "EmailTemplate", "GlobalRoleAssignment", "Group", "GroupMembership",
+    "ConnectedOrganization", "EmailTemplate", "ExternalUser", "GlobalRoleAssignment", "Group",
+    "GroupMembership",
     "IdentitySource", "OutboxMessage", "Question", "RequestAnswer", "Resource", "ResourceRole",
     "ResourceRoleScope", "RoleDelivery", "StageApprover", "TenantSettings", "User",
 ]

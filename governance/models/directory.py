@@ -82,6 +82,14 @@ class User(AbstractUser):
         return self.email.rsplit("@", 1)[-1].lower()
 
 
+class ExternalUser(User):
+    """Guests, as the admin lists them with their lifecycle (a proxy: the same rows)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "external user"
+
+
 class Group(models.Model):
     """A group of the portal's own directory; the local connector delivers its memberships."""
 
