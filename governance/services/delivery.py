@@ -9,7 +9,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils.formats import date_format
 
 from governance import clock
@@ -221,8 +221,23 @@ def _record(claimed: list[dict], results: dict[int, ChangeResult], claimed_at: d
         assignments_refresh(assignment_ids)
 
 
-def deliveries_revoke(assignment_ids: list[int]) -> bool:
-    """Turn the grants of ended assignments into revocations. Runs in the caller's transaction.
+def granted_elsewhere() -> Exists:
+    """For RoleDelivery rows: another active assignment of the same person grants the same
+    role. The same group or app role may sit in several catalogs as distinct ResourceRole
+    rows: what counts is the role in its target system, not the row."""
+    return Exists(RoleDelivery.objects.filter(
+        assignment__target_id=OuterRef("assignment__target_id"),
+        role__origin_id=OuterRef("role__origin_id"),
+        role__resource__origin_id=OuterRef("role__resource__origin_id"),
+        role__resource__origin_system=OuterRef("role__resource__origin_system"),
+        role__resource__connector=OuterRef("role__resource__connector"),
+        assignment__state__in=ASSIGNMENT_ACTIVE, action=DeliveryAction.GRANT,
+    ).exclude(assignment_id=OuterRef("assignment_id")))
+
+
+def deliveries_revoke(assignment_ids: list[int], *, role_ids: list[int] | None = None) -> bool:
+    """Turn the grants of ended assignments (or, with `role_ids`, only those of these roles,
+    which their package no longer grants) into revocations. Runs in the caller's transaction.
 
     Roles in the portal's own groups (connectors that write only to this database) are
     revoked at once, so access ends with the transaction that ends the assignment. Other
@@ -232,6 +247,8 @@ def deliveries_revoke(assignment_ids: list[int]) -> bool:
     now = clock.now()
     grants = RoleDelivery.objects.filter(assignment_id__in=ids_in(assignment_ids),
                                          action=DeliveryAction.GRANT)
+    if role_ids is not None:
+        grants = grants.filter(role_id__in=role_ids)
     here = list(grants.filter(role__resource__connector__in=in_transaction_connector_keys())
                 .exclude(state=DeliveryState.IN_FLIGHT).values(*CHANGE_FIELDS))
     queued = grants.exclude(pk__in=ids_in(row["id"] for row in here)).update(

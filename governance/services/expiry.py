@@ -3,7 +3,6 @@
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef
 
 from governance import clock
 from governance.choices import (
@@ -24,7 +23,7 @@ from governance.models import (
 )
 from governance.services.audit import audit_record_many
 from governance.services.bulk import ids_in
-from governance.services.delivery import deliveries_revoke
+from governance.services.delivery import deliveries_revoke, granted_elsewhere
 from governance.services.dispatch import deliveries_after_commit
 from governance.services.guests import guests_after_access_lost
 from governance.services.outbox import email, notify_messages
@@ -83,16 +82,7 @@ def assignments_end(*, assignment_ids: list[int], reason: str,
     _cancel_pending_extensions(ended, now)
     deliveries = RoleDelivery.objects.filter(assignment_id__in=ids_in(ended),
                                              action=DeliveryAction.GRANT)
-    # The same group or app role may sit in several catalogs as distinct ResourceRole rows:
-    # what counts is the role in its target system, not the row.
-    still_granted = RoleDelivery.objects.filter(
-        assignment__target_id=OuterRef("assignment__target_id"),
-        role__origin_id=OuterRef("role__origin_id"),
-        role__resource__origin_id=OuterRef("role__resource__origin_id"),
-        role__resource__origin_system=OuterRef("role__resource__origin_system"),
-        role__resource__connector=OuterRef("role__resource__connector"),
-        assignment__state__in=ASSIGNMENT_ACTIVE, action=DeliveryAction.GRANT)
-    deliveries.filter(Exists(still_granted)).update(
+    deliveries.filter(granted_elsewhere()).update(
         action=DeliveryAction.REVOKE, state=DeliveryState.DONE, note=KEPT_NOTE,
         completed_at=now, next_attempt_at=None)
     audit_record_many(actor=actor, action=action, object_type="assignment", entries=[

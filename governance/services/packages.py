@@ -1,0 +1,378 @@
+"""Resources of a catalog and the access packages built from their roles.
+
+Resources (the portal's own groups, with their Member and Owner roles) are the catalog
+owners' (Capability.CATALOG); packages and the roles they grant are also the package
+managers' (Capability.PACKAGES). Adding a role to a package delivers it to everyone who
+holds the package; removing one takes it away, unless another assignment still grants it
+(behaviour 7). Lock order: catalog, package, assignments.
+"""
+
+from collections.abc import Iterable
+
+from django.db import transaction
+
+from governance import clock
+from governance.choices import (
+    ASSIGNMENT_ACTIVE,
+    REQUEST_OPEN,
+    DeliveryAction,
+    DeliveryState,
+    GroupMembershipRole,
+    OriginSystem,
+)
+from governance.models import (
+    AccessPackage,
+    Assignment,
+    Catalog,
+    Group,
+    Resource,
+    ResourceRole,
+    ResourceRoleScope,
+    RoleDelivery,
+    User,
+)
+from governance.selectors.catalogs import groups_addable_by
+from governance.selectors.permissions import Capability, catalog_ids_for
+from governance.services.audit import audit_record
+from governance.services.bulk import ids_in
+from governance.services.config_checks import clean_name, clean_text, max_length, require
+from governance.services.delivery import (
+    assignments_refresh,
+    deliveries_revoke,
+    granted_elsewhere,
+)
+from governance.services.dispatch import deliveries_after_commit
+from governance.services.errors import Duplicate, InvalidInput, InvalidState, NotFound
+from governance.services.expiry import KEPT_NOTE
+
+RESOURCE_NAME_MAX = max_length(Resource, "display_name")
+PACKAGE_NAME_MAX = max_length(AccessPackage, "display_name")
+# The roles a group offers, as Entra names them; origin ids are "<role>_<group id>".
+GROUP_ROLES = (GroupMembershipRole.MEMBER, GroupMembershipRole.OWNER)
+
+
+def _names(values: Iterable[str], limit: int = 3) -> str:
+    values = list(values)
+    shown = ", ".join(f"“{value}”" for value in values[:limit])
+    return shown + (" and others" if len(values) > limit else "")
+
+
+def _lock_catalog(catalog_id: int | None) -> Catalog:
+    catalog = Catalog.objects.select_for_update().filter(pk=catalog_id).first() \
+        if catalog_id else None
+    if catalog is None:
+        raise InvalidInput("Choose the catalog it belongs to.", field="catalog",
+                           code="catalogNotFound")
+    return catalog
+
+
+# Resources
+
+
+def _resource_snapshot(resource: Resource) -> dict:
+    return {"displayName": resource.display_name, "originSystem": resource.origin_system,
+            "originId": resource.origin_id, "connector": resource.connector,
+            "roles": sorted(resource.roles.values_list("origin_id", flat=True))}
+
+
+def resource_add(*, actor: User, catalog_id: int, group_id: int | None, display_name: str = "",
+                 description: str = "") -> Resource:
+    """Offer one of the portal's groups in the catalog, with its Member and Owner roles.
+
+    :raises NotAllowed: the actor does not own the catalog.
+    :raises InvalidInput: no such group, a group the actor may not hand out, or one the
+        catalog offers already.
+    """
+    with transaction.atomic():
+        catalog = _lock_catalog(catalog_id)
+        require(actor, catalog, Capability.CATALOG, "add resources")
+        group = Group.objects.filter(pk=group_id).first() if group_id else None
+        if group is None:
+            raise InvalidInput("Choose the group to offer.", field="group",
+                               code="groupNotFound")
+        if not groups_addable_by(actor).filter(pk=group.pk).exists():
+            raise InvalidInput(f"You are not an owner of the group “{group}”; only its owners "
+                               "and global administrators can offer it in a catalog.",
+                               field="group", code="groupNotOwned")
+        existing = catalog.resources.filter(origin_system=OriginSystem.GROUP,
+                                            origin_id=str(group.pk)).first()
+        if existing is not None:
+            raise InvalidInput(f"The catalog already offers the group “{group}” (as "
+                               f"“{existing}”).", field="group", code="resourceExists")
+        name = clean_name(display_name or group.display_name, field="display_name",
+                          what="resource", max_length=RESOURCE_NAME_MAX)
+        resource = Resource.objects.create(
+            catalog=catalog, display_name=name,
+            description=clean_text(description) or group.description,
+            origin_system=OriginSystem.GROUP, origin_id=str(group.pk), connector="local")
+        ResourceRole.objects.bulk_create([
+            ResourceRole(resource=resource, display_name=role.label,
+                         origin_id=f"{role.value}_{group.pk}") for role in GROUP_ROLES])
+        audit_record(actor=actor, action="resource.added", obj=resource,
+                     after=_resource_snapshot(resource), details={"catalog": catalog.pk})
+    return resource
+
+
+def _refuse_removal(resources) -> None:
+    """InvalidState when a package grants one of the resources' roles, or a delivery of one
+    is on record (the history of who held what keeps the role)."""
+    used = AccessPackage.objects.filter(role_scopes__role__resource__in=resources).distinct()
+    if used.exists():
+        raise InvalidState(
+            f"The access packages {_names(used.values_list('display_name', flat=True))} grant "
+            "roles of this resource; remove the roles from them first.", code="resourceInUse")
+    if RoleDelivery.objects.filter(role__resource__in=resources).exists():
+        raise InvalidState(
+            "Its roles have been delivered to people, and the record of those deliveries "
+            "keeps it; it can no longer be removed.", code="resourceHasHistory")
+
+
+def resource_remove(*, actor: User, resource_id: int) -> None:
+    """Stop offering a resource in its catalog (owners), once no package grants its roles."""
+    with transaction.atomic():
+        catalog_id = Resource.objects.filter(pk=resource_id).values_list(
+            "catalog_id", flat=True).first()
+        if catalog_id is None:
+            raise NotFound("This resource does not exist.", code="resourceNotFound")
+        catalog = _lock_catalog(catalog_id)
+        require(actor, catalog, Capability.CATALOG, "remove resources")
+        resource = Resource.objects.select_for_update().get(pk=resource_id)
+        _refuse_removal([resource])
+        audit_record(actor=actor, action="resource.removed", obj=resource,
+                     before=_resource_snapshot(resource), details={"catalog": catalog.pk})
+        resource.delete()
+
+
+def resources_remove_all(catalog: Catalog) -> list[str]:
+    """Remove every resource of a catalog that is being deleted (locked by the caller);
+    returns their names."""
+    resources = list(catalog.resources.all())
+    _refuse_removal(resources)
+    names = [resource.display_name for resource in resources]
+    catalog.resources.all().delete()
+    return names
+
+
+# Packages
+
+
+def _package_snapshot(package: AccessPackage) -> dict:
+    return {"displayName": package.display_name, "description": package.description,
+            "isHidden": package.is_hidden,
+            "incompatibleAccessPackages": sorted(
+                package.incompatible_access_packages.values_list("pk", flat=True)),
+            "incompatibleGroups": sorted(package.incompatible_groups.values_list("pk",
+                                                                                flat=True))}
+
+
+def package_lock(package_id: int) -> AccessPackage:
+    """The package, locked after its catalog (for the policies' services too)."""
+    catalog_id = AccessPackage.objects.filter(pk=package_id).values_list(
+        "catalog_id", flat=True).first()
+    if catalog_id is None:
+        raise NotFound("This access package does not exist.", code="packageNotFound")
+    Catalog.objects.select_for_update().filter(pk=catalog_id).first()
+    return AccessPackage.objects.select_for_update().select_related("catalog").get(
+        pk=package_id)
+
+
+def _package_name(catalog: Catalog, display_name: str, package_id: int | None = None) -> str:
+    name = clean_name(display_name, field="display_name", what="access package",
+                      max_length=PACKAGE_NAME_MAX)
+    same = catalog.access_packages.filter(display_name__iexact=name)
+    if package_id is not None:
+        same = same.exclude(pk=package_id)
+    if same.exists():
+        raise InvalidInput(f"The catalog already has an access package named “{name}”.",
+                           field="display_name", code="packageNameTaken")
+    return name
+
+
+def _incompatible_packages(actor: User, package: AccessPackage,
+                           package_ids: Iterable[int]) -> list[int]:
+    """The packages to record as incompatible: those asked for (each one the actor may see),
+    plus those already recorded that the actor cannot see, which are not theirs to drop."""
+    wanted = {int(pk) for pk in package_ids or ()}
+    if package.pk in wanted:
+        raise InvalidInput("A package cannot be incompatible with itself.",
+                           field="incompatible_access_packages", code="incompatibleWithItself")
+    visible = catalog_ids_for(actor, Capability.READ)
+    found = AccessPackage.objects.filter(pk__in=wanted)
+    if visible is not None:
+        found = found.filter(catalog_id__in=visible)
+    found_ids = set(found.values_list("pk", flat=True))
+    if found_ids != wanted:
+        raise InvalidInput("One of the incompatible access packages does not exist, or is in "
+                           "a catalog you have no role in.",
+                           field="incompatible_access_packages", code="packageNotFound")
+    hidden = set()
+    if package.pk and visible is not None:
+        hidden = set(package.incompatible_access_packages.exclude(
+            catalog_id__in=visible).values_list("pk", flat=True))
+    return sorted(found_ids | hidden)
+
+
+def _incompatible_groups(group_ids: Iterable[int]) -> list[int]:
+    wanted = {int(pk) for pk in group_ids or ()}
+    if Group.objects.filter(pk__in=wanted).count() != len(wanted):
+        raise InvalidInput("One of the incompatible groups does not exist.",
+                           field="incompatible_groups", code="groupNotFound")
+    return sorted(wanted)
+
+
+def _write_package(actor: User, package: AccessPackage, *, display_name: str,
+                   description: str, is_hidden: bool, incompatible_access_package_ids,
+                   incompatible_group_ids) -> tuple[dict | None, AccessPackage]:
+    before = _package_snapshot(package) if package.pk else None
+    package.display_name = _package_name(package.catalog, display_name, package.pk)
+    package.description = clean_text(description)
+    package.is_hidden = bool(is_hidden)
+    packages = _incompatible_packages(actor, package, incompatible_access_package_ids)
+    groups = _incompatible_groups(incompatible_group_ids)
+    package.save()
+    package.incompatible_access_packages.set(packages)
+    package.incompatible_groups.set(groups)
+    return before, package
+
+
+def package_create(*, actor: User, catalog_id: int, display_name: str, description: str = "",
+                   is_hidden: bool = False, incompatible_access_package_ids: Iterable[int] = (),
+                   incompatible_group_ids: Iterable[int] = ()) -> AccessPackage:
+    """A new access package in a catalog (owners and package managers); it grants nothing
+    and nobody can request it until roles and a policy are added.
+
+    :raises InvalidInput: no name or one the catalog has, or incompatible packages the actor
+        cannot see.
+    """
+    with transaction.atomic():
+        catalog = _lock_catalog(catalog_id)
+        require(actor, catalog, Capability.PACKAGES, "create access packages")
+        _, package = _write_package(
+            actor, AccessPackage(catalog=catalog), display_name=display_name,
+            description=description, is_hidden=is_hidden,
+            incompatible_access_package_ids=incompatible_access_package_ids,
+            incompatible_group_ids=incompatible_group_ids)
+        audit_record(actor=actor, action="accessPackage.created", obj=package,
+                     after=_package_snapshot(package), details={"catalog": catalog.pk})
+    return package
+
+
+def package_update(*, actor: User, package_id: int, display_name: str, description: str,
+                   is_hidden: bool, incompatible_access_package_ids: Iterable[int],
+                   incompatible_group_ids: Iterable[int]) -> AccessPackage:
+    """Change a package's name, description, visibility and separation of duties."""
+    with transaction.atomic():
+        package = package_lock(package_id)
+        require(actor, package.catalog, Capability.PACKAGES, "change access packages")
+        before, package = _write_package(
+            actor, package, display_name=display_name, description=description,
+            is_hidden=is_hidden, incompatible_access_package_ids=incompatible_access_package_ids,
+            incompatible_group_ids=incompatible_group_ids)
+        after = _package_snapshot(package)
+        if after != before:
+            audit_record(actor=actor, action="accessPackage.changed", obj=package,
+                         before=before, after=after)
+    return package
+
+
+def package_delete(*, actor: User, package_id: int) -> None:
+    """Delete a package with its policies, once nobody holds or asks for it.
+
+    :raises InvalidState: someone holds it, a request for it is open, or its history of
+        requests and assignments keeps it (hide it instead).
+    """
+    with transaction.atomic():
+        package = package_lock(package_id)
+        require(actor, package.catalog, Capability.PACKAGES, "delete access packages")
+        active = package.assignments.filter(state__in=ASSIGNMENT_ACTIVE).count()
+        if active:
+            raise InvalidState(f"“{package}” is assigned to {active} "
+                               f"{'person' if active == 1 else 'people'}; remove those "
+                               "assignments first.", code="packageAssigned")
+        waiting = package.requests.filter(state__in=REQUEST_OPEN).count()
+        if waiting:
+            raise InvalidState(f"{waiting} open request{'s' if waiting > 1 else ''} for "
+                               f"“{package}” must be decided or canceled first.",
+                               code="packageHasOpenRequests")
+        if package.assignments.exists() or package.requests.exists():
+            raise InvalidState(f"“{package}” has a history of requests and assignments, which "
+                               "keeps it; hide it instead, and stop its policies from "
+                               "taking requests.", code="packageHasHistory")
+        before = _package_snapshot(package)
+        before["roles"] = sorted(package.role_scopes.values_list("role__origin_id", flat=True))
+        before["policies"] = sorted(package.policies.values_list("display_name", flat=True))
+        audit_record(actor=actor, action="accessPackage.deleted", obj=package, before=before,
+                     details={"catalog": package.catalog_id})
+        package.delete()
+
+
+# The roles a package grants
+
+
+def _role_of_catalog(package: AccessPackage, role_id: int) -> ResourceRole:
+    role = ResourceRole.objects.select_related("resource").filter(pk=role_id).first()
+    if role is None or role.resource.catalog_id != package.catalog_id:
+        raise InvalidInput("Choose a role of a resource of this package's catalog.",
+                           field="resource_roles", code="roleNotInCatalog")
+    return role
+
+
+def _active_assignment_ids(package: AccessPackage) -> list[int]:
+    return list(Assignment.objects.filter(access_package=package, state__in=ASSIGNMENT_ACTIVE)
+                .select_for_update().order_by("id").values_list("id", flat=True))
+
+
+def package_role_add(*, actor: User, package_id: int, role_id: int) -> ResourceRoleScope:
+    """Let the package grant a role of its catalog; everyone who holds the package gets it."""
+    with transaction.atomic():
+        package = package_lock(package_id)
+        require(actor, package.catalog, Capability.PACKAGES, "change access packages")
+        role = _role_of_catalog(package, role_id)
+        if package.role_scopes.filter(role=role).exists():
+            raise Duplicate(f"“{package}” already grants {role}.", code="roleAlreadyInPackage")
+        scope = ResourceRoleScope.objects.create(access_package=package, role=role)
+        holders = _active_assignment_ids(package)
+        now = clock.now()
+        # A role removed earlier left its (revoked) row on the assignment: grant it again.
+        again = RoleDelivery.objects.filter(assignment_id__in=ids_in(holders), role=role)
+        again.update(action=DeliveryAction.GRANT, state=DeliveryState.PENDING, attempts=0,
+                     last_error="", note="", next_attempt_at=now, claimed_at=None,
+                     completed_at=None)
+        present = set(again.values_list("assignment_id", flat=True))
+        RoleDelivery.objects.bulk_create([
+            RoleDelivery(assignment_id=assignment_id, role=role, next_attempt_at=now)
+            for assignment_id in holders if assignment_id not in present])
+        audit_record(actor=actor, action="accessPackage.roleAdded", obj=package,
+                     after={"role": role.origin_id, "resource": role.resource.display_name},
+                     details={"deliveries": len(holders)})
+        if holders:
+            assignments_refresh(holders)
+            deliveries_after_commit(holders)
+    return scope
+
+
+def package_role_remove(*, actor: User, package_id: int, role_id: int) -> None:
+    """Stop granting a role; it is taken from the package's holders unless another of their
+    assignments still grants it."""
+    with transaction.atomic():
+        package = package_lock(package_id)
+        require(actor, package.catalog, Capability.PACKAGES, "change access packages")
+        scope = package.role_scopes.select_related("role__resource").filter(
+            role_id=role_id).first()
+        if scope is None:
+            raise NotFound("The package does not grant this role.", code="roleNotInPackage")
+        role = scope.role
+        scope.delete()
+        holders = _active_assignment_ids(package)
+        grants = RoleDelivery.objects.filter(assignment_id__in=ids_in(holders), role=role,
+                                             action=DeliveryAction.GRANT)
+        grants.filter(granted_elsewhere()).update(
+            action=DeliveryAction.REVOKE, state=DeliveryState.DONE, note=KEPT_NOTE,
+            completed_at=clock.now(), next_attempt_at=None)
+        audit_record(actor=actor, action="accessPackage.roleRemoved", obj=package,
+                     before={"role": role.origin_id, "resource": role.resource.display_name},
+                     details={"deliveries": len(holders)})
+        if holders:
+            if deliveries_revoke(holders, role_ids=[role.pk]):
+                deliveries_after_commit(holders)
+            assignments_refresh(holders)
