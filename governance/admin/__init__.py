@@ -2,8 +2,12 @@
 
 from governance.admin import (
     audit,  # noqa: F401 - registers its model admins
+    catalogs,  # noqa: F401 - registers its model admins
     notifications,  # noqa: F401 - registers its model admins
     organizations,  # noqa: F401 - registers its model admins
+    packages,  # noqa: F401 - registers its model admins
+    people,  # noqa: F401 - registers its model admins
+    policies,  # noqa: F401 - registers its model admins
 )
 from governance.admin.site import admin_site
 

@@ -350,6 +350,10 @@ def _approver_rows(setting: ApprovalStageSetting, spec: StageSpec) -> list[Appro
             + single(ApproverKind.ESCALATION, spec.escalation_approvers))
 
 
+def _approver_key(row: ApproverSet) -> tuple:
+    return row.kind, row.subject_type, row.user_id, row.group_id, row.manager_level
+
+
 def _write_stages(policy: AssignmentPolicy, stages: list[StageSpec]) -> None:
     existing = {setting.order: setting for setting in policy.stages.select_for_update()}
     for order, spec in enumerate(stages, start=1):
@@ -359,8 +363,12 @@ def _write_stages(policy: AssignmentPolicy, stages: list[StageSpec]) -> None:
         setting.is_escalation_enabled = spec.escalate_after_days is not None
         setting.duration_before_escalation_days = spec.escalate_after_days
         setting.save()
-        setting.approver_sets.all().delete()
-        ApproverSet.objects.bulk_create(_approver_rows(setting, spec))
+        # Rows that stay as they are keep their ids; the others are replaced.
+        wanted = {_approver_key(row): row for row in _approver_rows(setting, spec)}
+        for row in setting.approver_sets.all():
+            if wanted.pop(_approver_key(row), None) is None:
+                row.delete()
+        ApproverSet.objects.bulk_create(wanted.values())
     for setting in existing.values():
         setting.delete()
 

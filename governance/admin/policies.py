@@ -1,0 +1,501 @@
+"""Assignment policies in the admin: who can request, up to three approval stages, expiry,
+review settings, and the questions requestors answer.
+
+The form is one call of governance.services.policies.policy_save: the stages are flat fields
+("stage2_deadline_days"), which the service's refusals name, so each reason shows beside its
+field and nothing is saved. Questions are an inline whose forms are checked by
+question_check and saved by question_save / question_delete after the policy.
+"""
+
+from datetime import timedelta
+
+from django import forms
+from django.contrib import admin
+from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
+from django.db.models import Count
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from governance.admin.builder import (
+    BuilderAdmin,
+    ScopedInline,
+    ServiceInlineForm,
+    ServiceInlineFormSet,
+    catalog_filter,
+)
+from governance.admin.scoped import ServiceModelForm
+from governance.admin.site import admin_site
+from governance.choices import ExpirationType, SubjectSetType
+from governance.models import (
+    ApproverSet,
+    AssignmentPolicy,
+    ConnectedOrganization,
+    Group,
+    Question,
+    User,
+)
+from governance.selectors.permissions import Capability
+from governance.services.errors import InvalidInput
+from governance.services.policies import (
+    MAX_STAGES,
+    StageSpec,
+    policy_delete,
+    policy_save,
+    question_check,
+    question_delete,
+    question_save,
+)
+
+STAGES = range(1, MAX_STAGES + 1)
+MANAGER = SubjectSetType.REQUESTOR_MANAGER
+DYNAMIC_CHOICES = [
+    ("", "None"),
+    (MANAGER.value, "The requestor's manager"),
+    (f"{MANAGER.value}:2", "The manager of the requestor's manager"),
+    (SubjectSetType.INTERNAL_SPONSORS.value,
+     "Internal sponsors of the requestor's connected organization"),
+    (SubjectSetType.EXTERNAL_SPONSORS.value,
+     "External sponsors of the requestor's connected organization"),
+    (SubjectSetType.TARGET_USER_SPONSORS.value, "The requestor's own sponsors"),
+]
+STAGE_FIELDS = ("approvers", "approver_group", "dynamic_approver", "fallback_approvers",
+                "escalation_approvers", "escalate_after_days", "deadline_days",
+                "justification_required")
+DEFAULT_DEADLINE_DAYS = 14
+
+
+def _people_field(label: str, help_text: str) -> forms.ModelMultipleChoiceField:
+    # Searched through the people lookup admin (governance.admin.people).
+    widget = AutocompleteSelectMultiple(AssignmentPolicy._meta.get_field("specific_users"),
+                                        admin_site)
+    return forms.ModelMultipleChoiceField(queryset=User.objects.filter(is_active=True),
+                                          required=False, label=label, help_text=help_text,
+                                          widget=widget)
+
+
+def _stage_fields(order: int) -> dict[str, forms.Field]:
+    prefix = f"stage{order}_"
+    return {
+        prefix + "approvers": _people_field(
+            "Approvers", "Any one of them decides for the stage."),
+        prefix + "approver_group": forms.ModelChoiceField(
+            queryset=Group.objects.all(), required=False, label="Approver group",
+            help_text="Any member of this group can decide.",
+            widget=AutocompleteSelect(ApproverSet._meta.get_field("group"), admin_site)),
+        prefix + "dynamic_approver": forms.ChoiceField(
+            choices=DYNAMIC_CHOICES, required=False, label="Dynamic approver",
+            help_text="Found from each request; needs fallback approvers for when there is "
+                      "nobody."),
+        prefix + "fallback_approvers": _people_field(
+            "Fallback approvers", "Decide when the approvers above cannot be found."),
+        prefix + "escalation_approvers": _people_field(
+            "Escalation approvers", "Asked too when nobody has decided after the days below; "
+                                    "the approvers above can still decide."),
+        prefix + "escalate_after_days": forms.IntegerField(
+            required=False, label="Escalate after (days)",
+            help_text="At least 1, and earlier than the deadline."),
+        prefix + "deadline_days": forms.IntegerField(
+            required=False, initial=DEFAULT_DEADLINE_DAYS, label="Deadline (days)",
+            help_text="1 to 14. Undecided by then, the request is denied as expired."),
+        prefix + "justification_required": forms.BooleanField(
+            required=False, label="Approvers must give a justification"),
+    }
+
+
+class PolicyFormBase(ServiceModelForm):
+    expiration_days = forms.IntegerField(
+        required=False, label="Days", help_text="0 to 3660, with the hours below.")
+    expiration_hours = forms.IntegerField(required=False, label="Hours")
+
+    class Meta:
+        model = AssignmentPolicy
+        fields = [
+            "access_package", "display_name", "description", "allowed_target_scope",
+            "specific_users", "specific_groups", "specific_connected_organizations",
+            "enable_self_add", "enable_self_update", "enable_self_remove",
+            "enable_on_behalf_of_direct_reports", "allow_custom_schedule",
+            "is_requestor_justification_required", "is_approval_required_for_add",
+            "is_approval_required_for_update", "expiration_type", "expiration_end_at",
+            "review_settings", "send_assignment_emails",
+        ]
+        labels = {
+            "allowed_target_scope": "Who can request",
+            "enable_self_add": "People can request it for themselves",
+            "enable_self_update": "People can ask to extend their access",
+            "enable_self_remove": "People can remove their own access",
+            "enable_on_behalf_of_direct_reports": "Managers can request it for their direct "
+                                                  "reports",
+            "allow_custom_schedule": "Requestors choose when access starts and ends",
+            "is_requestor_justification_required": "Requestors must give a justification",
+            "is_approval_required_for_add": "Requests need approval",
+            "is_approval_required_for_update": "Extensions need approval",
+            "expiration_type": "Access ends",
+            "expiration_end_at": "On",
+            "send_assignment_emails": "Email people when their access is delivered, about to "
+                                      "expire or ended",
+        }
+        help_texts = {
+            "allowed_target_scope": "A policy is for people in the directory or for people "
+                                    "outside it, never both: a package has a policy for "
+                                    "each.",
+            "specific_users": "With “Specific users and groups”.",
+            "specific_groups": "With “Specific users and groups”: their members can request.",
+            "specific_connected_organizations": "With “Users of specific connected "
+                                                "organizations”.",
+            "review_settings": 'Stored for the access reviews, e.g. {"recurrence": '
+                               '"quarterly", "durationInDays": 14, "reviewers": "manager"}.',
+        }
+        widgets = {"allowed_target_scope": forms.RadioSelect,
+                   "expiration_type": forms.RadioSelect}
+
+    # Where the service's field names differ from the form's.
+    FIELD_FOR = {"expiration_duration": "expiration_days"}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        policy = self.instance
+        if policy.pk:
+            for setting in policy.stages.order_by("order"):
+                self._initial_stage(setting.order, StageSpec.of(setting))
+            duration = policy.expiration_duration
+            if duration is not None:
+                self.initial.setdefault("expiration_days", duration.days)
+                self.initial.setdefault("expiration_hours", duration.seconds // 3600)
+        elif "expiration_days" in self.fields:
+            self.initial.setdefault("expiration_days", 365)
+        if "specific_connected_organizations" in self.fields:
+            self.fields["specific_connected_organizations"].queryset = \
+                ConnectedOrganization.objects.order_by("display_name")
+
+    def _initial_stage(self, order: int, spec: StageSpec) -> None:
+        prefix = f"stage{order}_"
+        dynamic = spec.dynamic_approver
+        if dynamic == MANAGER and spec.manager_level == 2:
+            dynamic = f"{MANAGER.value}:2"
+        values = {
+            "approvers": [person.pk for person in spec.approvers],
+            "approver_group": spec.approver_group.pk if spec.approver_group else None,
+            "dynamic_approver": dynamic,
+            "fallback_approvers": [person.pk for person in spec.fallback_approvers],
+            "escalation_approvers": [person.pk for person in spec.escalation_approvers],
+            "escalate_after_days": spec.escalate_after_days,
+            "deadline_days": spec.deadline_days,
+            "justification_required": spec.justification_required,
+        }
+        for name, value in values.items():
+            self.initial.setdefault(prefix + name, value)
+
+    def add_refusal(self, refusal) -> None:
+        field = getattr(refusal, "field", None)
+        field = self.FIELD_FOR.get(field, field)
+        self.add_error(field if field in self.fields else None, refusal.message)
+
+    def _stage(self, order: int) -> tuple[bool, StageSpec]:
+        """(whether anything of the stage was filled in, its spec)."""
+        value = {name: self.cleaned_data.get(f"stage{order}_{name}") for name in STAGE_FIELDS}
+        dynamic, level = value["dynamic_approver"] or "", 1
+        if dynamic == f"{MANAGER.value}:2":
+            dynamic, level = MANAGER.value, 2
+        deadline = value["deadline_days"]
+        spec = StageSpec(
+            approvers=list(value["approvers"] or ()), approver_group=value["approver_group"],
+            dynamic_approver=dynamic, manager_level=level,
+            fallback_approvers=list(value["fallback_approvers"] or ()),
+            escalation_approvers=list(value["escalation_approvers"] or ()),
+            escalate_after_days=value["escalate_after_days"],
+            deadline_days=DEFAULT_DEADLINE_DAYS if deadline is None else deadline,
+            justification_required=bool(value["justification_required"]))
+        filled = (not spec.is_empty or spec.escalate_after_days is not None
+                  or spec.justification_required
+                  or deadline not in (None, DEFAULT_DEADLINE_DAYS))
+        return filled, spec
+
+    def stage_specs(self) -> list[StageSpec]:
+        """The stages up to the last one filled in; one left empty in between is refused."""
+        stages = [self._stage(order) for order in STAGES]
+        last = max((order for order, (filled, _) in enumerate(stages, start=1) if filled),
+                   default=0)
+        return [spec for _, spec in stages[:last]]
+
+    def expiration_duration(self) -> timedelta | None:
+        days = self.cleaned_data.get("expiration_days")
+        hours = self.cleaned_data.get("expiration_hours")
+        if days is None and hours is None:
+            return None
+        return timedelta(days=days or 0, hours=hours or 0)
+
+    def service_save(self, actor):
+        data = self.cleaned_data
+        package = data.get("access_package")
+        flags = {name: data.get(name, False) for name in (
+            "enable_self_add", "enable_self_update", "enable_self_remove",
+            "enable_on_behalf_of_direct_reports", "allow_custom_schedule",
+            "is_requestor_justification_required", "is_approval_required_for_add",
+            "is_approval_required_for_update", "send_assignment_emails")}
+        return policy_save(
+            actor=actor, policy_id=self.instance.pk,
+            access_package_id=package.pk if package else self.instance.access_package_id,
+            display_name=data.get("display_name", ""), description=data.get("description", ""),
+            allowed_target_scope=data.get("allowed_target_scope", ""),
+            specific_users=list(data.get("specific_users") or ()),
+            specific_groups=list(data.get("specific_groups") or ()),
+            specific_connected_organizations=list(
+                data.get("specific_connected_organizations") or ()),
+            expiration_type=data.get("expiration_type", ""),
+            expiration_end_at=data.get("expiration_end_at"),
+            expiration_duration=self.expiration_duration(),
+            review_settings=data.get("review_settings") or {},
+            stages=self.stage_specs(), **flags)
+
+
+PolicyForm = type("PolicyForm", (PolicyFormBase,),
+                  {name: field for order in STAGES
+                   for name, field in _stage_fields(order).items()})
+
+
+# Questions
+
+
+def _choices_text(choices: list[dict]) -> str:
+    return "\n".join(choice["text"] if choice["value"] == choice["text"]
+                     else f"{choice['value']} | {choice['text']}" for choice in choices)
+
+
+def _localizations_text(localizations: dict) -> str:
+    return "\n".join(f"{language}: {text}" for language, text in localizations.items())
+
+
+# What question_check takes, besides choices and localizations.
+QUESTION_FIELDS = ["sequence", "kind", "text", "is_required", "is_answer_editable",
+                   "is_single_line", "regex_pattern", "allows_multiple_selection"]
+
+
+class QuestionForm(ServiceInlineForm, forms.ModelForm):
+    choices_text = forms.CharField(
+        required=False, label="Choices", widget=forms.Textarea(attrs={"rows": 3, "cols": 40}),
+        help_text="For a multiple-choice question, one per line: value | text (eu | Europe). "
+                  "A line without | is both.")
+    localizations_text = forms.CharField(
+        required=False, label="Translations",
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 40}),
+        help_text="One per line: language: text (fr: Pour quel projet ?).")
+
+    class Meta:
+        model = Question
+        fields = QUESTION_FIELDS
+        labels = {"sequence": "Order", "regex_pattern": "Pattern",
+                  "is_single_line": "Single line",
+                  "allows_multiple_selection": "Several choices allowed"}
+        help_texts = {"regex_pattern": "For a text question: a regular expression the whole "
+                                       "answer must match, e.g. [A-Z]{3}-\\d{4}."}
+
+    FIELD_FOR = {"choices": "choices_text", "localizations": "localizations_text"}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial.setdefault("choices_text", _choices_text(self.instance.choices))
+            self.initial.setdefault("localizations_text",
+                                    _localizations_text(self.instance.localizations))
+
+    def _choices(self) -> list[dict]:
+        earlier = {choice["value"]: choice for choice in self.instance.choices or ()}
+        choices = []
+        for line in (self.cleaned_data.get("choices_text") or "").splitlines():
+            if not line.strip():
+                continue
+            value, _, text = (part.strip() for part in line.partition("|"))
+            choice = {"value": value, "text": text or value}
+            # Translations of a choice are kept while its value stays.
+            if earlier.get(value, {}).get("localizations"):
+                choice["localizations"] = earlier[value]["localizations"]
+            choices.append(choice)
+        return choices
+
+    def _localizations(self) -> dict:
+        pairs = {}
+        for line in (self.cleaned_data.get("localizations_text") or "").splitlines():
+            if line.strip():
+                language, _, text = (part.strip() for part in line.partition(":"))
+                pairs[language] = text
+        return pairs
+
+    def clean(self):
+        cleaned = super().clean()
+        self.checked = None
+        if self.errors:
+            return cleaned
+        fields = {name: cleaned.get(name) for name in QUESTION_FIELDS}
+        try:
+            self.checked = question_check(**fields, choices=self._choices(),
+                                          localizations=self._localizations())
+        except InvalidInput as refusal:
+            field = self.FIELD_FOR.get(refusal.field, refusal.field)
+            self.add_error(field if field in self.fields else None, refusal.message)
+        return cleaned
+
+
+class QuestionFormSet(ServiceInlineFormSet):
+    def changes(self):
+        calls = []
+        for form, deleted in self.live_forms():
+            question_id = form.instance.pk
+            if deleted:
+                calls.append(lambda question_id=question_id: question_delete(
+                    actor=self.actor, question_id=question_id))
+            elif question_id is None or form.has_changed():
+                calls.append(lambda question_id=question_id, fields=form.checked: question_save(
+                    actor=self.actor, policy_id=self.instance.pk, question_id=question_id,
+                    **fields))
+        return calls
+
+
+class QuestionInline(ScopedInline, admin.StackedInline):
+    model = Question
+    form = QuestionForm
+    formset = QuestionFormSet
+    capability = Capability.PACKAGES
+    extra = 0
+    verbose_name = "question"
+    verbose_name_plural = "Questions for the requestor"
+
+    EDIT_FIELDS = [("sequence", "kind"), "text", "localizations_text",
+                   ("is_required", "is_answer_editable"), ("is_single_line", "regex_pattern"),
+                   ("choices_text", "allows_multiple_selection")]
+    VIEW_FIELDS = [("sequence", "kind"), "text", "localizations",
+                   ("is_required", "is_answer_editable"), ("is_single_line", "regex_pattern"),
+                   ("choices", "allows_multiple_selection")]
+
+    def get_fields(self, request, obj=None):
+        return self.EDIT_FIELDS if self.has_change_permission(request, obj) \
+            else self.VIEW_FIELDS
+
+
+# The policy admin
+
+
+def _stage_fieldset(order: int) -> tuple[str, dict]:
+    prefix = f"stage{order}_"
+    description = ("Leave it empty when the policy needs fewer stages."
+                   if order > 1 else "Who decides first.")
+    return (f"Approval stage {order}", {"description": description, "fields": [
+        prefix + "approvers", prefix + "approver_group", prefix + "dynamic_approver",
+        prefix + "fallback_approvers",
+        (prefix + "escalation_approvers", prefix + "escalate_after_days"),
+        (prefix + "deadline_days", prefix + "justification_required")]})
+
+
+@admin.register(AssignmentPolicy, site=admin_site)
+class AssignmentPolicyAdmin(BuilderAdmin):
+    form = PolicyForm
+    view_capability = Capability.READ
+    change_capability = Capability.PACKAGES
+    inlines = [QuestionInline]
+    list_display = ["display_name", "access_package", "catalog", "allowed_target_scope",
+                    "stage_count", "expiry"]
+    list_filter = [catalog_filter("access_package__catalog_id"), "allowed_target_scope"]
+    list_select_related = ["access_package__catalog"]
+    search_fields = ["display_name", "access_package__display_name"]
+    autocomplete_fields = ["specific_users", "specific_groups"]
+    filter_horizontal = ["specific_connected_organizations"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(stage_total=Count("stages")).order_by(
+            "access_package__display_name", "display_name")
+
+    @admin.display(description="Catalog", ordering="access_package__catalog__display_name")
+    def catalog(self, policy):
+        return policy.access_package.catalog
+
+    @admin.display(description="Approval stages", ordering="stage_total")
+    def stage_count(self, policy):
+        return policy.stage_total or "None"
+
+    @admin.display(description="Access ends")
+    def expiry(self, policy):
+        if policy.expiration_type == ExpirationType.AFTER_DURATION:
+            days, hours = policy.expiration_duration.days, \
+                policy.expiration_duration.seconds // 3600
+            parts = [f"{days} day{'s' if days != 1 else ''}" if days else "",
+                     f"{hours} hour{'s' if hours != 1 else ''}" if hours else ""]
+            return "After " + " ".join(part for part in parts if part)
+        if policy.expiration_type == ExpirationType.AFTER_DATETIME:
+            return format_html("On {}", policy.expiration_end_at.date().isoformat())
+        return "Never"
+
+    @admin.display(description="Approval stages")
+    def stage_summary(self, policy):
+        stages = []
+        for setting in policy.stages.order_by("order"):
+            spec = StageSpec.of(setting)
+            who = [str(person) for person in spec.approvers]
+            if spec.approver_group:
+                who.append(f"members of {spec.approver_group}")
+            if spec.dynamic_approver:
+                who.append(SubjectSetType(spec.dynamic_approver).label.lower())
+            extra = []
+            if spec.fallback_approvers:
+                extra.append("fallback: " + ", ".join(map(str, spec.fallback_approvers)))
+            if spec.escalate_after_days:
+                extra.append(f"escalates after {spec.escalate_after_days} days to "
+                             + ", ".join(map(str, spec.escalation_approvers)))
+            extra.append(f"deadline {spec.deadline_days} days")
+            stages.append((setting.order, ", ".join(who), "; ".join(extra)))
+        if not stages:
+            return "No approval"
+        return format_html("<ol>{}</ol>", format_html_join(
+            "", "<li value=\"{}\">{} ({})</li>", stages))
+
+    def get_fieldsets(self, request, obj=None):
+        editable = self.has_change_permission(request, obj) if obj is not None \
+            else self.has_add_permission(request)
+        fieldsets = [
+            (None, {"fields": ["access_package", "display_name", "description"]}),
+            ("Who can request", {"fields": [
+                "allowed_target_scope", "specific_users", "specific_groups",
+                "specific_connected_organizations"]}),
+            ("Requests", {"fields": [
+                "enable_self_add", "enable_self_update", "enable_self_remove",
+                "enable_on_behalf_of_direct_reports", "allow_custom_schedule",
+                "is_requestor_justification_required"]}),
+            ("Approval", {"description": "Up to three stages, decided in order; the first "
+                                         "approver of a stage to decide decides for it, and a "
+                                         "denial ends the request. Nobody approves their own "
+                                         "request.",
+                          "fields": ["is_approval_required_for_add",
+                                     "is_approval_required_for_update"]}),
+        ]
+        if editable:
+            fieldsets += [_stage_fieldset(order) for order in STAGES]
+            expiry = ["expiration_type", "expiration_end_at",
+                      ("expiration_days", "expiration_hours")]
+        else:
+            fieldsets.append(("Approval stages", {"fields": ["stage_summary"]}))
+            expiry = ["expiry"]
+        return fieldsets + [
+            ("Expiration", {"fields": expiry}),
+            ("Access reviews", {"fields": ["review_settings"]}),
+            ("Notifications", {"fields": ["send_assignment_emails"]}),
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        if not self.has_change_permission(request, obj):
+            return ["stage_summary", "expiry"]
+        return ["access_package"]
+
+    def _package_page(self, policy):
+        return redirect(reverse("admin:governance_accesspackage_change",
+                                args=[policy.access_package_id],
+                                current_app=self.admin_site.name))
+
+    def response_post_save_add(self, request, obj):
+        return self._package_page(obj)
+
+    def response_post_save_change(self, request, obj):
+        return self._package_page(obj)
+
+    def service_delete(self, actor, policy):
+        policy_delete(actor=actor, policy_id=policy.pk)

@@ -1,0 +1,445 @@
+"""The package builder in the admin, through the test client: catalogs and their role
+holders, resources, packages with their roles, policies with stages and questions. The forms'
+refusals are the services': beside their field, with nothing saved."""
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from governance.choices import (
+    AllowedTargetScope,
+    ApproverKind,
+    CatalogRole,
+    ExpirationType,
+    GroupMembershipRole,
+    RequestState,
+    SubjectSetType,
+)
+from governance.models import (
+    AccessPackage,
+    AssignmentPolicy,
+    AuditEvent,
+    Catalog,
+    CatalogRoleAssignment,
+    GroupMembership,
+    Question,
+    Resource,
+)
+from governance.services.policies import StageSpec, policy_save
+from governance.services.requests import request_submit
+from tests.config_helpers import config_snapshot, make_delegates
+from tests.factories import GroupFactory, PackageFactory, group_role, submit_request
+
+CATALOGS = "admin:governance_catalog"
+RESOURCES = "admin:governance_resource"
+PACKAGES = "admin:governance_accesspackage"
+POLICIES = "admin:governance_assignmentpolicy"
+NO_QUESTIONS = {"questions-TOTAL_FORMS": "0", "questions-INITIAL_FORMS": "0",
+                "questions-MIN_NUM_FORMS": "0", "questions-MAX_NUM_FORMS": "1000"}
+
+
+@pytest.fixture
+def people(world):
+    return make_delegates(world)
+
+
+@pytest.fixture
+def owner_client(world, as_user):
+    return as_user(world.owner)
+
+
+def field_errors(response, field: str) -> list[str]:
+    return list(response.context["adminform"].form.errors.get(field, []))
+
+
+def stage_form(order: int, **values) -> dict:
+    defaults = {"approvers": [], "approver_group": "", "dynamic_approver": "",
+                "fallback_approvers": [], "escalation_approvers": [],
+                "escalate_after_days": "", "deadline_days": "14"}
+    return {f"stage{order}_{name}": value for name, value in (defaults | values).items()
+            if value is not False}
+
+
+def policy_form(world, package, **overrides) -> dict:
+    form = {
+        "access_package": package.pk, "display_name": "Contoso partners",
+        "description": "Partners working on Falcon.",
+        "allowed_target_scope": AllowedTargetScope.SPECIFIC_CONNECTED_ORG_USERS,
+        "specific_connected_organizations": [world.organization.pk],
+        "enable_self_add": "on", "enable_self_update": "on", "enable_self_remove": "on",
+        "is_requestor_justification_required": "on", "is_approval_required_for_add": "on",
+        "expiration_type": ExpirationType.AFTER_DURATION, "expiration_days": "30",
+        "expiration_hours": "", "review_settings": "{}", "send_assignment_emails": "on",
+        **stage_form(1, approvers=[world.approver.pk]),
+        **stage_form(2, approvers=[world.second_approver.pk], deadline_days="7"),
+        **stage_form(3),
+        **NO_QUESTIONS,
+    }
+    return form | overrides
+
+
+def question_form(index: int = 0, **values) -> dict:
+    defaults = {"sequence": "1", "kind": "text", "text": "Which project code?",
+                "localizations_text": "fr: Quel code de projet ?", "is_required": "on",
+                "is_single_line": "on", "regex_pattern": r"[A-Z]{3}-\d{4}",
+                "choices_text": ""}
+    return {f"questions-{index}-{name}": value for name, value in (defaults | values).items()}
+
+
+def test_a_catalog_owner_builds_a_requestable_package_with_a_two_stage_policy(
+        world, people, owner_client):
+    # Something of another catalog, which must never be offered.
+    group_role(PackageFactory(catalog=people.other_catalog, display_name="Ledger"),
+               GroupFactory(display_name="Ledger keepers"))
+    add_page = owner_client.get(reverse(f"{PACKAGES}_add")).content.decode()
+    assert "Projects › Project Falcon › Member" in add_page
+    assert "Ledger" not in add_page and "Finance" not in add_page
+
+    falcon_member = world.package.resource_roles.get(resource__display_name="Project Falcon")
+    response = owner_client.post(reverse(f"{PACKAGES}_add"), {
+        "catalog": world.catalog.pk, "display_name": "Falcon reviewers",
+        "description": "Review the Falcon designs.", "resource_roles": [falcon_member.pk],
+        "incompatible_access_packages": [], "incompatible_groups": [], "_save": "Save"})
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    package = AccessPackage.objects.get(display_name="Falcon reviewers")
+    assert list(package.resource_roles.all()) == [falcon_member]
+    assert AuditEvent.objects.filter(action="accessPackage.roleAdded",
+                                     object_id=str(package.pk)).count() == 1
+
+    page = owner_client.get(reverse(f"{PACKAGES}_change", args=[package.pk])).content.decode()
+    assert "No policy yet" in page
+    add_policy = reverse(f"{POLICIES}_add") + f"?access_package={package.pk}"
+    assert f'href="{add_policy}"' in page.replace("&amp;", "&")
+    assert 'name="access_package"' in owner_client.get(add_policy).content.decode()
+
+    form = policy_form(world, package, **{
+        **stage_form(1, approvers=[world.approver.pk], escalation_approvers=[world.owner.pk],
+                     escalate_after_days="3", deadline_days="5", justification_required="on"),
+        **question_form(), "questions-TOTAL_FORMS": "1", "_save": "Save"})
+    response = owner_client.post(reverse(f"{POLICIES}_add"), form)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert response.url == reverse(f"{PACKAGES}_change", args=[package.pk])
+    policy = AssignmentPolicy.objects.get(access_package=package)
+    first, second = policy.stages.order_by("order")
+    assert (first.duration_before_automatic_denial_days, first.duration_before_escalation_days,
+            first.is_approver_justification_required) == (5, 3, True)
+    assert second.duration_before_automatic_denial_days == 7
+    assert set(first.approver_sets.values_list("kind", "user__email")) == {
+        (ApproverKind.PRIMARY, world.approver.email),
+        (ApproverKind.ESCALATION, world.owner.email)}
+    question = policy.questions.get()
+    assert (question.text, question.regex_pattern, question.localizations) == (
+        "Which project code?", r"[A-Z]{3}-\d{4}", {"fr": "Quel code de projet ?"})
+    assert [event.action for event in AuditEvent.objects.filter(
+        object_type="assignmentpolicy", object_id=str(policy.pk)).order_by("id")] == [
+        "policy.created", "policy.questionAdded"]
+
+    page = owner_client.get(reverse(f"{PACKAGES}_change", args=[package.pk])).content.decode()
+    assert "Contoso partners" in page and "2 approval stages" in page
+
+    request = request_submit(requestor=world.requester, access_package_id=package.pk,
+                             justification="Reviewing", answers={question.pk: "FAL-2026"})
+    assert request.state == RequestState.PENDING_APPROVAL
+    assert list(request.stages.get(order=1).approvers.all()) == [world.approver]
+
+
+def test_the_policy_page_shows_its_stages_and_questions_again(world, owner_client):
+    page = owner_client.get(reverse(f"{POLICIES}_change", args=[world.policy.pk]))
+    form = page.context["adminform"].form
+    assert form.initial["stage1_approvers"] == [world.approver.pk]
+    assert form.initial["stage2_approvers"] == [world.second_approver.pk]
+    assert form.initial["expiration_days"] == 30
+    assert "Which project code?" in page.content.decode()
+    # Saved unchanged, nothing changes and nothing is audited.
+    data = policy_form(world, world.package, **{
+        **stage_form(2, approvers=[world.second_approver.pk]),
+        "questions-TOTAL_FORMS": "1", "questions-INITIAL_FORMS": "1",
+        **question_form(id=world.question.pk, sequence="0", localizations_text="",
+                        regex_pattern=r"[A-Z]{3}-\d{4}"),
+        "display_name": "Contoso partners", "description": "",
+        "expiration_days": "30", "enable_self_update": "on", "_save": "Save"})
+    data["questions-0-policy"] = world.policy.pk
+    before = config_snapshot()
+    response = owner_client.post(reverse(f"{POLICIES}_change", args=[world.policy.pk]), data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    after = config_snapshot()
+    assert {key: value for key, value in after.items() if before[key] != value} == {}
+
+
+REFUSALS = [
+    ("no stage", {**stage_form(1), **stage_form(2)}, "stage1_approvers", "name the approvers"),
+    ("a gap between stages", {**stage_form(1)}, "stage1_approvers", "no approver"),
+    ("escalation after the deadline",
+     stage_form(2, approvers=["second"], escalation_approvers=["owner"],
+                escalate_after_days="7", deadline_days="7"),
+     "stage2_escalate_after_days", "escalate earlier"),
+    ("deadline of 15 days", stage_form(1, approvers=["approver"], deadline_days="15"),
+     "stage1_deadline_days", "1 to 14 days"),
+    ("manager without fallback",
+     stage_form(1, dynamic_approver=SubjectSetType.REQUESTOR_MANAGER.value),
+     "stage1_fallback_approvers", "fallback approver"),
+    ("4000 days", {"expiration_days": "4000"}, "expiration_days", "3660 days"),
+    ("mixed scope", {"allowed_target_scope": AllowedTargetScope.SPECIFIC_DIRECTORY_USERS,
+                     "specific_users": ["member"]},
+     "specific_connected_organizations", "second policy"),
+    ("no organisation", {"specific_connected_organizations": []},
+     "specific_connected_organizations", "at least one"),
+    ("name taken", {"display_name": "CONTOSO PARTNERS"}, "display_name", "already has"),
+]
+
+
+@pytest.mark.parametrize("case", REFUSALS, ids=lambda case: case[0])
+def test_an_invalid_policy_shows_the_reason_beside_its_field_and_saves_nothing(
+        world, owner_client, case):
+    _, overrides, field, words = case
+    named = {"approver": world.approver.pk, "second": world.second_approver.pk,
+             "owner": world.owner.pk, "member": world.member.pk}
+    overrides = {name: [named[item] for item in value]
+                 if isinstance(value, list) and value and isinstance(value[0], str) else value
+                 for name, value in overrides.items()}
+    form = policy_form(world, world.package, **({"display_name": "Second policy",
+                                                  "_save": "Save"} | overrides))
+    before = config_snapshot()
+    response = owner_client.post(reverse(f"{POLICIES}_add"), form)
+    assert response.status_code == 200
+    errors = field_errors(response, field)
+    assert errors and words in errors[0], response.context["adminform"].form.errors
+    page = response.content.decode()
+    assert re.search(rf'<div class="(?=[^"]*\berrors\b)(?=[^"]*\bfield-{field}\b)', page), \
+        "not beside its field"
+    assert config_snapshot() == before
+
+
+def test_an_invalid_question_shows_its_reason_beside_the_field(world, owner_client):
+    form = policy_form(world, world.package, display_name="Second policy",
+                       **question_form(regex_pattern="[A-Z"),
+                       **{"questions-TOTAL_FORMS": "1", "_save": "Save"})
+    before = config_snapshot()
+    response = owner_client.post(reverse(f"{POLICIES}_add"), form)
+    assert response.status_code == 200
+    question = response.context["inline_admin_formsets"][0].formset.forms[0]
+    assert "not a valid regular expression" in question.errors["regex_pattern"][0]
+    assert config_snapshot() == before
+
+
+def test_a_policy_without_approval_needs_no_stage(world, owner_client):
+    form = policy_form(world, world.package, display_name="Everyone",
+                       allowed_target_scope=AllowedTargetScope.ALL_DIRECTORY_USERS,
+                       specific_connected_organizations=[], expiration_type="noExpiration",
+                       **{**stage_form(1), **stage_form(2), "_save": "Save"})
+    del form["is_approval_required_for_add"]
+    response = owner_client.post(reverse(f"{POLICIES}_add"), form)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    policy = AssignmentPolicy.objects.get(display_name="Everyone")
+    assert not policy.stages.exists() and policy.expiration_duration is None
+
+
+def test_changing_a_question_and_removing_another(world, owner_client):
+    spare = Question.objects.create(policy=world.policy, text="Anything else?", sequence=5,
+                                    is_required=False)
+    form = policy_form(world, world.package, **{
+        "display_name": "Contoso partners", "expiration_days": "30", "_save": "Save",
+        "questions-TOTAL_FORMS": "2", "questions-INITIAL_FORMS": "2",
+        **question_form(0, id=world.question.pk, text="Which project code, please?",
+                        localizations_text=""),
+        **question_form(1, id=spare.pk, text="Anything else?", regex_pattern="",
+                        localizations_text="", DELETE="on")})
+    response = owner_client.post(reverse(f"{POLICIES}_change", args=[world.policy.pk]), form)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    world.question.refresh_from_db()
+    assert world.question.text == "Which project code, please?"
+    assert not Question.objects.filter(pk=spare.pk).exists()
+
+
+def test_a_package_name_taken_is_refused_beside_the_field(world, owner_client):
+    before = config_snapshot()
+    response = owner_client.post(reverse(f"{PACKAGES}_add"), {
+        "catalog": world.catalog.pk, "display_name": "falcon collaboration",
+        "description": "", "resource_roles": [], "_save": "Save"})
+    assert response.status_code == 200
+    assert "already has an access package" in field_errors(response, "display_name")[0]
+    assert config_snapshot() == before
+
+
+def test_a_package_offers_only_its_catalogs_roles(world, people, owner_client):
+    foreign = group_role(PackageFactory(catalog=people.other_catalog),
+                         GroupFactory(display_name="Ledger keepers"))
+    url = reverse(f"{PACKAGES}_change", args=[world.package.pk])
+    page = owner_client.get(url).content.decode()
+    assert "Project Falcon › Member" in page and "Ledger" not in page
+    before = config_snapshot()
+    response = owner_client.post(url, {
+        "display_name": "Falcon collaboration", "description": "",
+        "resource_roles": [foreign.pk], "_save": "Save"})
+    assert response.status_code == 200 and field_errors(response, "resource_roles")
+    assert config_snapshot() == before
+
+
+def test_removing_a_role_in_the_builder_changes_the_package(world, owner_client):
+    keep = world.package.resource_roles.get(resource__display_name="Project Falcon")
+    response = owner_client.post(reverse(f"{PACKAGES}_change", args=[world.package.pk]), {
+        "display_name": "Falcon collaboration", "description": "", "is_hidden": "on",
+        "resource_roles": [keep.pk], "_save": "Save"})
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    world.package.refresh_from_db()
+    assert world.package.is_hidden and list(world.package.resource_roles.all()) == [keep]
+    assert AuditEvent.objects.filter(action="accessPackage.roleRemoved").count() == 1
+
+
+def test_a_package_in_use_says_why_it_cannot_be_deleted(world, owner_client):
+    submit_request(world)
+    response = owner_client.get(reverse(f"{PACKAGES}_delete", args=[world.package.pk]),
+                                follow=True)
+    page = response.content.decode()
+    assert "cannot be deleted" in page and "open request" in page
+    assert AccessPackage.objects.filter(pk=world.package.pk).exists()
+
+
+def test_an_unused_package_is_deleted_with_its_policies(world, owner_client):
+    package = PackageFactory(catalog=world.catalog, display_name="Draft")
+    policy_save(actor=world.owner, access_package_id=package.pk, display_name="All",
+                allowed_target_scope=AllowedTargetScope.ALL_MEMBER_USERS,
+                is_approval_required_for_add=False)
+    url = reverse(f"{PACKAGES}_delete", args=[package.pk])
+    assert "Are you sure" in owner_client.get(url).content.decode()
+    response = owner_client.post(url, {"post": "yes"})
+    assert response.status_code == 302
+    assert not AccessPackage.objects.filter(pk=package.pk).exists()
+    assert AuditEvent.objects.filter(action="accessPackage.deleted").exists()
+
+
+# Catalogs and their role holders
+
+
+def test_a_catalog_creator_adds_a_catalog_and_owns_it(people, as_user):
+    client = as_user(people.creator)
+    assert client.get(reverse(f"{CATALOGS}_changelist")).status_code == 200
+    response = client.post(reverse(f"{CATALOGS}_add"), {
+        "display_name": "Research", "description": "Labs.", "state": "published",
+        "is_externally_visible": "on", "_save": "Save"})
+    assert response.status_code == 302
+    catalog = Catalog.objects.get(display_name="Research")
+    assert CatalogRoleAssignment.objects.filter(catalog=catalog, user=people.creator,
+                                                role=CatalogRole.OWNER).exists()
+    page = client.get(reverse(f"{CATALOGS}_change", args=[catalog.pk])).content.decode()
+    assert "Who holds a role in this catalog" in page and people.creator.email in page
+
+
+def test_the_owner_grants_and_hands_over_roles_in_the_inline(world, people, owner_client):
+    url = reverse(f"{CATALOGS}_change", args=[world.catalog.pk])
+    holders = list(CatalogRoleAssignment.objects.filter(catalog=world.catalog).order_by(
+        "role", "user__email"))
+    form = {"display_name": "Projects", "description": "", "state": "published",
+            "is_externally_visible": "on", "_save": "Save",
+            "role_assignments-TOTAL_FORMS": str(len(holders) + 1),
+            "role_assignments-INITIAL_FORMS": str(len(holders)),
+            "role_assignments-MIN_NUM_FORMS": "0", "role_assignments-MAX_NUM_FORMS": "1000"}
+    for index, holder in enumerate(holders):
+        form |= {f"role_assignments-{index}-id": holder.pk,
+                 f"role_assignments-{index}-catalog": world.catalog.pk,
+                 f"role_assignments-{index}-user": holder.user_id,
+                 f"role_assignments-{index}-role": holder.role}
+    new = len(holders)
+    form |= {f"role_assignments-{new}-catalog": world.catalog.pk,
+             f"role_assignments-{new}-user": people.other_owner.pk,
+             f"role_assignments-{new}-role": CatalogRole.OWNER}
+    owner_row = next(index for index, holder in enumerate(holders)
+                     if holder.user_id == world.owner.pk)
+
+    # Removing the only owner, without a new one, is refused above the inline.
+    lonely = form | {f"role_assignments-{owner_row}-DELETE": "on",
+                     f"role_assignments-{new}-user": "", f"role_assignments-{new}-role": ""}
+    before = config_snapshot()
+    response = owner_client.post(url, lonely)
+    assert response.status_code == 200
+    errors = response.context["inline_admin_formsets"][0].formset.non_form_errors()
+    assert "last owner" in errors[0]
+    assert config_snapshot() == before
+
+    # Adding a new owner and leaving in one save works: grants come first.
+    response = owner_client.post(url, form | {f"role_assignments-{owner_row}-DELETE": "on"})
+    assert response.status_code == 302
+    owners = CatalogRoleAssignment.objects.filter(catalog=world.catalog,
+                                                  role=CatalogRole.OWNER)
+    assert [holder.user for holder in owners] == [people.other_owner]
+    assert {event.action for event in AuditEvent.objects.filter(
+        object_type="catalog", object_id=str(world.catalog.pk))} == {
+        "catalog.roleGranted", "catalog.roleRevoked"}
+
+
+def test_a_reader_sees_the_catalog_policy_and_package_without_changing_them(world, people,
+                                                                             as_user):
+    client = as_user(people.reader)
+    page = client.get(reverse(f"{POLICIES}_change", args=[world.policy.pk])).content.decode()
+    assert "Approver" in page and 'name="_save"' not in page
+    assert "Which project code?" in page
+    page = client.get(reverse(f"{PACKAGES}_change", args=[world.package.pk])).content.decode()
+    assert "Contoso partners" in page and 'name="_save"' not in page
+    assert client.get(reverse(f"{CATALOGS}_change",
+                              args=[world.catalog.pk])).status_code == 200
+    assert client.post(reverse(f"{POLICIES}_change", args=[world.policy.pk]),
+                       {"display_name": "Mine"}).status_code == 403
+
+
+# Resources
+
+
+def test_an_owner_offers_a_group_they_own(world, people, owner_client):
+    page = owner_client.get(reverse(f"{RESOURCES}_add")).content.decode()
+    assert "Falcon Engineers" in page and "Project Falcon" not in page.split(
+        'name="group"')[1].split("</select>")[0]
+    response = owner_client.post(reverse(f"{RESOURCES}_add"), {
+        "catalog": world.catalog.pk, "group": people.owned_group.pk, "display_name": "",
+        "description": "", "_save": "Save"})
+    assert response.status_code == 302
+    resource = Resource.objects.get(catalog=world.catalog, origin_id=str(people.owned_group.pk))
+    assert sorted(resource.roles.values_list("display_name", flat=True)) == ["Member", "Owner"]
+
+
+def test_a_group_already_offered_is_refused_beside_the_field(world, people, owner_client):
+    GroupMembership.objects.create(group=world.group, user=world.owner,
+                                   role=GroupMembershipRole.OWNER)
+    before = config_snapshot()
+    response = owner_client.post(reverse(f"{RESOURCES}_add"), {
+        "catalog": world.catalog.pk, "group": world.group.pk, "_save": "Save"})
+    assert response.status_code == 200
+    assert "already offers" in field_errors(response, "group")[0]
+    assert config_snapshot() == before
+
+
+# Autocomplete: people for everyone with a role, packages only of one's catalogs
+
+
+def autocomplete(client, model: str, field: str, term: str) -> list[str]:
+    response = client.get(reverse("admin:autocomplete"), {
+        "app_label": "governance", "model_name": model, "field_name": field, "term": term})
+    assert response.status_code == 200, response.content
+    return [result["text"] for result in response.json()["results"]]
+
+
+def test_autocomplete_finds_people_and_only_visible_packages(world, people, owner_client):
+    assert autocomplete(owner_client, "assignmentpolicy", "specific_users",
+                        "second.approver") == ["Second.Approver"]
+    PackageFactory(catalog=people.other_catalog, display_name="Falcon ledger")
+    assert autocomplete(owner_client, "accesspackage", "incompatible_access_packages",
+                        "falcon") == ["Falcon collaboration"]
+    assert autocomplete(owner_client, "approverset", "group", "Falcon") == [
+        "Falcon Engineers", "Falcon Reports", "Project Falcon"]
+
+
+def test_a_policy_stays_requestable_after_its_stage_is_changed_in_the_admin(world,
+                                                                            owner_client):
+    policy_save(actor=world.owner, policy_id=world.policy.pk,
+                access_package_id=world.package.pk, display_name="Contoso partners",
+                allowed_target_scope=AllowedTargetScope.SPECIFIC_CONNECTED_ORG_USERS,
+                specific_connected_organizations=[world.organization],
+                stages=[StageSpec(dynamic_approver=SubjectSetType.REQUESTOR_MANAGER,
+                                  manager_level=2, fallback_approvers=[world.approver])],
+                expiration_duration=None, expiration_type=ExpirationType.NO_EXPIRATION)
+    form = owner_client.get(reverse(f"{POLICIES}_change",
+                                    args=[world.policy.pk])).context["adminform"].form
+    assert form.initial["stage1_dynamic_approver"] == "requestorManager:2"
+    assert form.initial["stage1_fallback_approvers"] == [world.approver.pk]
+    request = submit_request(world)
+    assert list(request.stages.get().approvers.all()) == [world.approver]
