@@ -215,3 +215,20 @@ class OutboxState(models.TextChoices):
 class GroupMembershipRole(models.TextChoices):
     MEMBER = "Member", "Member"
     OWNER = "Owner", "Owner"
+
+
+class BulkJobState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+BULK_JOB_OPEN = [BulkJobState.QUEUED, BulkJobState.RUNNING]
+BULK_JOB_FINAL = [BulkJobState.DONE, BulkJobState.FAILED]
+
+
+class BulkRowOutcome(models.TextChoices):
+    PENDING = "pending", "Not processed yet"
+    ASSIGNED = "assigned", "Assigned"
+    REJECTED = "rejected", "Rejected"

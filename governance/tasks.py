@@ -2,12 +2,17 @@
 
 from celery import shared_task
 
-from governance.services import approvals, delivery, expiry, guests, outbox
+from governance.services import approvals, bulk_assignments, delivery, expiry, guests, outbox
 
 
 @shared_task
 def deliver_assignments(assignment_ids: list[int]) -> int:
     return delivery.deliveries_process(assignment_ids=assignment_ids)
+
+
+@shared_task
+def run_bulk_assignment(job_id: int) -> int:
+    return bulk_assignments.bulk_assignment_run(job_id=job_id)
 
 
 @shared_task
@@ -32,6 +37,11 @@ def sweep_expirations() -> dict:
 def sweep_deliveries() -> dict:
     return {"started": delivery.requests_start_scheduled(),
             "delivered": delivery.deliveries_process()}
+
+
+@shared_task
+def sweep_bulk_assignments() -> int:
+    return bulk_assignments.bulk_assignments_resume()
 
 
 @shared_task

@@ -214,6 +214,7 @@ CELERY_BEAT_SCHEDULE = {
         "sweep_deliveries",
         "sweep_outbox",
         "sweep_guests",
+        "sweep_bulk_assignments",
     )
 }
 

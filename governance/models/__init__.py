@@ -1,5 +1,6 @@
 from governance.models.assignment import Assignment, RoleDelivery
 from governance.models.audit import AuditEvent, AuditLogIsAppendOnly
+from governance.models.bulk_assignment import BulkAssignmentJob, BulkAssignmentRow
 from governance.models.catalog import Catalog, CatalogRoleAssignment, GlobalRoleAssignment
 from governance.models.directory import (
     ConnectedOrganization,
@@ -25,7 +26,8 @@ from governance.models.request import (
 __all__ = [
     "AccessPackage", "ApprovalDecision", "ApprovalDelegation", "ApprovalStage",
     "ApprovalStageSetting", "ApproverSet", "Assignment", "AssignmentPolicy", "AssignmentRequest",
-    "AuditEvent", "AuditLogIsAppendOnly", "Catalog", "CatalogRoleAssignment",
+    "AuditEvent", "AuditLogIsAppendOnly", "BulkAssignmentJob", "BulkAssignmentRow",
+    "Catalog", "CatalogRoleAssignment",
     "ConnectedOrganization", "EmailTemplate", "ExternalUser", "GlobalRoleAssignment", "Group",
     "GroupMembership",
     "IdentitySource", "OutboxMessage", "Question", "RequestAnswer", "Resource", "ResourceRole",

@@ -25,6 +25,7 @@ from governance.models import (
     Assignment,
     AssignmentPolicy,
     AssignmentRequest,
+    BulkAssignmentJob,
     Catalog,
     CatalogRoleAssignment,
     Question,
@@ -66,6 +67,7 @@ CATALOG_PATHS = {
     AssignmentRequest: "access_package__catalog_id",
     Assignment: "access_package__catalog_id",
     RoleDelivery: "assignment__access_package__catalog_id",
+    BulkAssignmentJob: "access_package__catalog_id",
 }
 
 
