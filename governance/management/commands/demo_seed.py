@@ -1,9 +1,11 @@
 """Load the demo data: a connected organisation, two catalogs, two packages, their people.
 
-Idempotent: when the demo catalog already exists it changes nothing. The objects are made
-with the ORM directly, because there are no services for configuration objects (catalogs,
-resources, packages, policies) yet; requests, decisions and assignments are not seeded, so
-every state change the demo shows still goes through the services.
+Idempotent: when the demo catalog already exists it changes nothing. Catalogs, resources,
+packages, policies and questions are made through the configuration services, as an
+administrator and the catalog owner would make them in the admin; the people, their groups
+and the connected organisation are written directly (the directory is the demo's given).
+Requests, decisions and assignments are not seeded, so every state change the demo shows
+goes through the services too.
 """
 
 from datetime import timedelta
@@ -14,35 +16,28 @@ from django.db import transaction
 
 from governance.choices import (
     AllowedTargetScope,
-    ApproverKind,
     CatalogRole,
     CatalogState,
     ConnectedOrganizationState,
     ExpirationType,
     IdentitySourceType,
-    OriginSystem,
     QuestionKind,
     SubjectLifecycle,
     SubjectSetType,
     UserType,
 )
 from governance.models import (
-    AccessPackage,
-    ApprovalStageSetting,
-    ApproverSet,
-    AssignmentPolicy,
     Catalog,
-    CatalogRoleAssignment,
     ConnectedOrganization,
     Group,
     IdentitySource,
-    Question,
-    Resource,
     ResourceRole,
-    ResourceRoleScope,
     TenantSettings,
     User,
 )
+from governance.services.catalogs import catalog_create, catalog_role_grant, catalog_role_revoke
+from governance.services.packages import package_create, package_role_add, resource_add
+from governance.services.policies import StageSpec, policy_save, question_save
 
 DEMO_CATALOG = "Sales"
 ADMIN_PASSWORD = "demo-admin-1"
@@ -120,15 +115,11 @@ class Command(BaseCommand):
         bob.subject_lifecycle = SubjectLifecycle.GOVERNED
         bob.save(update_fields=["user_type", "connected_organization", "subject_lifecycle"])
 
-        sales = Catalog.objects.create(
-            display_name="Sales", description="Access for the sales team and its partners.",
-            state=CatalogState.PUBLISHED, is_externally_visible=True)
-        finance = Catalog.objects.create(
-            display_name="Finance", description="Finance systems and audit access.",
-            state=CatalogState.PUBLISHED, is_externally_visible=False)
-        for catalog in (sales, finance):
-            CatalogRoleAssignment.objects.create(catalog=catalog, user=owner,
-                                                 role=CatalogRole.OWNER)
+        sales = self.catalog(admin, owner, "Sales",
+                             "Access for the sales team and its partners.",
+                             is_externally_visible=True)
+        finance = self.catalog(admin, owner, "Finance", "Finance systems and audit access.",
+                               is_externally_visible=False)
 
         members = {}
         for catalog, name, description in [
@@ -137,61 +128,56 @@ class Command(BaseCommand):
             (finance, "Finance Team", "The finance department."),
             (finance, "Finance Auditors", "Auditors during an audit engagement."),
         ]:
-            members[name] = self.group_resource(catalog, name, description)
+            members[name] = self.group_resource(admin, catalog, name, description)
 
-        # One stage, for users of configured connected organisations (Bob).
-        sales_package = AccessPackage.objects.create(
-            catalog=sales, display_name="Sales partner access",
+        # One stage, for users of configured connected organizations (Bob).
+        sales_package = package_create(
+            actor=owner, catalog_id=sales.pk, display_name="Sales partner access",
             description="The sales team's workspace and weekly reports, for partners.")
         for role in (members["Sales Team"], members["Sales Reports Readers"]):
-            ResourceRoleScope.objects.create(access_package=sales_package, role=role)
-        sales_policy = AssignmentPolicy.objects.create(
-            access_package=sales_package,
+            package_role_add(actor=owner, package_id=sales_package.pk, role_id=role.pk)
+        policy_save(
+            actor=owner, access_package_id=sales_package.pk,
             display_name="Partners, approved by the sales approver",
             allowed_target_scope=AllowedTargetScope.ALL_CONFIGURED_CONNECTED_ORG_USERS,
-            is_approval_required_for_add=True,
-            is_requestor_justification_required=True,
+            is_approval_required_for_add=True, is_requestor_justification_required=True,
             expiration_type=ExpirationType.AFTER_DURATION,
             expiration_duration=timedelta(days=90),
-        )
-        stage = ApprovalStageSetting.objects.create(
-            policy=sales_policy, order=1, duration_before_automatic_denial_days=14)
-        ApproverSet.objects.create(stage=stage, kind=ApproverKind.PRIMARY,
-                                   subject_type=SubjectSetType.SINGLE_USER, user=sales_approver)
+            stages=[StageSpec(approvers=[sales_approver], deadline_days=14)])
 
         # Two stages and a question, for everyone in the directory (Alice, and guests).
-        finance_package = AccessPackage.objects.create(
-            catalog=finance, display_name="Finance audit",
+        finance_package = package_create(
+            actor=owner, catalog_id=finance.pk, display_name="Finance audit",
             description="Read access to the finance systems for one audit engagement.")
-        ResourceRoleScope.objects.create(access_package=finance_package,
-                                         role=members["Finance Auditors"])
-        finance_policy = AssignmentPolicy.objects.create(
-            access_package=finance_package,
+        package_role_add(actor=owner, package_id=finance_package.pk,
+                         role_id=members["Finance Auditors"].pk)
+        finance_policy = policy_save(
+            actor=owner, access_package_id=finance_package.pk,
             display_name="Directory users, approved by their manager and the director",
             allowed_target_scope=AllowedTargetScope.ALL_DIRECTORY_USERS,
             is_approval_required_for_add=True,
             expiration_type=ExpirationType.AFTER_DURATION,
             expiration_duration=timedelta(days=30),
-        )
-        first = ApprovalStageSetting.objects.create(
-            policy=finance_policy, order=1, duration_before_automatic_denial_days=14)
-        ApproverSet.objects.create(stage=first, kind=ApproverKind.PRIMARY,
-                                   subject_type=SubjectSetType.REQUESTOR_MANAGER,
-                                   manager_level=1)
-        ApproverSet.objects.create(stage=first, kind=ApproverKind.FALLBACK,
-                                   subject_type=SubjectSetType.SINGLE_USER,
-                                   user=finance_approver)
-        second = ApprovalStageSetting.objects.create(
-            policy=finance_policy, order=2, duration_before_automatic_denial_days=14)
-        ApproverSet.objects.create(stage=second, kind=ApproverKind.PRIMARY,
-                                   subject_type=SubjectSetType.SINGLE_USER,
-                                   user=finance_director)
-        Question.objects.create(
-            policy=finance_policy, sequence=1, kind=QuestionKind.TEXT,
+            stages=[StageSpec(dynamic_approver=SubjectSetType.REQUESTOR_MANAGER,
+                              fallback_approvers=[finance_approver]),
+                    StageSpec(approvers=[finance_director])])
+        question_save(
+            actor=owner, policy_id=finance_policy.pk, sequence=1, kind=QuestionKind.TEXT,
             text="Which audit engagement is this for?",
             localizations={"fr": "Pour quelle mission d'audit est-ce ?"},
-            is_required=True, regex_pattern=r"^[A-Z]{3}-\d{4}$",
-        )
+            is_required=True, regex_pattern=r"^[A-Z]{3}-\d{4}$")
+
+    def catalog(self, admin: User, owner: User, name: str, description: str, *,
+                is_externally_visible: bool) -> Catalog:
+        """A published catalog that the administrator creates and hands to the owner."""
+        catalog = catalog_create(actor=admin, display_name=name, description=description,
+                                 state=CatalogState.PUBLISHED,
+                                 is_externally_visible=is_externally_visible)
+        catalog_role_grant(actor=admin, catalog_id=catalog.pk, user=owner,
+                           role=CatalogRole.OWNER)
+        catalog_role_revoke(actor=admin, catalog_id=catalog.pk, user=admin,
+                            role=CatalogRole.OWNER)
+        return catalog
 
     def person(self, email: str, password: str, display_name: str) -> User:
         user = User.objects.filter(email__iexact=email).first()
@@ -202,14 +188,9 @@ class Command(BaseCommand):
             user=user, email=user.email, defaults={"verified": True, "primary": True})
         return user
 
-    def group_resource(self, catalog: Catalog, name: str, description: str) -> ResourceRole:
+    def group_resource(self, admin: User, catalog: Catalog, name: str,
+                       description: str) -> ResourceRole:
         """A directory group, offered in the catalog as a resource; returns its Member role."""
         group = Group.objects.create(display_name=name, description=description)
-        resource = Resource.objects.create(
-            catalog=catalog, display_name=name, description=description,
-            origin_system=OriginSystem.GROUP, origin_id=str(group.pk), connector="local")
-        member = ResourceRole.objects.create(resource=resource, display_name="Member",
-                                             origin_id=f"Member_{group.pk}")
-        ResourceRole.objects.create(resource=resource, display_name="Owner",
-                                    origin_id=f"Owner_{group.pk}")
-        return member
+        resource = resource_add(actor=admin, catalog_id=catalog.pk, group_id=group.pk)
+        return resource.roles.get(display_name="Member")
