@@ -29,6 +29,7 @@ from governance.services.packages import (
     package_update,
     resource_add,
     resource_remove,
+    resource_update,
 )
 
 # Resources
@@ -52,9 +53,15 @@ class ResourceForm(ServiceModelForm):
         if "group" in self.fields:
             self.fields["group"].queryset = groups_addable_by(self.actor).order_by(
                 "display_name")
+        if self.instance.pk and "display_name" in self.fields:
+            self.fields["display_name"].help_text = "What package managers see."
 
     def service_save(self, actor):
         data = self.cleaned_data
+        if self.instance.pk:
+            return resource_update(actor=actor, resource_id=self.instance.pk,
+                                   display_name=data.get("display_name", ""),
+                                   description=data.get("description", ""))
         return resource_add(actor=actor, catalog_id=data["catalog"].pk if data.get("catalog")
                             else None, group_id=data["group"].pk if data.get("group") else None,
                             display_name=data.get("display_name", ""),
@@ -63,7 +70,7 @@ class ResourceForm(ServiceModelForm):
 
 @admin.register(Resource, site=admin_site)
 class ResourceAdmin(BuilderAdmin):
-    """Resources are added and removed, never changed: their change page only shows them."""
+    """Resources are added, renamed and removed; what they point at never changes."""
 
     form = ResourceForm
     view_capability = Capability.READ
@@ -72,8 +79,7 @@ class ResourceAdmin(BuilderAdmin):
     list_filter = [catalog_filter("catalog_id"), "origin_system"]
     list_select_related = ["catalog"]
     search_fields = ["display_name", "description"]
-    readonly_fields = ["catalog", "display_name", "description", "origin_system", "origin_id",
-                       "connector", "role_names"]
+    FIXED = ["catalog", "origin_system", "origin_id", "connector", "role_names"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(
@@ -91,13 +97,10 @@ class ResourceAdmin(BuilderAdmin):
     def get_fields(self, request, obj=None):
         if obj is None:
             return ["catalog", "group", "display_name", "description"]
-        return self.readonly_fields
+        return ["display_name", "description", *self.FIXED]
 
     def get_readonly_fields(self, request, obj=None):
-        return self.readonly_fields if obj is not None else []
-
-    def has_change_permission(self, request, obj=None):
-        return False
+        return self.FIXED if obj is not None else []
 
     def service_delete(self, actor, resource):
         resource_remove(actor=actor, resource_id=resource.pk)

@@ -30,6 +30,9 @@ class CatalogRoleAssignment(models.Model):
         constraints = [models.UniqueConstraint(fields=["catalog", "user", "role"],
                                                name="one_catalog_role_each")]
 
+    def __str__(self):
+        return f"{self.user}: {self.get_role_display().lower()}"
+
 
 class GlobalRoleAssignment(models.Model):
     user = models.ForeignKey("governance.User", on_delete=models.CASCADE,

@@ -113,6 +113,29 @@ def resource_add(*, actor: User, catalog_id: int, group_id: int | None, display_
     return resource
 
 
+def resource_update(*, actor: User, resource_id: int, display_name: str,
+                    description: str) -> Resource:
+    """Rename a resource or change its description (owners); what it is stays."""
+    with transaction.atomic():
+        catalog_id = Resource.objects.filter(pk=resource_id).values_list(
+            "catalog_id", flat=True).first()
+        if catalog_id is None:
+            raise NotFound("This resource does not exist.", code="resourceNotFound")
+        catalog = _lock_catalog(catalog_id)
+        require(actor, catalog, Capability.CATALOG, "change resources")
+        resource = Resource.objects.select_for_update().get(pk=resource_id)
+        before = {"displayName": resource.display_name, "description": resource.description}
+        resource.display_name = clean_name(display_name, field="display_name",
+                                           what="resource", max_length=RESOURCE_NAME_MAX)
+        resource.description = clean_text(description)
+        after = {"displayName": resource.display_name, "description": resource.description}
+        if after != before:
+            resource.save(update_fields=["display_name", "description"])
+            audit_record(actor=actor, action="resource.changed", obj=resource, before=before,
+                         after=after)
+    return resource
+
+
 def _refuse_removal(resources) -> None:
     """InvalidState when a package grants one of the resources' roles, or a delivery of one
     is on record (the history of who held what keeps the role)."""

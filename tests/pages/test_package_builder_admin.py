@@ -397,6 +397,16 @@ def test_an_owner_offers_a_group_they_own(world, people, owner_client):
     assert sorted(resource.roles.values_list("display_name", flat=True)) == ["Member", "Owner"]
 
 
+def test_an_owner_renames_a_resource_but_not_what_it_points_at(world, owner_client):
+    resource = Resource.objects.get(catalog=world.catalog, origin_id=str(world.group.pk))
+    url = reverse(f"{RESOURCES}_change", args=[resource.pk])
+    response = owner_client.post(url, {"display_name": "Falcon team", "description": "",
+                                       "origin_id": "999", "_save": "Save"})
+    assert response.status_code == 302
+    resource.refresh_from_db()
+    assert (resource.display_name, resource.origin_id) == ("Falcon team", str(world.group.pk))
+
+
 def test_a_group_already_offered_is_refused_beside_the_field(world, people, owner_client):
     GroupMembership.objects.create(group=world.group, user=world.owner,
                                    role=GroupMembershipRole.OWNER)

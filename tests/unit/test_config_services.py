@@ -64,6 +64,7 @@ from governance.services.packages import (
     package_update,
     resource_add,
     resource_remove,
+    resource_update,
 )
 from governance.services.policies import (
     StageSpec,
@@ -314,6 +315,23 @@ def test_a_resource_is_removed_once_no_package_grants_its_roles(world, people, r
     resource_remove(actor=world.owner, resource_id=unused.pk)
     assert not Resource.objects.filter(pk=unused.pk).exists()
     assert events("resource.removed")[0].before["displayName"] == "Falcon Engineers"
+
+
+def test_an_owner_renames_a_resource(world, people, refused):
+    resource = Resource.objects.get(catalog=world.catalog, origin_id=str(world.group.pk))
+    resource_update(actor=world.owner, resource_id=resource.pk, display_name="Falcon team",
+                    description="The project's people.")
+    resource.refresh_from_db()
+    assert (resource.display_name, resource.origin_id) == ("Falcon team", str(world.group.pk))
+    event = events("resource.changed")[0]
+    assert (event.before["displayName"], event.after["displayName"]) == ("Project Falcon",
+                                                                         "Falcon team")
+    refused(lambda: resource_update(actor=world.owner, resource_id=resource.pk,
+                                    display_name=" ", description=""), InvalidInput,
+            "nameRequired", "display_name")
+    refused(lambda: resource_update(actor=people.package_manager, resource_id=resource.pk,
+                                    display_name="Mine", description=""), NotAllowed,
+            "notAllowed")
 
 
 def test_a_resource_whose_roles_were_delivered_stays(world, refused):
