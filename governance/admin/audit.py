@@ -24,14 +24,14 @@ def _pretty(value) -> str:
 
 @admin.register(AuditEvent, site=admin_site)
 class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ["at", "actor_label", "action", "object_type", "object_id"]
+    list_display = ["at", "actor_name", "action", "object_type", "object_id"]
     list_filter = ["action", "object_type"]
     date_hierarchy = "at"
     search_fields = ["actor_label", "=object_id"]
     ordering = ["-at", "-id"]
     actions = None
     show_full_result_count = False
-    fields = ["at", "actor_label", "action", "object_link", "before_values", "after_values",
+    fields = ["at", "actor_name", "action", "object_link", "before_values", "after_values",
               "detail_values"]
     readonly_fields = fields
 
@@ -49,6 +49,11 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="Actor", ordering="actor_label")
+    def actor_name(self, event: AuditEvent) -> str:
+        # The label as written then: the actor's account may since have changed or gone.
+        return event.actor_label
 
     @admin.display(description="Before")
     def before_values(self, event: AuditEvent):

@@ -316,8 +316,8 @@ class ExternalUserAdmin(admin.ModelAdmin):
     """Guests and their lifecycle: global administrators and connected organization
     administrators read it; nobody changes it here."""
 
-    list_display = ["__str__", "email", "connected_organization", "subject_lifecycle",
-                    "account_state", "blocked_at", "delete_due_at", "last_login", "outlook"]
+    list_display = ["email", "connected_organization", "subject_lifecycle", "account_state",
+                    "blocked_at", "delete_due_at", "last_login", "outlook"]
     list_filter = ["account_state", "subject_lifecycle", DeletionDueFilter,
                    ("connected_organization", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["email", "display_name", "connected_organization__display_name"]
