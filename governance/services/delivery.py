@@ -8,7 +8,7 @@ connectors are idempotent, so doing a change twice is harmless.
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils.formats import date_format
 
@@ -28,7 +28,7 @@ from governance.connectors import (
     get_connector,
     in_transaction_connector_keys,
 )
-from governance.models import Assignment, AssignmentRequest, RoleDelivery, User
+from governance.models import AccessPackage, Assignment, AssignmentRequest, RoleDelivery, User
 from governance.selectors.permissions import can_manage_assignments
 from governance.services.audit import audit_record, audit_record_many
 from governance.services.bulk import ids_in
@@ -66,6 +66,20 @@ def _extend(request: AssignmentRequest, assignment: Assignment, *, actor: User |
                  details={"request": request.pk})
 
 
+def _hold_package_roles(package_id: int) -> None:
+    """Keep the package's roles as they are until this transaction ends.
+
+    package_role_add / package_role_remove lock the package row FOR UPDATE, then deliver to
+    (or take from) the assignments they see. This key-share lock waits for them to commit,
+    and makes them wait for the assignment being created, so that one always sees the
+    other. (The foreign key would take the same lock, but only at commit: too late.)
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT 1 FROM {AccessPackage._meta.db_table} WHERE id = %s "
+                           "FOR KEY SHARE", [package_id])
+
+
 def delivery_start(request: AssignmentRequest, *, actor: User | None) -> None:
     """The request is approved (or needs no approval): create or extend the assignment.
 
@@ -91,6 +105,7 @@ def delivery_start(request: AssignmentRequest, *, actor: User | None) -> None:
             RequestState.DELIVERY_FAILED, "The access to extend has ended", now)
         request.save(update_fields=["state", "status", "completed_at"])
         return
+    _hold_package_roles(request.access_package_id)
     start = request.schedule_start_at or now
     end = request.schedule_end_at or (policy_latest_end(request.policy, start)
                                       if request.policy else None)
