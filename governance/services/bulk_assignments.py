@@ -35,7 +35,9 @@ logger = logging.getLogger(__name__)
 
 MAX_BYTES = 1024 * 1024
 MAX_ROWS = 10_000
-BATCH_SIZE = 50
+# Each row is a savepoint or two in its batch's transaction; PostgreSQL keeps 64
+# subtransactions per transaction in shared memory and slows every session beyond that.
+BATCH_SIZE = 25
 # A running job whose worker has shown no progress for this long lost its worker.
 STUCK_AFTER = timedelta(minutes=5)
 # A queued job that no worker took within this time lost its task (the broker was away).
