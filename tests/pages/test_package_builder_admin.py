@@ -5,6 +5,8 @@ refusals are the services': beside their field, with nothing saved."""
 import re
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from governance.choices import (
@@ -26,6 +28,8 @@ from governance.models import (
     Question,
     Resource,
 )
+from governance.services.catalogs import catalog_create
+from governance.services.packages import resource_add
 from governance.services.policies import StageSpec, policy_save
 from governance.services.requests import request_submit
 from tests.config_helpers import config_snapshot, make_delegates
@@ -453,3 +457,49 @@ def test_a_policy_stays_requestable_after_its_stage_is_changed_in_the_admin(worl
     assert form.initial["stage1_fallback_approvers"] == [world.approver.pk]
     request = submit_request(world)
     assert list(request.stages.get().approvers.all()) == [world.approver]
+
+
+def test_a_catalog_in_use_says_why_and_an_empty_one_goes_with_its_resources(world, people,
+                                                                           as_user):
+    client = as_user(people.admin)
+    response = client.get(reverse(f"{CATALOGS}_delete", args=[world.catalog.pk]), follow=True)
+    page = response.content.decode()
+    assert "cannot be deleted" in page and "Falcon collaboration" in page
+    catalog = catalog_create(actor=people.admin, display_name="Short-lived")
+    resource_add(actor=people.admin, catalog_id=catalog.pk, group_id=people.owned_group.pk)
+    url = reverse(f"{CATALOGS}_delete", args=[catalog.pk])
+    page = client.get(url).content.decode()
+    assert "Are you sure" in page and "Resource: Falcon Engineers" in page
+    assert client.post(url, {"post": "yes"}).status_code == 302
+    assert not Catalog.objects.filter(pk=catalog.pk).exists()
+
+
+def test_a_policy_with_open_requests_says_why_it_cannot_be_deleted(world, owner_client):
+    submit_request(world)
+    response = owner_client.post(reverse(f"{POLICIES}_delete", args=[world.policy.pk]),
+                                 {"post": "yes"}, follow=True)
+    assert "open request" in response.content.decode()
+    assert AssignmentPolicy.objects.filter(pk=world.policy.pk).exists()
+
+
+@pytest.mark.parametrize("admin_name", [CATALOGS, RESOURCES, PACKAGES, POLICIES])
+def test_list_pages_take_as_many_queries_for_many_rows_as_for_few(world, people,
+                                                                  owner_client, admin_name):
+    url = reverse(f"{admin_name}_changelist")
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert owner_client.get(url).status_code == 200
+        return len(captured)
+
+    few = queries()
+    for number in range(4):
+        package = PackageFactory(catalog=world.catalog, display_name=f"Extra {number}")
+        group_role(package, GroupFactory(display_name=f"Extra group {number}"))
+        policy_save(actor=world.owner, access_package_id=package.pk, display_name="All",
+                    allowed_target_scope=AllowedTargetScope.ALL_MEMBER_USERS,
+                    stages=[StageSpec(approvers=[world.approver])])
+        catalog = Catalog.objects.create(display_name=f"Extra catalog {number}")
+        CatalogRoleAssignment.objects.create(catalog=catalog, user=world.owner,
+                                             role=CatalogRole.OWNER)
+    assert queries() == few
