@@ -190,11 +190,12 @@ def admin_urls(objects: dict[type, list]) -> list[str]:
         for field in model_admin.autocomplete_fields:
             urls.append(reverse("admin:autocomplete") + (
                 f"?app_label={model._meta.app_label}&model_name={model._meta.model_name}"
-                f"&field_name={field}&term="))
+                f"&field_name={field}&term={MARKER[1:]}"))
         changelist = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}"
                              "_changelist")
-        # The pop-up that raw-id and related-object widgets open, and a search.
-        urls += [f"{changelist}?_popup=1&_to_field=id", f"{changelist}?q={MARKER}"]
+        # The pop-up that raw-id and related-object widgets open, and a search that finds
+        # Zulu's objects without the page echoing the marker itself.
+        urls += [f"{changelist}?_popup=1&_to_field=id", f"{changelist}?q={MARKER[1:]}"]
     return urls
 
 
