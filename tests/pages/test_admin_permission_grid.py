@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, reverse
 
 from governance.admin import admin_site
@@ -25,6 +26,7 @@ from governance.models import (
     AssignmentPolicy,
     AssignmentRequest,
     AuditEvent,
+    BulkAssignmentJob,
     Catalog,
     CatalogRoleAssignment,
     GlobalRoleAssignment,
@@ -32,6 +34,7 @@ from governance.models import (
     ResourceRole,
     ResourceRoleScope,
 )
+from governance.services.bulk_assignments import bulk_assignment_start
 from tests.factories import (
     CatalogFactory,
     GroupFactory,
@@ -81,6 +84,8 @@ class Side:
             access_package=self.package))
         found[CatalogRoleAssignment] = list(CatalogRoleAssignment.objects.filter(
             catalog=self.catalog))
+        found[BulkAssignmentJob] = list(BulkAssignmentJob.objects.filter(
+            access_package=self.package))
         return found
 
     @property
@@ -119,6 +124,10 @@ def _side(name: str, organization, approver) -> Side:
                             connected_organization=organization)
 
     delivered = submit(guest("delivered"))
+    # A bulk assignment job of the catalog, with one rejected line.
+    bulk_assignment_start(actor=owner, access_package_id=package.pk, policy_id=policy.pk,
+                          upload=SimpleUploadedFile(f"{name}.csv", b"email\nunknown@x.example\n",
+                                                    content_type="text/csv"))
     approve_all(delivered, approver)
     deliveries_process()
     delivered.refresh_from_db()
@@ -202,7 +211,7 @@ def admin_urls(objects: dict[type, list]) -> list[str]:
 def _zulu_state() -> dict:
     state = snapshot()
     for model in (Catalog, AccessPackage, AssignmentPolicy, Resource, ResourceRole,
-                  ResourceRoleScope, CatalogRoleAssignment):
+                  ResourceRoleScope, CatalogRoleAssignment, BulkAssignmentJob):
         state[model.__name__] = sorted(
             tuple(sorted((k, str(v)) for k, v in row.items()))
             for row in model.objects.values())
@@ -227,6 +236,9 @@ def test_nothing_of_another_catalog_can_be_changed(as_user, sides, people, role)
     _, zulu = sides
     client = as_user(people[role])
     before = _zulu_state()
+    # Every admin URL that names a Zulu object, posted to as if confirming it.
+    for url in admin_urls(zulu.objects()):
+        client.post(url, {"post": "yes", "justification": "x", "display_name": "Changed"})
     for model, objects in zulu.objects().items():
         model_admin = admin_site._registry.get(model)
         if model_admin is None:
