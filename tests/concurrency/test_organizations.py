@@ -33,3 +33,43 @@ def test_simultaneous_arrivals_share_one_proposed_organization(fast_passwords):
         second.refresh_from_db()
         assert first.connected_organization_id == second.connected_organization_id
     assert ConnectedOrganization.objects.filter(state="proposed").count() == ROUNDS
+
+
+def test_two_administrators_claiming_one_new_domain_at_once(fast_passwords, monkeypatch):
+    """Both may pass the uniqueness check before either inserts; the database's unique index
+    then holds the second back, and the service answers it with the same refusal as the check
+    (never a bare IntegrityError)."""
+    from governance.services import organizations
+    from governance.services.errors import Duplicate
+    from governance.services.organizations import organization_save
+    from tests.factories import UserFactory
+
+    checks = []
+    check = organizations._domains_check
+
+    def counted(*args, **kwargs):
+        checks.append(1)
+        return check(*args, **kwargs)
+
+    monkeypatch.setattr(organizations, "_domains_check", counted)
+
+    first_admin = UserFactory(email="first@access.example", is_superuser=True)
+    second_admin = UserFactory(email="second@access.example", is_superuser=True)
+
+    def create(actor, name, domain):
+        return lambda: organization_save(actor=actor, organization_id=None, display_name=name,
+                                         domains=[domain]).pk
+
+    for round_ in range(ROUNDS):
+        domain = f"contested{round_}.example"
+        outcomes = run_together(create(first_admin, f"First {round_}", domain),
+                                create(second_admin, f"Second {round_}", domain))
+        assert sorted(outcome.ok for outcome in outcomes) == [False, True]
+        refused = next(outcome.error for outcome in outcomes if not outcome.ok)
+        assert isinstance(refused, Duplicate), repr(refused)
+        assert refused.field == "domains" and f"“{domain}”" in refused.message
+        assert IdentitySource.objects.filter(domain_name=domain).count() == 1
+    # The refused creation left no organization without a domain behind.
+    assert ConnectedOrganization.objects.filter(identity_sources__isnull=True).count() == 0
+    # A check after a failed insert happened: both calls did pass the first check in a round.
+    assert len(checks) > 2 * ROUNDS
