@@ -27,6 +27,8 @@ README_WORTHY = {
     "refused-02-sign-up-refused",
     "link-01-email-link-signed-out",
     "link-03-decide",
+    "admin-06-package",
+    "admin-07-policy",
 }
 
 PASSWORD = "Falcon-flies-high-42"
