@@ -28,7 +28,6 @@ README_WORTHY = {
     "link-01-email-link-signed-out",
     "link-03-decide",
     "admin-06-package",
-    "admin-07-policy",
 }
 
 PASSWORD = "Falcon-flies-high-42"
