@@ -25,7 +25,7 @@ from governance import clock
 from governance.admin import bulk_assignments  # noqa: F401 - registers the bulk job admin
 from governance.admin.assignment_forms import AssignDirectlyForm
 from governance.admin.csv_export import csv_response
-from governance.admin.scoped import ScopedAdmin
+from governance.admin.scoped import ReadOnlyAdmin, ScopedAdmin
 from governance.admin.site import admin_site
 from governance.choices import ASSIGNMENT_ACTIVE, RequestState, StageState
 from governance.models import (
@@ -58,7 +58,7 @@ def report_outcomes(request, done: list[str], refused: list[tuple[object, Refuse
         messages.error(request, f"{obj}: {refusal.message}")
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyInline(ReadOnlyAdmin, admin.TabularInline):
     """Rows shown on their parent's page, as they are: the parent admin decided who sees it."""
 
     extra = 0
@@ -66,15 +66,6 @@ class ReadOnlyInline(admin.TabularInline):
 
     def has_view_permission(self, request, obj=None):
         return True
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class ActingAdmin(ScopedAdmin):

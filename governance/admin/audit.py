@@ -10,6 +10,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
+from governance.admin.scoped import ReadOnlyAdmin
 from governance.admin.site import admin_site
 from governance.models import AuditEvent
 from governance.selectors.permissions import is_global_admin
@@ -23,7 +24,7 @@ def _pretty(value) -> str:
 
 
 @admin.register(AuditEvent, site=admin_site)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     list_display = ["at", "actor_name", "action", "object_type", "object_id"]
     list_filter = ["action", "object_type"]
     date_hierarchy = "at"
@@ -40,15 +41,6 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return is_global_admin(request.user)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="Actor", ordering="actor_label")
     def actor_name(self, event: AuditEvent) -> str:

@@ -19,7 +19,7 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 
-from governance.admin.scoped import AuditedAdmin, GlobalAdminOnly
+from governance.admin.scoped import AuditedAdmin, GlobalAdminOnly, ReadOnlyAdmin
 from governance.admin.site import admin_site
 from governance.email_samples import email_preview, file_template_sources, sample_variables
 from governance.models import EmailTemplate, OutboxMessage
@@ -204,7 +204,7 @@ class EmailTemplateAdmin(GlobalAdminOnly, AuditedAdmin):
 
 
 @admin.register(OutboxMessage, site=admin_site)
-class OutboxMessageAdmin(GlobalAdminOnly, admin.ModelAdmin):
+class OutboxMessageAdmin(ReadOnlyAdmin, GlobalAdminOnly, admin.ModelAdmin):
     """Each stored email or webhook: where it stands, how often it was tried, what went wrong.
 
     Read-only: the outbox's sweeps own these rows.
@@ -219,12 +219,3 @@ class OutboxMessageAdmin(GlobalAdminOnly, admin.ModelAdmin):
     @admin.display(description="Last error", ordering="last_error")
     def error(self, message: OutboxMessage) -> str:
         return Truncator(message.last_error).chars(120)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

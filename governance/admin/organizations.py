@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.utils.html import format_html_join
 
 from governance import clock
-from governance.admin.scoped import AuditedAdmin, ServiceModelForm, adopt
+from governance.admin.scoped import AuditedAdmin, ReadOnlyAdmin, ServiceModelForm, adopt
 from governance.admin.site import admin_site
 from governance.choices import AccountState, UserType
 from governance.models import (
@@ -312,7 +312,7 @@ class DeletionDueFilter(admin.SimpleListFilter):
         return queryset
 
 
-class ExternalUserAdmin(admin.ModelAdmin):
+class ExternalUserAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     """Guests and their lifecycle: global administrators and connected organization
     administrators read it; nobody changes it here."""
 
@@ -336,15 +336,6 @@ class ExternalUserAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return may_manage_organizations(request.user)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="What happens next")
     def outlook(self, user: User) -> str:

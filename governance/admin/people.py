@@ -9,13 +9,14 @@ names and addresses, and are not listed on the site's index.
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 
+from governance.admin.scoped import ReadOnlyAdmin
 from governance.admin.site import admin_site
 from governance.choices import AccountState
 from governance.models import Group, User
 from governance.selectors.permissions import can_use_admin
 
 
-class LookupOnlyAdmin(admin.ModelAdmin):
+class LookupOnlyAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     actions = None
     show_full_result_count = False
 
@@ -24,15 +25,6 @@ class LookupOnlyAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return can_use_admin(request.user)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def history_view(self, request, object_id, extra_context=None):
         # A person's history is the audit log's, for global administrators only.

@@ -74,6 +74,22 @@ def adopt(obj: models.Model, saved: models.Model) -> None:
     obj._state.adding = False
 
 
+class ReadOnlyAdmin:
+    """Nothing is added, changed or deleted here; put it before any mixin granting those.
+
+    The signatures also fit an inline, whose has_add_permission takes the parent object.
+    """
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class GlobalAdminOnly:
     """For what belongs to no catalog and only global administrators manage."""
 
