@@ -15,12 +15,11 @@
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.forms.models import BaseInlineFormSet, construct_instance
 from django.shortcuts import redirect
 from django.urls import reverse
 
-from governance.admin.scoped import ScopedAdmin
+from governance.admin.scoped import ScopedAdmin, refusal_of
 from governance.models import Catalog
 from governance.selectors.permissions import (
     Capability,
@@ -30,23 +29,6 @@ from governance.selectors.permissions import (
     scoped,
 )
 from governance.services.errors import Refused
-
-
-class _DryRun(Exception):
-    """Raised inside a savepoint so that everything in it is rolled back."""
-
-
-def refusal_of(action) -> Refused | None:
-    """What `action` would be refused with, found by running it in a savepoint that is always
-    rolled back; None if it would succeed."""
-    try:
-        with transaction.atomic():
-            action()
-            raise _DryRun
-    except _DryRun:
-        return None
-    except Refused as refusal:
-        return refusal
 
 
 def catalog_filter(path: str):

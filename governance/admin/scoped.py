@@ -33,6 +33,19 @@ class _DryRun(Exception):
     """Raised inside the savepoint of a check so that everything in it is rolled back."""
 
 
+def refusal_of(action) -> Refused | None:
+    """What `action` would be refused with, found by running it in a savepoint that is always
+    rolled back; None if it would succeed."""
+    try:
+        with transaction.atomic():
+            action()
+            raise _DryRun
+    except _DryRun:
+        return None
+    except Refused as refusal:
+        return refusal
+
+
 class ServiceModelForm(forms.ModelForm):
     """A ModelForm whose validation and saving are one service call: `service_save`."""
 
@@ -50,13 +63,8 @@ class ServiceModelForm(forms.ModelForm):
         cleaned = super().clean()
         if self.errors:
             return cleaned
-        try:
-            with transaction.atomic():
-                self.service_save(self.actor)
-                raise _DryRun
-        except _DryRun:
-            pass
-        except Refused as refusal:
+        refusal = refusal_of(lambda: self.service_save(self.actor))
+        if refusal is not None:
             self.add_refusal(refusal)
         return cleaned
 
