@@ -18,7 +18,7 @@ from governance.admin.builder import (
     ServiceInlineForm,
     ServiceInlineFormSet,
 )
-from governance.admin.scoped import ServiceModelForm
+from governance.admin.scoped import ServiceModelForm, count_column
 from governance.admin.site import admin_site
 from governance.choices import CatalogState, GlobalRole
 from governance.models import Catalog, CatalogRoleAssignment, User
@@ -110,13 +110,9 @@ class CatalogAdmin(BuilderAdmin):
             package_total=Count("access_packages", distinct=True),
             resource_total=Count("resources", distinct=True)).order_by("display_name")
 
-    @admin.display(description="Access packages", ordering="package_total")
-    def package_count(self, catalog):
-        return catalog.package_total
+    package_count = count_column("package_total", "Access packages")
 
-    @admin.display(description="Resources", ordering="resource_total")
-    def resource_count(self, catalog):
-        return catalog.resource_total
+    resource_count = count_column("resource_total", "Resources")
 
     @admin.display(description="")
     def packages_link(self, catalog):

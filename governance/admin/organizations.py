@@ -23,7 +23,13 @@ from django.urls import reverse
 from django.utils.html import format_html_join
 
 from governance import clock
-from governance.admin.scoped import AuditedAdmin, ReadOnlyAdmin, ServiceModelForm, adopt
+from governance.admin.scoped import (
+    AuditedAdmin,
+    ReadOnlyAdmin,
+    ServiceModelForm,
+    adopt,
+    count_column,
+)
 from governance.admin.site import admin_site
 from governance.choices import AccountState, UserType
 from governance.models import (
@@ -188,13 +194,9 @@ class ConnectedOrganizationAdmin(OrganizationAdministrators, ServiceFormAdmin):
     def domain_list(self, organization: ConnectedOrganization) -> str:
         return ", ".join(_domains_of(organization)) or "—"
 
-    @admin.display(description="Sponsors", ordering="sponsors")
-    def sponsor_count(self, organization: ConnectedOrganization) -> int:
-        return organization.sponsors
+    sponsor_count = count_column("sponsors", "Sponsors")
 
-    @admin.display(description="Users", ordering="people")
-    def user_count(self, organization: ConnectedOrganization) -> int:
-        return organization.people
+    user_count = count_column("people", "Users")
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:

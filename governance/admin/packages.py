@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from governance.admin.builder import BuilderAdmin, catalog_filter
-from governance.admin.scoped import ServiceModelForm
+from governance.admin.scoped import ServiceModelForm, count_column
 from governance.admin.site import admin_site
 from governance.models import AccessPackage, Group, Resource, ResourceRole
 from governance.selectors.catalogs import groups_addable_by
@@ -90,9 +90,7 @@ class ResourceAdmin(BuilderAdmin):
     def role_names(self, resource):
         return ", ".join(role.display_name for role in resource.roles.all())
 
-    @admin.display(description="Used by packages", ordering="packages")
-    def package_count(self, resource):
-        return resource.packages
+    package_count = count_column("packages", "Used by packages")
 
     def get_fields(self, request, obj=None):
         if obj is None:
@@ -195,13 +193,9 @@ class AccessPackageAdmin(BuilderAdmin):
             roles=Count("role_scopes", distinct=True),
             policy_total=Count("policies", distinct=True)).order_by("display_name")
 
-    @admin.display(description="Resource roles", ordering="roles")
-    def role_count(self, package):
-        return package.roles
+    role_count = count_column("roles", "Resource roles")
 
-    @admin.display(description="Policies", ordering="policy_total")
-    def policy_count(self, package):
-        return package.policy_total
+    policy_count = count_column("policy_total", "Policies")
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = [

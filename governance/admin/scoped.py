@@ -82,6 +82,16 @@ def adopt(obj: models.Model, saved: models.Model) -> None:
     obj._state.adding = False
 
 
+def count_column(annotation: str, description: str):
+    """A list column showing, and sorting by, a count the admin's get_queryset annotates."""
+
+    @admin.display(description=description, ordering=annotation)
+    def column(self, obj) -> int:
+        return getattr(obj, annotation)
+
+    return column
+
+
 class ReadOnlyAdmin:
     """Nothing is added, changed or deleted here; put it before any mixin granting those.
 
