@@ -1,4 +1,4 @@
-"""The forms of direct assignment and of bulk assignment from a CSV file.
+"""The forms of direct assignment and of bulk assignment from a CSV file, and their page.
 
 They only collect what the services take: `request_admin_add` and `bulk_assignment_start`
 decide, and their refusals are put beside the field they name. The package and policy
@@ -7,6 +7,7 @@ choices are those of the catalogs where the person may assign.
 
 from django import forms
 from django.db.models.functions import Lower
+from django.template.response import TemplateResponse
 
 from governance.models import AccessPackage, AssignmentPolicy, User
 from governance.selectors.permissions import Capability, scoped
@@ -88,3 +89,16 @@ class BulkUploadForm(PackagePolicyForm):
     justification = forms.CharField(label="Justification", required=False,
                                     widget=forms.Textarea(attrs={"rows": 3}),
                                     help_text="For the rows without one of their own.")
+
+
+def assign_page(model_admin, request, form: PackagePolicyForm, act, context: dict):
+    """The page of an assignment form. On a valid POST, `act(cleaned_data)` calls the service
+    and returns the response to go on with; its refusal is shown on the form instead."""
+    if request.method == "POST" and form.is_valid():
+        try:
+            return act(form.cleaned_data)
+        except Refused as refusal:
+            form.add_refusal(refusal)
+    context = {**model_admin.admin_site.each_context(request), "opts": model_admin.opts,
+               "form": form, **context}
+    return TemplateResponse(request, "admin/governance/assignment/assign.html", context)

@@ -23,7 +23,7 @@ from django.utils.html import format_html, format_html_join
 
 from governance import clock
 from governance.admin import bulk_assignments  # noqa: F401 - registers the bulk job admin
-from governance.admin.assignment_forms import AssignDirectlyForm
+from governance.admin.assignment_forms import AssignDirectlyForm, assign_page
 from governance.admin.csv_export import csv_response
 from governance.admin.scoped import ReadOnlyAdmin, ScopedAdmin
 from governance.admin.site import admin_site
@@ -196,33 +196,29 @@ class AssignmentAdmin(ActingAdmin):
             raise PermissionDenied
         form = AssignDirectlyForm(request.user, request.POST or None,
                                   initial=request.GET.dict())
-        if request.method == "POST" and form.is_valid():
-            data = form.cleaned_data
-            try:
-                added = request_admin_add(
-                    actor=request.user, access_package_id=data["access_package"].pk,
-                    policy_id=data["policy"].pk, target=form.person,
-                    justification=data["justification"], start_at=data["start_at"],
-                    end_at=data["end_at"])
-            except Refused as refusal:
-                form.add_refusal(refusal)
-            else:
-                if added.assignment_id:
-                    messages.success(request, f"{form.person} now has “{added.access_package}"
-                                              "”; its resource roles are being delivered.")
-                    return HttpResponseRedirect(self._change_url(added.assignment))
-                messages.success(request, f"“{added.access_package}” for {form.person} is "
-                                          f"scheduled: {added.status}.")
-                return HttpResponseRedirect(reverse("admin:governance_assignmentrequest_change",
-                                                    args=[added.pk]))
-        context = {**self.admin_site.each_context(request), "opts": self.opts,
-                   "title": "Assign directly", "form": form, "submit_label": "Assign",
-                   "intro": "Gives the access package to one person now, under the policy "
-                            "you choose. Separation of duties and duplicates are checked as "
-                            "for any request.",
-                   "bulk_url": reverse("admin:governance_bulkassignmentjob_add"),
-                   **(extra_context or {})}
-        return TemplateResponse(request, "admin/governance/assignment/assign.html", context)
+
+        def assign(data):
+            added = request_admin_add(
+                actor=request.user, access_package_id=data["access_package"].pk,
+                policy_id=data["policy"].pk, target=form.person,
+                justification=data["justification"], start_at=data["start_at"],
+                end_at=data["end_at"])
+            if added.assignment_id:
+                messages.success(request, f"{form.person} now has “{added.access_package}"
+                                          "”; its resource roles are being delivered.")
+                return HttpResponseRedirect(self._change_url(added.assignment))
+            messages.success(request, f"“{added.access_package}” for {form.person} is "
+                                      f"scheduled: {added.status}.")
+            return HttpResponseRedirect(reverse("admin:governance_assignmentrequest_change",
+                                                args=[added.pk]))
+
+        return assign_page(self, request, form, assign, {
+            "title": "Assign directly", "submit_label": "Assign",
+            "intro": "Gives the access package to one person now, under the policy you "
+                     "choose. Separation of duties and duplicates are checked as for any "
+                     "request.",
+            "bulk_url": reverse("admin:governance_bulkassignmentjob_add"),
+            **(extra_context or {})})
 
     # Remove and reprocess, one at a time from the assignment's page.
 

@@ -12,7 +12,7 @@ from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from governance.admin.assignment_forms import BulkUploadForm
+from governance.admin.assignment_forms import BulkUploadForm, assign_page
 from governance.admin.csv_export import csv_response
 from governance.admin.scoped import ScopedAdmin
 from governance.admin.site import admin_site
@@ -20,7 +20,6 @@ from governance.choices import BulkJobState, BulkRowOutcome
 from governance.models import BulkAssignmentJob
 from governance.selectors.permissions import Capability
 from governance.services.bulk_assignments import bulk_assignment_start
-from governance.services.errors import Refused
 
 # Rejected rows shown on the page; all of them are in the CSV report.
 SHOWN_ROWS = 500
@@ -59,29 +58,24 @@ class BulkAssignmentJobAdmin(ScopedAdmin):
             raise PermissionDenied
         form = BulkUploadForm(request.user, request.POST or None, request.FILES or None,
                               initial=request.GET.dict())
-        if request.method == "POST" and form.is_valid():
-            data = form.cleaned_data
-            try:
-                job = bulk_assignment_start(
-                    actor=request.user, access_package_id=data["access_package"].pk,
-                    policy_id=data["policy"].pk, upload=data["file"],
-                    justification=data["justification"])
-            except Refused as refusal:
-                form.add_refusal(refusal)
-            else:
-                messages.success(request, f"{job.total:,} rows of “{job.file_name}” are "
-                                          "queued; this page shows how far they are.")
-                return HttpResponseRedirect(reverse(
-                    "admin:governance_bulkassignmentjob_change", args=[job.pk]))
-        context = {**self.admin_site.each_context(request), "opts": self.opts,
-                   "title": "Assign from a CSV file", "form": form,
-                   "submit_label": "Upload and assign", "multipart": True,
-                   "intro": "Each person in the file gets the access package under the "
-                            "policy you choose, as with a direct assignment. The good rows "
-                            "are assigned, and each rejected row is reported with its line "
-                            "and reason.",
-                   **(extra_context or {})}
-        return TemplateResponse(request, "admin/governance/assignment/assign.html", context)
+
+        def start(data):
+            job = bulk_assignment_start(
+                actor=request.user, access_package_id=data["access_package"].pk,
+                policy_id=data["policy"].pk, upload=data["file"],
+                justification=data["justification"])
+            messages.success(request, f"{job.total:,} rows of “{job.file_name}” are queued; "
+                                      "this page shows how far they are.")
+            return HttpResponseRedirect(reverse(
+                "admin:governance_bulkassignmentjob_change", args=[job.pk]))
+
+        return assign_page(self, request, form, start, {
+            "title": "Assign from a CSV file", "submit_label": "Upload and assign",
+            "multipart": True,
+            "intro": "Each person in the file gets the access package under the policy you "
+                     "choose, as with a direct assignment. The good rows are assigned, and "
+                     "each rejected row is reported with its line and reason.",
+            **(extra_context or {})})
 
     def _job(self, request, object_id) -> BulkAssignmentJob:
         job = self.get_object(request, unquote(object_id))
