@@ -14,6 +14,7 @@ from governance.selectors.permissions import Capability, forget_roles, has_globa
 from governance.services.audit import audit_record
 from governance.services.config_checks import clean_name, clean_text, max_length, require
 from governance.services.errors import Duplicate, InvalidInput, InvalidState, NotAllowed, NotFound
+from governance.services.guards import locked_or_not_found
 from governance.services.packages import resources_remove_all
 
 NAME_MAX = max_length(Catalog, "display_name")
@@ -25,10 +26,8 @@ def _snapshot(catalog: Catalog) -> dict:
 
 
 def _lock(catalog_id: int) -> Catalog:
-    catalog = Catalog.objects.select_for_update().filter(pk=catalog_id).first()
-    if catalog is None:
-        raise NotFound("This catalog does not exist.", code="catalogNotFound")
-    return catalog
+    return locked_or_not_found(Catalog.objects, catalog_id, "This catalog does not exist.",
+                               code="catalogNotFound")
 
 
 def _fields(*, display_name: str, description: str, state: str, is_externally_visible: bool,

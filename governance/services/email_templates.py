@@ -12,11 +12,13 @@ from governance import clock
 from governance.models import EmailTemplate, User
 from governance.notifications import TOPICS
 from governance.services.audit import audit_record
-from governance.services.errors import Duplicate, InvalidInput, NotFound
+from governance.services.errors import Duplicate, InvalidInput
+from governance.services.guards import locked_or_not_found
 
 SUBJECT_MAX_LENGTH = EmailTemplate._meta.get_field("subject").max_length
 # The form's field names, as InvalidInput names them, and how a message calls them.
 PART_NAMES = {"subject": "subject", "text_body": "text body", "html_body": "HTML body"}
+GONE = "This email template no longer exists; someone removed it."
 
 
 def _language_name(language: str) -> str:
@@ -99,9 +101,7 @@ def email_template_save(*, actor: User | None, topic: str, language: str, subjec
         if template_id is None:
             template, before = EmailTemplate(), None
         else:
-            template = EmailTemplate.objects.select_for_update().filter(pk=template_id).first()
-            if template is None:
-                raise NotFound("This email template no longer exists; someone removed it.")
+            template = locked_or_not_found(EmailTemplate.objects, template_id, GONE)
             before = _snapshot(template)
         for name, value in fields.items():
             setattr(template, name, value)
@@ -127,9 +127,7 @@ def email_template_save(*, actor: User | None, topic: str, language: str, subjec
 def email_template_delete(*, actor: User | None, template_id: int) -> None:
     """Remove an administrator's version; the file templates apply again."""
     with transaction.atomic():
-        template = EmailTemplate.objects.select_for_update().filter(pk=template_id).first()
-        if template is None:
-            raise NotFound("This email template no longer exists; someone removed it.")
+        template = locked_or_not_found(EmailTemplate.objects, template_id, GONE)
         audit_record(actor=actor, action="emailTemplate.deleted", obj=template,
                      before=_snapshot(template))
         template.delete()

@@ -26,6 +26,7 @@ from governance.services.errors import (
     NotAllowed,
     NotFound,
 )
+from governance.services.guards import locked_or_not_found
 
 
 def organization_for_domain(domain: str) -> ConnectedOrganization | None:
@@ -132,12 +133,10 @@ def _organization_snapshot(organization: ConnectedOrganization) -> dict:
 
 
 def _locked_organization(organization_id: int) -> ConnectedOrganization:
-    organization = ConnectedOrganization.objects.select_for_update() \
-        .filter(pk=organization_id).first()
-    if organization is None:
-        raise NotFound("This connected organization no longer exists; someone deleted it.",
-                       code="organizationNotFound")
-    return organization
+    return locked_or_not_found(
+        ConnectedOrganization.objects, organization_id,
+        "This connected organization no longer exists; someone deleted it.",
+        code="organizationNotFound")
 
 
 def organization_save(*, actor: User | None, organization_id: int | None, display_name: str,

@@ -44,6 +44,7 @@ from governance.services.delivery import (
 from governance.services.dispatch import deliveries_after_commit
 from governance.services.errors import Duplicate, InvalidInput, InvalidState, NotFound
 from governance.services.expiry import KEPT_NOTE
+from governance.services.guards import parent_id_or_not_found
 
 RESOURCE_NAME_MAX = max_length(Resource, "display_name")
 PACKAGE_NAME_MAX = max_length(AccessPackage, "display_name")
@@ -67,6 +68,16 @@ def _lock_catalog(catalog_id: int | None) -> Catalog:
 
 
 # Resources
+
+
+def _lock_resource(resource_id: int) -> Resource:
+    """The resource, locked after its catalog."""
+    catalog = _lock_catalog(parent_id_or_not_found(
+        Resource, resource_id, "catalog_id", "This resource does not exist.",
+        code="resourceNotFound"))
+    resource = Resource.objects.select_for_update().get(pk=resource_id)
+    resource.catalog = catalog
+    return resource
 
 
 def _resource_snapshot(resource: Resource) -> dict:
@@ -117,13 +128,8 @@ def resource_update(*, actor: User, resource_id: int, display_name: str,
                     description: str) -> Resource:
     """Rename a resource or change its description (owners); what it is stays."""
     with transaction.atomic():
-        catalog_id = Resource.objects.filter(pk=resource_id).values_list(
-            "catalog_id", flat=True).first()
-        if catalog_id is None:
-            raise NotFound("This resource does not exist.", code="resourceNotFound")
-        catalog = _lock_catalog(catalog_id)
-        require(actor, catalog, Capability.CATALOG, "change resources")
-        resource = Resource.objects.select_for_update().get(pk=resource_id)
+        resource = _lock_resource(resource_id)
+        require(actor, resource.catalog, Capability.CATALOG, "change resources")
         before = {"displayName": resource.display_name, "description": resource.description}
         resource.display_name = clean_name(display_name, field="display_name",
                                            what="resource", max_length=RESOURCE_NAME_MAX)
@@ -153,16 +159,12 @@ def _refuse_removal(resources) -> None:
 def resource_remove(*, actor: User, resource_id: int) -> None:
     """Stop offering a resource in its catalog (owners), once no package grants its roles."""
     with transaction.atomic():
-        catalog_id = Resource.objects.filter(pk=resource_id).values_list(
-            "catalog_id", flat=True).first()
-        if catalog_id is None:
-            raise NotFound("This resource does not exist.", code="resourceNotFound")
-        catalog = _lock_catalog(catalog_id)
-        require(actor, catalog, Capability.CATALOG, "remove resources")
-        resource = Resource.objects.select_for_update().get(pk=resource_id)
+        resource = _lock_resource(resource_id)
+        require(actor, resource.catalog, Capability.CATALOG, "remove resources")
         _refuse_removal([resource])
         audit_record(actor=actor, action="resource.removed", obj=resource,
-                     before=_resource_snapshot(resource), details={"catalog": catalog.pk})
+                     before=_resource_snapshot(resource),
+                     details={"catalog": resource.catalog_id})
         resource.delete()
 
 
@@ -190,10 +192,9 @@ def _package_snapshot(package: AccessPackage) -> dict:
 
 def package_lock(package_id: int) -> AccessPackage:
     """The package, locked after its catalog (for the policies' services too)."""
-    catalog_id = AccessPackage.objects.filter(pk=package_id).values_list(
-        "catalog_id", flat=True).first()
-    if catalog_id is None:
-        raise NotFound("This access package does not exist.", code="packageNotFound")
+    catalog_id = parent_id_or_not_found(AccessPackage, package_id, "catalog_id",
+                                        "This access package does not exist.",
+                                        code="packageNotFound")
     Catalog.objects.select_for_update().filter(pk=catalog_id).first()
     return AccessPackage.objects.select_for_update().select_related("catalog").get(
         pk=package_id)

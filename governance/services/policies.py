@@ -43,7 +43,8 @@ from governance.models import (
 from governance.selectors.permissions import Capability
 from governance.services.audit import audit_record
 from governance.services.config_checks import clean_name, clean_text, max_length, require
-from governance.services.errors import InvalidInput, InvalidState, NotFound
+from governance.services.errors import InvalidInput, InvalidState
+from governance.services.guards import locked_or_not_found, parent_id_or_not_found
 from governance.services.packages import package_lock
 
 Scope = AllowedTargetScope
@@ -396,10 +397,9 @@ def _policy_for_change(policy_id: int | None, access_package_id: int
                                code="packageNotFound")
         package = package_lock(access_package_id)
         return package, AssignmentPolicy(access_package=package)
-    current_package = AssignmentPolicy.objects.filter(pk=policy_id).values_list(
-        "access_package_id", flat=True).first()
-    if current_package is None:
-        raise NotFound("This policy does not exist.", code="policyNotFound")
+    current_package = parent_id_or_not_found(AssignmentPolicy, policy_id, "access_package_id",
+                                             "This policy does not exist.",
+                                             code="policyNotFound")
     if access_package_id and int(access_package_id) != current_package:
         raise InvalidInput("A policy stays with its access package; add a new policy to the "
                            "other package instead.", field="access_package",
@@ -488,11 +488,9 @@ def policy_save(*, actor: User, policy_id: int | None = None, access_package_id:
 
 
 def _lock_policy(policy_id: int) -> AssignmentPolicy:
-    package_id = AssignmentPolicy.objects.filter(pk=policy_id).values_list(
-        "access_package_id", flat=True).first()
-    if package_id is None:
-        raise NotFound("This policy does not exist.", code="policyNotFound")
-    package = package_lock(package_id)
+    package = package_lock(parent_id_or_not_found(
+        AssignmentPolicy, policy_id, "access_package_id", "This policy does not exist.",
+        code="policyNotFound"))
     policy = AssignmentPolicy.objects.select_for_update().get(pk=policy_id)
     policy.access_package = package
     return policy
@@ -647,9 +645,9 @@ def question_save(*, actor: User, policy_id: int, question_id: int | None = None
         if question_id is None:
             question, before = Question(policy=policy), None
         else:
-            question = policy.questions.select_for_update().filter(pk=question_id).first()
-            if question is None:
-                raise NotFound("This question does not exist.", code="questionNotFound")
+            question = locked_or_not_found(policy.questions, question_id,
+                                           "This question does not exist.",
+                                           code="questionNotFound")
             before = _question_snapshot(question)
         for name, value in cleaned.items():
             setattr(question, name, value)
@@ -665,11 +663,9 @@ def question_save(*, actor: User, policy_id: int, question_id: int | None = None
 def question_delete(*, actor: User, question_id: int) -> None:
     """Remove a question that no request has answered yet."""
     with transaction.atomic():
-        policy_id = Question.objects.filter(pk=question_id).values_list(
-            "policy_id", flat=True).first()
-        if policy_id is None:
-            raise NotFound("This question does not exist.", code="questionNotFound")
-        policy = _lock_policy(policy_id)
+        policy = _lock_policy(parent_id_or_not_found(
+            Question, question_id, "policy_id", "This question does not exist.",
+            code="questionNotFound"))
         require(actor, policy.access_package.catalog, Capability.PACKAGES, "change policies")
         question = policy.questions.select_for_update().get(pk=question_id)
         answered = question.answers.count()

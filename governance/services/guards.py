@@ -1,0 +1,29 @@
+"""Finding the row a service acts on, or refusing with NotFound.
+
+Services lock a row's parent before the row itself (catalog, package, policy, question), so
+they first read the parent's id without a lock: `parent_id_or_not_found`, then lock the
+parent, then `locked_or_not_found` (or `.get()`, once the parent holds it in place).
+"""
+
+from django.db import models
+
+from governance.services.errors import NotFound
+
+
+def locked_or_not_found(queryset: models.QuerySet | models.Manager, pk, message: str,
+                        code: str | None = None):
+    """Row `pk` of `queryset`, locked until the transaction ends; NotFound if there is none."""
+    obj = queryset.select_for_update().filter(pk=pk).first()
+    if obj is None:
+        raise NotFound(message, code=code)
+    return obj
+
+
+def parent_id_or_not_found(model: type[models.Model], pk, parent_field: str, message: str,
+                           code: str | None = None):
+    """The `parent_field` (an id) of row `pk` of `model`, read without a lock; NotFound if
+    there is no such row."""
+    parent_id = model.objects.filter(pk=pk).values_list(parent_field, flat=True).first()
+    if parent_id is None:
+        raise NotFound(message, code=code)
+    return parent_id
