@@ -12,7 +12,13 @@ from governance.choices import CatalogRole, CatalogState, GlobalRole
 from governance.models import Catalog, CatalogRoleAssignment, User
 from governance.selectors.permissions import Capability, forget_roles, has_global_role
 from governance.services.audit import audit_record
-from governance.services.config_checks import clean_name, clean_text, max_length, require
+from governance.services.config_checks import (
+    clean_name,
+    clean_text,
+    max_length,
+    name_taken,
+    require,
+)
 from governance.services.errors import Duplicate, InvalidInput, InvalidState, NotAllowed, NotFound
 from governance.services.guards import locked_or_not_found
 from governance.services.packages import resources_remove_all
@@ -36,10 +42,7 @@ def _fields(*, display_name: str, description: str, state: str, is_externally_vi
     if state not in CatalogState.values:
         raise InvalidInput("Choose whether the catalog is published or unpublished.",
                            field="state", code="invalidState")
-    same_name = Catalog.objects.filter(display_name__iexact=name)
-    if catalog_id is not None:
-        same_name = same_name.exclude(pk=catalog_id)
-    if same_name.exists():
+    if name_taken(Catalog.objects, name, catalog_id):
         raise InvalidInput(f"A catalog named “{name}” already exists; choose another name.",
                            field="display_name", code="catalogNameTaken")
     return {"display_name": name, "description": clean_text(description), "state": state,

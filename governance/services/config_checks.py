@@ -22,6 +22,12 @@ def clean_text(value: str | None) -> str:
     return (value or "").replace("\r\n", "\n").strip()
 
 
+def name_taken(same_kind: models.QuerySet | models.Manager, name: str, own_pk=None) -> bool:
+    """Whether a row of `same_kind` other than `own_pk` (the one being renamed) is already
+    named `name`, ignoring case."""
+    return same_kind.filter(display_name__iexact=name).exclude(pk=own_pk).exists()
+
+
 def max_length(model: type[models.Model], field: str) -> int:
     return model._meta.get_field(field).max_length
 

@@ -2,7 +2,7 @@
 
 Services lock a row's parent before the row itself (catalog, package, policy, question), so
 they first read the parent's id without a lock: `parent_id_or_not_found`, then lock the
-parent, then `locked_or_not_found` (or `.get()`, once the parent holds it in place).
+parent, then the row; `locked_under_parent` does all three.
 """
 
 from django.db import models
@@ -27,3 +27,15 @@ def parent_id_or_not_found(model: type[models.Model], pk, parent_field: str, mes
     if parent_id is None:
         raise NotFound(message, code=code)
     return parent_id
+
+
+def locked_under_parent(model: type[models.Model], pk, parent: str, lock_parent,
+                        message: str, code: str | None = None):
+    """Row `pk` of `model`, locked after its `parent` (a foreign key), which
+    `lock_parent(parent_id)` locks and returns and the row then carries; NotFound if there
+    is no such row."""
+    parent_obj = lock_parent(parent_id_or_not_found(model, pk, f"{parent}_id", message,
+                                                    code=code))
+    obj = model.objects.select_for_update().get(pk=pk)
+    setattr(obj, parent, parent_obj)
+    return obj

@@ -35,7 +35,13 @@ from governance.selectors.catalogs import groups_addable_by
 from governance.selectors.permissions import Capability, catalog_ids_for
 from governance.services.audit import audit_record
 from governance.services.bulk import ids_in
-from governance.services.config_checks import clean_name, clean_text, max_length, require
+from governance.services.config_checks import (
+    clean_name,
+    clean_text,
+    max_length,
+    name_taken,
+    require,
+)
 from governance.services.delivery import (
     assignments_refresh,
     deliveries_revoke,
@@ -44,7 +50,7 @@ from governance.services.delivery import (
 from governance.services.dispatch import deliveries_after_commit
 from governance.services.errors import Duplicate, InvalidInput, InvalidState, NotFound
 from governance.services.expiry import KEPT_NOTE
-from governance.services.guards import parent_id_or_not_found
+from governance.services.guards import locked_under_parent, parent_id_or_not_found
 
 RESOURCE_NAME_MAX = max_length(Resource, "display_name")
 PACKAGE_NAME_MAX = max_length(AccessPackage, "display_name")
@@ -71,13 +77,8 @@ def _lock_catalog(catalog_id: int | None) -> Catalog:
 
 
 def _lock_resource(resource_id: int) -> Resource:
-    """The resource, locked after its catalog."""
-    catalog = _lock_catalog(parent_id_or_not_found(
-        Resource, resource_id, "catalog_id", "This resource does not exist.",
-        code="resourceNotFound"))
-    resource = Resource.objects.select_for_update().get(pk=resource_id)
-    resource.catalog = catalog
-    return resource
+    return locked_under_parent(Resource, resource_id, "catalog", _lock_catalog,
+                               "This resource does not exist.", code="resourceNotFound")
 
 
 def _resource_snapshot(resource: Resource) -> dict:
@@ -203,10 +204,7 @@ def package_lock(package_id: int) -> AccessPackage:
 def _package_name(catalog: Catalog, display_name: str, package_id: int | None = None) -> str:
     name = clean_name(display_name, field="display_name", what="access package",
                       max_length=PACKAGE_NAME_MAX)
-    same = catalog.access_packages.filter(display_name__iexact=name)
-    if package_id is not None:
-        same = same.exclude(pk=package_id)
-    if same.exists():
+    if name_taken(catalog.access_packages, name, package_id):
         raise InvalidInput(f"The catalog already has an access package named “{name}”.",
                            field="display_name", code="packageNameTaken")
     return name

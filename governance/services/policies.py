@@ -42,9 +42,19 @@ from governance.models import (
 )
 from governance.selectors.permissions import Capability
 from governance.services.audit import audit_record
-from governance.services.config_checks import clean_name, clean_text, max_length, require
+from governance.services.config_checks import (
+    clean_name,
+    clean_text,
+    max_length,
+    name_taken,
+    require,
+)
 from governance.services.errors import InvalidInput, InvalidState
-from governance.services.guards import locked_or_not_found, parent_id_or_not_found
+from governance.services.guards import (
+    locked_or_not_found,
+    locked_under_parent,
+    parent_id_or_not_found,
+)
 from governance.services.packages import package_lock
 
 Scope = AllowedTargetScope
@@ -439,7 +449,7 @@ def policy_save(*, actor: User, policy_id: int | None = None, access_package_id:
         require(actor, package.catalog, Capability.PACKAGES, "change policies")
         name = clean_name(display_name, field="display_name", what="policy",
                           max_length=NAME_MAX)
-        if package.policies.filter(display_name__iexact=name).exclude(pk=policy.pk).exists():
+        if name_taken(package.policies, name, policy.pk):
             raise InvalidInput(f"“{package}” already has a policy named “{name}”; requestors "
                                "choose between policies by name.", field="display_name",
                                code="policyNameTaken")
@@ -488,12 +498,8 @@ def policy_save(*, actor: User, policy_id: int | None = None, access_package_id:
 
 
 def _lock_policy(policy_id: int) -> AssignmentPolicy:
-    package = package_lock(parent_id_or_not_found(
-        AssignmentPolicy, policy_id, "access_package_id", "This policy does not exist.",
-        code="policyNotFound"))
-    policy = AssignmentPolicy.objects.select_for_update().get(pk=policy_id)
-    policy.access_package = package
-    return policy
+    return locked_under_parent(AssignmentPolicy, policy_id, "access_package", package_lock,
+                               "This policy does not exist.", code="policyNotFound")
 
 
 def policy_delete(*, actor: User, policy_id: int) -> None:
@@ -663,11 +669,11 @@ def question_save(*, actor: User, policy_id: int, question_id: int | None = None
 def question_delete(*, actor: User, question_id: int) -> None:
     """Remove a question that no request has answered yet."""
     with transaction.atomic():
-        policy = _lock_policy(parent_id_or_not_found(
-            Question, question_id, "policy_id", "This question does not exist.",
-            code="questionNotFound"))
+        question = locked_under_parent(Question, question_id, "policy", _lock_policy,
+                                       "This question does not exist.",
+                                       code="questionNotFound")
+        policy = question.policy
         require(actor, policy.access_package.catalog, Capability.PACKAGES, "change policies")
-        question = policy.questions.select_for_update().get(pk=question_id)
         answered = question.answers.count()
         if answered:
             raise InvalidState(f"“{question}” has been answered in {answered} "
