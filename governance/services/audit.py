@@ -26,6 +26,15 @@ def audit_record(*, actor: User | None, action: str, obj: models.Model,
     )
 
 
+def audit_saved(*, actor: User | None, obj: models.Model, before: dict | None, after: dict,
+                created: str, changed: str) -> None:
+    """After a create-or-change service: `created` when there was no `before`, `changed` when
+    `after` differs from it, nothing when it does not."""
+    if after != before:
+        audit_record(actor=actor, obj=obj, before=before, after=after,
+                     action=created if before is None else changed)
+
+
 def audit_record_many(*, actor: User | None, action: str, object_type: str,
                       entries: Iterable[tuple[Any, dict | None, dict | None, dict]]) -> int:
     """One event per (object id, before, after, details), in one INSERT: for the sweeps."""

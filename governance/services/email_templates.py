@@ -11,7 +11,7 @@ from django.template import TemplateSyntaxError, engines
 from governance import clock
 from governance.models import EmailTemplate, User
 from governance.notifications import TOPICS
-from governance.services.audit import audit_record
+from governance.services.audit import audit_record, audit_saved
 from governance.services.errors import Duplicate, InvalidInput
 from governance.services.guards import locked_or_not_found
 
@@ -118,9 +118,8 @@ def email_template_save(*, actor: User | None, topic: str, language: str, subjec
             raise Duplicate(f"The email “{template.topic}” already has a version for "
                             f"{_language_name(template.language)}; change that one instead.",
                             code="duplicateEmailTemplate") from error
-        audit_record(actor=actor, obj=template, before=before, after=_snapshot(template),
-                     action="emailTemplate.created" if before is None
-                     else "emailTemplate.changed")
+        audit_saved(actor=actor, obj=template, before=before, after=_snapshot(template),
+                    created="emailTemplate.created", changed="emailTemplate.changed")
     return template
 
 

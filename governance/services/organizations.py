@@ -18,7 +18,7 @@ from governance.choices import (
 )
 from governance.models import ConnectedOrganization, IdentitySource, User
 from governance.selectors.permissions import has_global_role
-from governance.services.audit import audit_record
+from governance.services.audit import audit_record, audit_saved
 from governance.services.errors import (
     Duplicate,
     InvalidInput,
@@ -194,11 +194,10 @@ def organization_save(*, actor: User | None, organization_id: int | None, displa
             # Another organization took one of the domains since the check.
             _domains_check(cleaned, organization.pk)
             raise
-        after = _organization_snapshot(organization)
-        if after != before:
-            audit_record(actor=actor, obj=organization, before=before, after=after,
-                         action="connectedOrganization.created" if before is None
-                         else "connectedOrganization.changed")
+        audit_saved(actor=actor, obj=organization, before=before,
+                    after=_organization_snapshot(organization),
+                    created="connectedOrganization.created",
+                    changed="connectedOrganization.changed")
     return organization
 
 

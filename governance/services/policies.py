@@ -41,7 +41,7 @@ from governance.models import (
     User,
 )
 from governance.selectors.permissions import Capability
-from governance.services.audit import audit_record
+from governance.services.audit import audit_record, audit_saved
 from governance.services.config_checks import (
     clean_name,
     clean_text,
@@ -490,10 +490,8 @@ def policy_save(*, actor: User, policy_id: int | None = None, access_package_id:
         policy.specific_groups.set(targets.groups)
         policy.specific_connected_organizations.set(targets.organizations)
         _write_stages(policy, checked)
-        after = _snapshot(policy)
-        if after != before:
-            audit_record(actor=actor, obj=policy, before=before, after=after,
-                         action="policy.created" if before is None else "policy.changed")
+        audit_saved(actor=actor, obj=policy, before=before, after=_snapshot(policy),
+                    created="policy.created", changed="policy.changed")
     return policy
 
 
@@ -658,11 +656,8 @@ def question_save(*, actor: User, policy_id: int, question_id: int | None = None
         for name, value in cleaned.items():
             setattr(question, name, value)
         question.save()
-        after = _question_snapshot(question)
-        if after != before:
-            audit_record(actor=actor, obj=policy, before=before, after=after,
-                         action="policy.questionAdded" if before is None
-                         else "policy.questionChanged")
+        audit_saved(actor=actor, obj=policy, before=before, after=_question_snapshot(question),
+                    created="policy.questionAdded", changed="policy.questionChanged")
     return question
 
 
