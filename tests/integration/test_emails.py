@@ -107,11 +107,17 @@ class Mail:
 
 
 def settled() -> bool:
-    """Nothing left for the worker: every email sent (or given up), every role change done."""
-    return not (OutboxMessage.objects.filter(state__in=[OutboxState.QUEUED, OutboxState.IN_FLIGHT,
-                                                        OutboxState.WAITING_RETRY]).exists()
-                or RoleDelivery.objects.filter(state__in=[DeliveryState.PENDING,
-                                                          DeliveryState.IN_FLIGHT]).exists())
+    """Nothing left for the worker: every role change done, every email sent (or given up).
+
+    Deliveries are asked first: a delivery's last role commits together with its "access
+    delivered" email, so once they are done that email is in the outbox. Asked the other way
+    round, the worker could commit both between the two queries, and the email be missed.
+    """
+    if RoleDelivery.objects.filter(state__in=[DeliveryState.PENDING,
+                                              DeliveryState.IN_FLIGHT]).exists():
+        return False
+    return not OutboxMessage.objects.filter(state__in=[
+        OutboxState.QUEUED, OutboxState.IN_FLIGHT, OutboxState.WAITING_RETRY]).exists()
 
 
 def settle() -> None:
