@@ -22,7 +22,14 @@ from governance.models import (
     RoleDelivery,
     User,
 )
-from tests.factories import CatalogFactory, GroupFactory, UserFactory, World, snapshot
+from tests.factories import (
+    CatalogFactory,
+    GroupFactory,
+    UserFactory,
+    World,
+    role_holder,
+    snapshot,
+)
 
 
 @dataclass
@@ -48,13 +55,10 @@ def make_delegates(world: World) -> Delegates:
     for name, role in (("package.manager", CatalogRole.PACKAGE_MANAGER),
                        ("assignment.manager", CatalogRole.ASSIGNMENT_MANAGER),
                        ("reader", CatalogRole.READER)):
-        people[role] = UserFactory(email=f"{name}@access.example")
-        CatalogRoleAssignment.objects.create(catalog=world.catalog, user=people[role],
-                                             role=role)
+        people[role] = role_holder(world.catalog, role, email=f"{name}@access.example")
     other_catalog = CatalogFactory(display_name="Finance")
-    other_owner = UserFactory(email="other.owner@access.example", display_name="Otto Other")
-    CatalogRoleAssignment.objects.create(catalog=other_catalog, user=other_owner,
-                                         role=CatalogRole.OWNER)
+    other_owner = role_holder(other_catalog, CatalogRole.OWNER,
+                              email="other.owner@access.example", display_name="Otto Other")
     owned_group = GroupFactory(display_name="Falcon Engineers")
     GroupMembership.objects.create(group=owned_group, user=world.owner,
                                    role=GroupMembershipRole.OWNER)

@@ -4,10 +4,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import factory
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from governance.choices import (
     AllowedTargetScope,
     ApproverKind,
+    CatalogRole,
     CatalogState,
     ConnectedOrganizationState,
     ExpirationType,
@@ -22,6 +24,7 @@ from governance.models import (
     ApproverSet,
     AssignmentPolicy,
     Catalog,
+    CatalogRoleAssignment,
     ConnectedOrganization,
     Group,
     IdentitySource,
@@ -101,6 +104,20 @@ class PolicyFactory(factory.django.DjangoModelFactory):
     is_approval_required_for_add = False
 
 
+def role_holder(catalog: Catalog, role: str, **person) -> User:
+    """A member (UserFactory with `person`'s fields) who holds `role` in `catalog`."""
+    user = UserFactory(**person)
+    CatalogRoleAssignment.objects.create(catalog=catalog, user=user, role=role)
+    return user
+
+
+def csv_upload(text: str | bytes, name: str = "people.csv",
+               content_type: str = "text/csv") -> SimpleUploadedFile:
+    """An uploaded file, as a bulk assignment form or service receives it."""
+    data = text.encode() if isinstance(text, str) else text
+    return SimpleUploadedFile(name, data, content_type=content_type)
+
+
 def group_role(package: AccessPackage, group: Group, role: str = "Member") -> ResourceRole:
     """Add "<role> of <group>" (local connector) to the package, through its catalog."""
     resource, _ = Resource.objects.get_or_create(
@@ -165,9 +182,6 @@ class World:
 
 
 def build_world() -> World:
-    from governance.choices import CatalogRole
-    from governance.models import CatalogRoleAssignment
-
     organization = OrganizationFactory(display_name="Contoso", domain="contoso.example")
     requester = GuestFactory(email="requester@contoso.example",
                              connected_organization=organization)

@@ -7,7 +7,6 @@ import time
 
 import pytest
 from django.contrib.auth.hashers import make_password
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from governance.choices import (
@@ -21,7 +20,6 @@ from governance.models import (
     Assignment,
     AssignmentRequest,
     BulkAssignmentJob,
-    CatalogRoleAssignment,
     GroupMembership,
     User,
 )
@@ -31,8 +29,9 @@ from tests.factories import (
     GroupFactory,
     PackageFactory,
     PolicyFactory,
-    UserFactory,
+    csv_upload,
     group_role,
+    role_holder,
 )
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -50,9 +49,8 @@ def fast_password_hashing(settings):
 @pytest.fixture
 def scene():
     catalog = CatalogFactory(display_name="Onboarding")
-    manager = UserFactory(email="assignments@access.example")
-    CatalogRoleAssignment.objects.create(catalog=catalog, user=manager,
-                                         role=CatalogRole.ASSIGNMENT_MANAGER)
+    manager = role_holder(catalog, CatalogRole.ASSIGNMENT_MANAGER,
+                          email="assignments@access.example")
     package = PackageFactory(catalog=catalog, display_name="Campus wiki")
     group_role(package, GroupFactory(display_name="Wiki readers"))
     policy = PolicyFactory(access_package=package, display_name="Staff",
@@ -87,7 +85,7 @@ def test_two_thousand_people_are_assigned_by_a_worker_with_visible_progress(
     began = time.monotonic()
     response = client.post(reverse("admin:governance_bulkassignmentjob_add"), {
         "access_package": package.pk, "policy": policy.pk,
-        "file": SimpleUploadedFile("staff.csv", text.encode(), content_type="text/csv")})
+        "file": csv_upload(text, "staff.csv")})
     assert response.status_code == 302, response.content.decode()[:2000]
     job = BulkAssignmentJob.objects.get()
     progress_url = reverse("admin:governance_bulkassignmentjob_progress", args=[job.pk])

@@ -15,7 +15,6 @@ import re
 from dataclasses import dataclass
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, reverse
 
 from governance.admin import admin_site
@@ -46,6 +45,8 @@ from tests.factories import (
     add_question,
     add_stage,
     approve_all,
+    csv_upload,
+    role_holder,
     snapshot,
 )
 
@@ -111,8 +112,8 @@ def _side(name: str, organization, approver) -> Side:
     policy.specific_connected_organizations.add(organization)
     add_stage(policy, approver)
     question = add_question(policy, f"{name} question?")
-    owner = UserFactory(email=f"owner.{name[0].lower()}@access.example")
-    CatalogRoleAssignment.objects.create(catalog=catalog, user=owner, role=CatalogRole.OWNER)
+    owner = role_holder(catalog, CatalogRole.OWNER,
+                        email=f"owner.{name[0].lower()}@access.example")
 
     def submit(requester):
         return request_submit(requestor=requester, access_package_id=package.pk,
@@ -126,8 +127,7 @@ def _side(name: str, organization, approver) -> Side:
     delivered = submit(guest("delivered"))
     # A bulk assignment job of the catalog, with one rejected line.
     bulk_assignment_start(actor=owner, access_package_id=package.pk, policy_id=policy.pk,
-                          upload=SimpleUploadedFile(f"{name}.csv", b"email\nunknown@x.example\n",
-                                                    content_type="text/csv"))
+                          upload=csv_upload("email\nunknown@x.example\n", f"{name}.csv"))
     approve_all(delivered, approver)
     deliveries_process()
     delivered.refresh_from_db()
@@ -152,9 +152,7 @@ def people(sides):
         found[role] = UserFactory(email=f"{value.lower()}@access.example")
         GlobalRoleAssignment.objects.create(user=found[role], role=value)
     for role, value in CATALOG_ROLES.items():
-        found[role] = UserFactory(email=f"{value.lower()}@access.example")
-        CatalogRoleAssignment.objects.create(catalog=alpha.catalog, user=found[role],
-                                             role=value)
+        found[role] = role_holder(alpha.catalog, value, email=f"{value.lower()}@access.example")
     return found
 
 

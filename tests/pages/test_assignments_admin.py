@@ -7,7 +7,6 @@ import io
 from datetime import timedelta
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from governance import clock
@@ -24,7 +23,6 @@ from governance.models import (
     Assignment,
     AssignmentRequest,
     BulkAssignmentJob,
-    CatalogRoleAssignment,
     Resource,
 )
 from governance.services.approvals import stage_decide
@@ -37,8 +35,10 @@ from tests.factories import (
     PackageFactory,
     PolicyFactory,
     UserFactory,
+    csv_upload,
     group_role,
     open_package,
+    role_holder,
     submit_request,
 )
 
@@ -77,8 +77,7 @@ def wiki(world):
 def zulu(world):
     """Another catalog, with a delivered assignment and a pending request."""
     catalog = CatalogFactory(display_name="Zulu catalog")
-    owner = UserFactory(email="zulu.owner@access.example")
-    CatalogRoleAssignment.objects.create(catalog=catalog, user=owner, role=CatalogRole.OWNER)
+    owner = role_holder(catalog, CatalogRole.OWNER, email="zulu.owner@access.example")
     package = PackageFactory(catalog=catalog, display_name="Zulu package")
     group_role(package, GroupFactory(display_name="Zulu group"))
     policy = PolicyFactory(access_package=package, display_name="Zulu policy")
@@ -99,18 +98,14 @@ def zulu(world):
 
 @pytest.fixture
 def manager(world):
-    person = UserFactory(email="assignments@access.example", display_name="Assignment Manager")
-    CatalogRoleAssignment.objects.create(catalog=world.catalog, user=person,
-                                         role=CatalogRole.ASSIGNMENT_MANAGER)
-    return person
+    return role_holder(world.catalog, CatalogRole.ASSIGNMENT_MANAGER,
+                       email="assignments@access.example", display_name="Assignment Manager")
 
 
 @pytest.fixture
 def reader(world):
-    person = UserFactory(email="reader@access.example", display_name="Catalog Reader")
-    CatalogRoleAssignment.objects.create(catalog=world.catalog, user=person,
-                                         role=CatalogRole.READER)
-    return person
+    return role_holder(world.catalog, CatalogRole.READER, email="reader@access.example",
+                       display_name="Catalog Reader")
 
 
 @pytest.fixture
@@ -445,7 +440,7 @@ def test_readers_see_but_cannot_act(as_user, reader, world, assigned):
 
 def test_upload_page_refuses_a_file_that_is_not_csv(as_user, manager, wiki):
     package, policy = wiki
-    upload = SimpleUploadedFile("people.xlsx", b"PK\x03\x04", content_type="application/zip")
+    upload = csv_upload(b"PK\x03\x04", "people.xlsx", content_type="application/zip")
     text = page(as_user(manager).post(UPLOAD, {"access_package": package.pk,
                                                "policy": policy.pk, "file": upload}))
     assert "“people.xlsx” is not a CSV file." in text
@@ -462,7 +457,7 @@ def test_upload_then_follow_the_job_and_download_its_report(as_user, manager, wo
     text = "email\n" + "\n".join(p.email for p in people) + "\nghost@access.example\n"
     response = client.post(UPLOAD, {
         "access_package": package.pk, "policy": policy.pk, "justification": "Wiki rollout",
-        "file": SimpleUploadedFile("wiki.csv", text.encode(), content_type="text/csv")})
+        "file": csv_upload(text, "wiki.csv")})
     job = BulkAssignmentJob.objects.get()
     assert response["Location"] == url("bulkassignmentjob_change", job)
     queued = page(client.get(url("bulkassignmentjob_change", job)))
@@ -484,8 +479,7 @@ def test_upload_then_follow_the_job_and_download_its_report(as_user, manager, wo
 
 def test_another_catalogs_jobs_are_unreachable(as_user, manager, world, zulu):
     zulu_owner = UserFactory(email="zulu.owner@access.example")
-    upload = SimpleUploadedFile("zulu.csv", b"email\nmember@access.example\n",
-                                content_type="text/csv")
+    upload = csv_upload("email\nmember@access.example\n", "zulu.csv")
     job = bulk_assignment_start(actor=zulu_owner, access_package_id=zulu["package"].pk,
                                 policy_id=zulu["policy"].pk, upload=upload)
     client = as_user(manager)

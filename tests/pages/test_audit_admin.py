@@ -12,11 +12,10 @@ from governance.choices import CatalogRole, GlobalRole
 from governance.models import (
     AuditEvent,
     AuditLogIsAppendOnly,
-    CatalogRoleAssignment,
     GlobalRoleAssignment,
 )
 from governance.services.audit import audit_record
-from tests.factories import UserFactory
+from tests.factories import UserFactory, role_holder
 
 LIST = reverse("admin:governance_auditevent_changelist")
 
@@ -143,9 +142,7 @@ def test_other_roles_cannot_see_the_audit_log(as_user, events, world, role):
     if role == "catalog owner":
         person = world.owner
     elif role == "catalog reader":
-        person = UserFactory(email="reader@access.example")
-        CatalogRoleAssignment.objects.create(catalog=world.catalog, user=person,
-                                             role=CatalogRole.READER)
+        person = role_holder(world.catalog, CatalogRole.READER, email="reader@access.example")
     else:
         person = UserFactory(email="partners@access.example")
         GlobalRoleAssignment.objects.create(user=person, role=GlobalRole.CONNECTED_ORG_ADMIN)

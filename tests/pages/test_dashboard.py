@@ -28,6 +28,7 @@ from tests.factories import (
     UserFactory,
     group_role,
     open_package,
+    role_holder,
     submit_request,
 )
 
@@ -172,8 +173,7 @@ def test_an_empty_catalog_has_a_dashboard_too(world, as_user):
 @pytest.mark.parametrize("role", list(CatalogRole.values))
 def test_every_catalog_role_opens_its_catalogs_dashboard_and_no_other(world, built, as_user,
                                                                       role):
-    person = UserFactory(email="holder@access.example")
-    CatalogRoleAssignment.objects.create(catalog=world.catalog, user=person, role=role)
+    person = role_holder(world.catalog, role, email="holder@access.example")
     client = as_user(person)
     assert client.get(_url(world.catalog)).status_code == 200
     assert client.get(_url(built["other"])).status_code == 404

@@ -5,7 +5,6 @@ from unittest import mock
 
 import pytest
 import time_machine
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from governance import clock, tasks
@@ -41,13 +40,10 @@ from tests.factories import (
     PackageFactory,
     PolicyFactory,
     UserFactory,
+    csv_upload,
     open_package,
+    role_holder,
 )
-
-
-def csv_file(text: str, name: str = "people.csv", content_type: str = "text/csv"):
-    data = text.encode() if isinstance(text, str) else text
-    return SimpleUploadedFile(name, data, content_type=content_type)
 
 
 @pytest.fixture
@@ -73,21 +69,21 @@ def rows_of(job) -> dict[int, tuple[str, str, str]]:
 # What an upload must be: refused as a whole, nothing written.
 
 @pytest.mark.parametrize(("upload", "code", "words"), [
-    (lambda: csv_file("email\nmember@access.example\n", name="people.xlsx",
+    (lambda: csv_upload("email\nmember@access.example\n", name="people.xlsx",
                       content_type="application/vnd.ms-excel"),
      "notCsv", "not a CSV file"),
-    (lambda: csv_file(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", name="photo.csv"),
+    (lambda: csv_upload(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", name="photo.csv"),
      "notCsv", "binary data"),
-    (lambda: csv_file("email\nzoë@access.example\n".encode("latin-1")),
+    (lambda: csv_upload("email\nzoë@access.example\n".encode("latin-1")),
      "notCsv", "not UTF-8"),
-    (lambda: csv_file("email\n" + "x" * MAX_BYTES), "fileTooLarge", "too large"),
-    (lambda: csv_file("email\n" + "".join(f"p{n}@access.example\n"
+    (lambda: csv_upload("email\n" + "x" * MAX_BYTES), "fileTooLarge", "too large"),
+    (lambda: csv_upload("email\n" + "".join(f"p{n}@access.example\n"
                                           for n in range(MAX_ROWS + 1))),
      "tooManyRows", "more than 10,000 rows"),
-    (lambda: csv_file("name,mail\nAda,ada@access.example\n"), "noEmailColumn", "“email”"),
-    (lambda: csv_file(""), "noEmailColumn", "empty"),
-    (lambda: csv_file("email,start\n\n"), "noRows", "no rows"),
-    (lambda: csv_file('email\n"unterminated@access.example\n'), "notCsv", "line"),
+    (lambda: csv_upload("name,mail\nAda,ada@access.example\n"), "noEmailColumn", "“email”"),
+    (lambda: csv_upload(""), "noEmailColumn", "empty"),
+    (lambda: csv_upload("email,start\n\n"), "noRows", "no rows"),
+    (lambda: csv_upload('email\n"unterminated@access.example\n'), "notCsv", "line"),
 ])
 def test_an_upload_that_is_not_a_usable_csv_is_refused_and_nothing_written(
         world, wiki, assert_refused, upload, code, words):
@@ -98,22 +94,20 @@ def test_an_upload_that_is_not_a_usable_csv_is_refused_and_nothing_written(
 
 def test_the_missing_column_message_names_the_columns_found(world, wiki):
     with pytest.raises(InvalidInput) as caught:
-        start(world, wiki, csv_file("Name,Mail\nAda,ada@access.example\n"))
+        start(world, wiki, csv_upload("Name,Mail\nAda,ada@access.example\n"))
     assert "found “Name”, “Mail”" in str(caught.value)
     assert "start, end, justification" in str(caught.value)
 
 
 def test_someone_without_a_role_on_the_catalog_cannot_upload(world, wiki, assert_refused):
-    assert_refused(lambda: start(world, wiki, csv_file("email\nmember@access.example\n"),
+    assert_refused(lambda: start(world, wiki, csv_upload("email\nmember@access.example\n"),
                                  actor=world.approver),
                    NotAllowed, "notAllowed", "may not assign")
 
 
 def test_a_reader_cannot_upload(world, wiki, assert_refused):
-    reader = UserFactory(email="reader@access.example")
-    CatalogRoleAssignment.objects.create(catalog=world.catalog, user=reader,
-                                         role=CatalogRole.READER)
-    assert_refused(lambda: start(world, wiki, csv_file("email\nmember@access.example\n"),
+    reader = role_holder(world.catalog, CatalogRole.READER, email="reader@access.example")
+    assert_refused(lambda: start(world, wiki, csv_upload("email\nmember@access.example\n"),
                                  actor=reader),
                    NotAllowed, "notAllowed", "may not assign")
 
@@ -121,12 +115,12 @@ def test_a_reader_cannot_upload(world, wiki, assert_refused):
 def test_a_policy_of_another_package_is_refused(world, wiki, assert_refused):
     package, _ = wiki
     assert_refused(lambda: start(world, (package, world.policy),
-                                 csv_file("email\nmember@access.example\n")),
+                                 csv_upload("email\nmember@access.example\n")),
                    InvalidInput, "policyNotFound", "policy of this access package")
 
 
 def test_a_csv_with_another_content_type_but_a_csv_name_is_accepted(world, wiki):
-    job = start(world, wiki, csv_file("email\nmember@access.example\n",
+    job = start(world, wiki, csv_upload("email\nmember@access.example\n",
                                       content_type="application/octet-stream"))
     assert job.total == 1
 
@@ -156,7 +150,7 @@ def test_good_rows_are_assigned_and_each_bad_row_is_reported_with_line_and_reaso
         f"{good[0].email},again\n"                                # 10: same person twice
         f"{good[2].email},\n"                                     # 11
     )
-    job = start(world, wiki, csv_file(text), justification="Bulk onboarding")
+    job = start(world, wiki, csv_upload(text), justification="Bulk onboarding")
     # Rows that cannot be right are rejected at once, before any worker runs.
     assert (job.total, job.processed, job.rejected) == (8, 2, 2)
     assert tasks.run_bulk_assignment(job.pk) == 6
@@ -202,7 +196,7 @@ def test_separation_of_duties_with_an_incompatible_package_is_enforced(world, wi
     holder, free = people(2)
     request_admin_add(actor=world.owner, access_package_id=finance.pk,
                       policy_id=finance_policy.pk, target=holder)
-    job = start(world, wiki, csv_file(f"email\n{holder.email}\n{free.email}\n"))
+    job = start(world, wiki, csv_upload(f"email\n{holder.email}\n{free.email}\n"))
     bulk_assignment_run(job_id=job.pk)
     row = job.rows.get(line=2)
     assert (row.outcome, row.code) == (BulkRowOutcome.REJECTED, "separationOfDuties")
@@ -213,7 +207,7 @@ def test_separation_of_duties_with_an_incompatible_package_is_enforced(world, wi
 
 def test_semicolons_and_a_byte_order_mark_are_read(world, wiki):
     person = UserFactory(email="excel@access.example")
-    job = start(world, wiki, csv_file("\ufeffemail;justification\nexcel@access.example;Yes\n"))
+    job = start(world, wiki, csv_upload("\ufeffemail;justification\nexcel@access.example;Yes\n"))
     bulk_assignment_run(job_id=job.pk)
     assert AssignmentRequest.objects.get(target=person).justification == "Yes"
 
@@ -224,7 +218,7 @@ def test_start_and_end_columns_schedule_the_access(world, monday):
     early, late, wrong = people(3)
     text = (f"email,start,end\n{early.email},,2026-03-31\n"
             f"{late.email},2026-03-09 10:00,\n{wrong.email},next week,\n")
-    job = start(world, (package, policy), csv_file(text))
+    job = start(world, (package, policy), csv_upload(text))
     bulk_assignment_run(job_id=job.pk)
     assignment = Assignment.objects.get(target=early)
     # An end date is the last day of access.
@@ -239,7 +233,7 @@ def test_start_and_end_columns_schedule_the_access(world, monday):
 
 def test_dates_under_a_policy_without_custom_schedules_are_rejected_per_row(world, wiki):
     person = UserFactory(email="dated@access.example")
-    job = start(world, wiki, csv_file(f"email,end\n{person.email},2099-01-01\n"))
+    job = start(world, wiki, csv_upload(f"email,end\n{person.email},2099-01-01\n"))
     bulk_assignment_run(job_id=job.pk)
     row = job.rows.get()
     assert (row.outcome, row.code) == (BulkRowOutcome.REJECTED, "scheduleNotAllowed")
@@ -249,7 +243,7 @@ def test_dates_under_a_policy_without_custom_schedules_are_rejected_per_row(worl
 
 def test_running_the_task_twice_assigns_nobody_twice(world, wiki):
     batch = people(7)
-    job = start(world, wiki, csv_file("email\n" + "\n".join(p.email for p in batch)))
+    job = start(world, wiki, csv_upload("email\n" + "\n".join(p.email for p in batch)))
     assert bulk_assignment_run(job_id=job.pk, batch_size=3) == 7
     assert tasks.run_bulk_assignment(job.pk) == 0
     # Even a job that looks stuck (its worker went quiet) has nothing left to do.
@@ -269,7 +263,7 @@ class WorkerDied(BaseException):
 
 def test_a_job_whose_worker_died_resumes_where_it_stopped(world, wiki):
     batch = people(8)
-    job = start(world, wiki, csv_file("email\n" + "\n".join(p.email for p in batch)))
+    job = start(world, wiki, csv_upload("email\n" + "\n".join(p.email for p in batch)))
     real = bulk_assignments.request_admin_add
     calls = []
 
@@ -299,8 +293,8 @@ def test_a_job_whose_worker_died_resumes_where_it_stopped(world, wiki):
 
 
 def test_the_sweep_queues_jobs_whose_task_was_lost(world, wiki, django_capture_on_commit_callbacks):
-    job = start(world, wiki, csv_file("email\nmember@access.example\n"))
-    running = start(world, wiki, csv_file("email\napprover@access.example\n"))
+    job = start(world, wiki, csv_upload("email\nmember@access.example\n"))
+    running = start(world, wiki, csv_upload("email\napprover@access.example\n"))
     BulkAssignmentJob.objects.filter(pk=running.pk).update(state=BulkJobState.RUNNING,
                                                            heartbeat_at=clock.now())
     with mock.patch.object(tasks.run_bulk_assignment, "delay") as delay:
@@ -315,7 +309,7 @@ def test_the_sweep_queues_jobs_whose_task_was_lost(world, wiki, django_capture_o
 def test_the_upload_queues_its_task_after_commit(world, wiki, django_capture_on_commit_callbacks):
     with mock.patch.object(tasks.run_bulk_assignment, "delay") as delay:
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
-            job = start(world, wiki, csv_file("email\nmember@access.example\n"))
+            job = start(world, wiki, csv_upload("email\nmember@access.example\n"))
         delay.assert_not_called()
         for callback in callbacks:
             callback()
@@ -327,7 +321,7 @@ def test_a_job_stops_when_its_uploader_loses_the_role(world, wiki):
     role = CatalogRoleAssignment.objects.create(catalog=world.catalog, user=manager,
                                                 role=CatalogRole.ASSIGNMENT_MANAGER)
     batch = people(3)
-    job = start(world, wiki, csv_file("email\n" + "\n".join(p.email for p in batch)),
+    job = start(world, wiki, csv_upload("email\n" + "\n".join(p.email for p in batch)),
                 actor=manager)
     role.delete()
     assert bulk_assignment_run(job_id=job.pk) == 0
@@ -344,7 +338,7 @@ def test_a_job_only_assigns_its_own_package(world, wiki):
     other = PackageFactory(catalog=other_catalog)
     PolicyFactory(access_package=other)
     person = UserFactory(email="only@access.example")
-    job = start(world, wiki, csv_file(f"email\n{person.email}\n"))
+    job = start(world, wiki, csv_upload(f"email\n{person.email}\n"))
     bulk_assignment_run(job_id=job.pk)
     assert list(Assignment.objects.filter(target=person).values_list(
         "access_package_id", "state")) == [(wiki[0].pk, AssignmentState.DELIVERING)]
