@@ -16,6 +16,22 @@ pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 ROUNDS = 20
 
 
+def new_role(world, admin, round_number: int):
+    """The Member role of a new group, offered in the world's catalog."""
+    group = GroupFactory(display_name=f"Wiki editors {round_number}")
+    return resource_add(actor=admin, catalog_id=world.catalog.pk,
+                        group_id=group.pk).roles.get(display_name="Member")
+
+
+def three_requests(package, round_number: int):
+    """Three new people, and a call for each that requests `package`."""
+    people = [UserFactory(email=f"reader{round_number}.{n}@access.example") for n in range(3)]
+    calls = [lambda person=person: request_submit(requestor=person,
+                                                  access_package_id=package.pk)
+             for person in people]
+    return people, calls
+
+
 def test_a_role_added_while_people_get_the_package_reaches_every_assignment(world):
     """package_role_add locks the package row FOR UPDATE; the insert of a new assignment
     takes a key-share lock on the same row (its foreign key). Whichever comes second waits,
@@ -24,14 +40,8 @@ def test_a_role_added_while_people_get_the_package_reaches_every_assignment(worl
     package, _ = open_package(world)
     admin = UserFactory(email="admin@access.example", is_superuser=True)
     for round_number in range(ROUNDS):
-        group = GroupFactory(display_name=f"Wiki editors {round_number}")
-        role = resource_add(actor=admin, catalog_id=world.catalog.pk,
-                            group_id=group.pk).roles.get(display_name="Member")
-        people = [UserFactory(email=f"reader{round_number}.{n}@access.example")
-                  for n in range(3)]
-        calls = [lambda person=person: request_submit(requestor=person,
-                                                      access_package_id=package.pk)
-                 for person in people]
+        role = new_role(world, admin, round_number)
+        people, calls = three_requests(package, round_number)
         calls.append(lambda role=role: package_role_add(actor=world.owner,
                                                         package_id=package.pk,
                                                         role_id=role.pk))
@@ -45,15 +55,9 @@ def test_a_role_removed_while_people_get_the_package_is_granted_to_nobody(world)
     package, _ = open_package(world)
     admin = UserFactory(email="admin@access.example", is_superuser=True)
     for round_number in range(ROUNDS):
-        group = GroupFactory(display_name=f"Wiki editors {round_number}")
-        role = resource_add(actor=admin, catalog_id=world.catalog.pk,
-                            group_id=group.pk).roles.get(display_name="Member")
+        role = new_role(world, admin, round_number)
         package_role_add(actor=world.owner, package_id=package.pk, role_id=role.pk)
-        people = [UserFactory(email=f"reader{round_number}.{n}@access.example")
-                  for n in range(3)]
-        calls = [lambda person=person: request_submit(requestor=person,
-                                                      access_package_id=package.pk)
-                 for person in people]
+        people, calls = three_requests(package, round_number)
         calls.append(lambda role=role: package_role_remove(actor=world.owner,
                                                            package_id=package.pk,
                                                            role_id=role.pk))
