@@ -342,8 +342,16 @@ def delivery_reprocess(*, actor: User, assignment_id: int) -> int:
             raise NotAllowed("You may not reprocess assignments of this catalog.")
         count = assignment.deliveries.filter(state=DeliveryState.FAILED).update(
             state=DeliveryState.PENDING, attempts=0, next_attempt_at=clock.now())
+        # The request that failed to deliver is delivering again, so that Request history
+        # ends up saying Delivered rather than keeping the old failure.
+        reopened = list(AssignmentRequest.objects.filter(
+            assignment=assignment, state__in=[RequestState.DELIVERY_FAILED,
+                                              RequestState.PARTIALLY_DELIVERED],
+        ).values_list("pk", flat=True)) if count else []
+        AssignmentRequest.objects.filter(pk__in=reopened).update(
+            state=RequestState.DELIVERING, status="Delivering", completed_at=None)
         audit_record(actor=actor, action="assignment.reprocessed", obj=assignment,
-                     details={"deliveries": count})
+                     details={"deliveries": count, "requestsReopened": reopened})
         assignments_refresh([assignment.pk])
         deliveries_after_commit([assignment.pk])
         return count

@@ -380,7 +380,9 @@ def test_reprocess_a_request_whose_delivery_failed(as_user, manager, world, assi
     client.post(url("assignmentrequest_reprocess", request))
     deliveries_process()
     delivering.refresh_from_db()
+    request.refresh_from_db()
     assert delivering.state == AssignmentState.DELIVERED
+    assert request.state == RequestState.DELIVERED
     assert "Delivered" in page(client.get(url("assignmentrequest_change", request)))
 
 

@@ -178,13 +178,19 @@ def test_reprocess_retries_failed_roles(world, remote, connector):
     deliveries_process()
     assignment = request.assignment
     connector.error = None
+    request.refresh_from_db()
+    assert request.state == RequestState.PARTIALLY_DELIVERED
     assert delivery_reprocess(actor=world.owner, assignment_id=assignment.pk) == 1
     assignment.refresh_from_db()
+    request.refresh_from_db()
     assert assignment.state == AssignmentState.DELIVERING
+    assert (request.state, request.completed_at) == (RequestState.DELIVERING, None)
     assert _remote_delivery(assignment).attempts == 0
     assert deliveries_process() == 1
     assignment.refresh_from_db()
+    request.refresh_from_db()
     assert assignment.state == AssignmentState.DELIVERED
+    assert (request.state, request.status) == (RequestState.DELIVERED, "Delivered")
     assert GroupMembership.objects.filter(user=world.member, group=remote_group).exists()
     assert AuditEvent.objects.filter(action="assignment.reprocessed", actor=world.owner).exists()
 
