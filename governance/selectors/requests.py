@@ -1,6 +1,6 @@
 """A person's own requests, assignments, approvals and team."""
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import F, Prefetch, QuerySet
 
 from governance.choices import ASSIGNMENT_ACTIVE, AssignmentState, RequestState, StageState
 from governance.models import (
@@ -37,6 +37,8 @@ def approvals_pending_for(user: User) -> QuerySet[ApprovalStage]:
             .filter(stage_approvers__user=user, state=StageState.IN_PROGRESS,
                     request__state=RequestState.PENDING_APPROVAL)
             .exclude(request__target=user).exclude(request__requestor=user)
+            # Why it is theirs (primary, fallback, escalation, delegate), from the same join.
+            .annotate(approver_kind=F("stage_approvers__kind"))
             .select_related("request__access_package", "request__target__connected_organization",
                             "request__requestor")
             .order_by("due_at", "id"))

@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from governance.models import ApprovalDelegation
 from governance.services.delegations import delegation_set
-from tests.factories import MONDAY, UserFactory
+from tests.factories import MONDAY, UserFactory, submit_request
 
 URL = "/approvals/out-of-office/"
 
@@ -120,6 +120,16 @@ def test_the_delegate_sees_for_whom_they_stand_in(as_user, world, deputy, monday
     assert "You stand in for" in html
     assert "Approver (approver@access.example), until 6 Mar 2026" in html
     assert "You have no out-of-office period." in html
+
+
+def test_the_delegates_approvals_say_they_stand_in(as_user, world, deputy, monday):
+    _away(world.approver, deputy)
+    submit_request(world)
+    delegate_page = as_user(deputy).get(reverse("approval_list")).content.decode()
+    approver_page = as_user(world.approver).get(reverse("approval_list")).content.decode()
+    assert "Falcon collaboration" in delegate_page and "Falcon collaboration" in approver_page
+    assert "you stand in for an approver who is away" in delegate_page
+    assert "you stand in for" not in approver_page
 
 
 def test_dates_follow_the_approvers_time_zone(as_user, world, deputy, monday):
