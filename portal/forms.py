@@ -5,13 +5,7 @@ from django import forms
 
 from governance.choices import QuestionKind
 from governance.models import AssignmentPolicy, Question, User
-from governance.services.errors import Refused
-
-
-class RefusalFormMixin:
-    def add_refusal(self, refusal: Refused) -> None:
-        field = getattr(refusal, "field", None)
-        self.add_error(field if field in self.fields else None, refusal.message)
+from governance.services.errors import RefusalFormMixin
 
 
 def _question_field(question: Question, language: str | None) -> forms.Field:

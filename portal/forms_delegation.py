@@ -2,7 +2,7 @@
 
 from django import forms
 
-from portal.forms import RefusalFormMixin
+from governance.services.errors import RefusalFormMixin
 
 
 class DateInput(forms.DateInput):

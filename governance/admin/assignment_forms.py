@@ -12,7 +12,7 @@ from django.template.response import TemplateResponse
 from governance.models import AccessPackage, AssignmentPolicy, User
 from governance.selectors.permissions import Capability, scoped
 from governance.services.bulk_assignments import MAX_BYTES, MAX_ROWS
-from governance.services.errors import Refused
+from governance.services.errors import RefusalFormMixin, Refused
 
 
 class PolicyChoiceField(forms.ModelChoiceField):
@@ -20,7 +20,7 @@ class PolicyChoiceField(forms.ModelChoiceField):
         return f"{policy.access_package}: {policy}"
 
 
-class PackagePolicyForm(forms.Form):
+class PackagePolicyForm(RefusalFormMixin, forms.Form):
     """An access package and one of its policies, both in the person's catalogs."""
 
     access_package = forms.ModelChoiceField(queryset=AccessPackage.objects.none(),
@@ -48,11 +48,6 @@ class PackagePolicyForm(forms.Form):
         if package and policy and policy.access_package_id != package.pk:
             self.add_error("policy", f"Choose a policy of “{package}”.")
         return cleaned
-
-    def add_refusal(self, refusal: Refused) -> None:
-        field = getattr(refusal, "field", None)
-        self.add_error(field if field in self.fields else None, refusal.message)
-
 
 class AssignDirectlyForm(PackagePolicyForm):
     email = forms.EmailField(label="Person's email",

@@ -15,7 +15,7 @@
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import ValidationError
-from django.forms.models import BaseInlineFormSet, construct_instance
+from django.forms.models import BaseInlineFormSet
 from django.shortcuts import redirect
 from django.urls import reverse
 
@@ -113,14 +113,6 @@ class ScopedInline:
     def get_formset(self, request, obj=None, **kwargs):
         formset = super().get_formset(request, obj, **kwargs)
         return type(formset.__name__, (formset,), {"actor": request.user})
-
-
-class ServiceInlineForm:
-    """Mixin for an inline's ModelForm: the service checks the values, not the model."""
-
-    def _post_clean(self):
-        self.instance = construct_instance(self, self.instance, self._meta.fields,
-                                           self._meta.exclude)
 
 
 class ServiceInlineFormSet(BaseInlineFormSet):

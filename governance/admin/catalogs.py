@@ -15,10 +15,9 @@ from django.utils.html import format_html
 from governance.admin.builder import (
     BuilderAdmin,
     ScopedInline,
-    ServiceInlineForm,
     ServiceInlineFormSet,
 )
-from governance.admin.scoped import ServiceModelForm, count_column
+from governance.admin.scoped import ServiceCheckedValues, ServiceModelForm, count_column
 from governance.admin.site import admin_site
 from governance.choices import CatalogState, GlobalRole
 from governance.models import Catalog, CatalogRoleAssignment, User
@@ -50,7 +49,7 @@ class CatalogForm(ServiceModelForm):
         return catalog_create(actor=actor, **fields)
 
 
-class RoleHolderForm(ServiceInlineForm, forms.ModelForm):
+class RoleHolderForm(ServiceCheckedValues, forms.ModelForm):
     class Meta:
         model = CatalogRoleAssignment
         fields = ["user", "role"]

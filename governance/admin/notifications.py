@@ -14,12 +14,17 @@ from django.contrib.admin import helpers
 from django.contrib.admin.options import IS_POPUP_VAR, csrf_protect_m
 from django.contrib.admin.utils import flatten_fieldsets, unquote
 from django.core.exceptions import PermissionDenied
-from django.forms.models import construct_instance
 from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 
-from governance.admin.scoped import AuditedAdmin, GlobalAdminOnly, ReadOnlyAdmin
+from governance.admin.scoped import (
+    AuditedAdmin,
+    GlobalAdminOnly,
+    ReadOnlyAdmin,
+    ServiceCheckedValues,
+    adopt,
+)
 from governance.admin.site import admin_site
 from governance.email_samples import email_preview, file_template_sources, sample_variables
 from governance.models import EmailTemplate, OutboxMessage
@@ -29,14 +34,14 @@ from governance.services.email_templates import (
     email_template_delete,
     email_template_save,
 )
-from governance.services.errors import NotFound, Refused
+from governance.services.errors import NotFound, RefusalFormMixin, Refused
 
 SOURCE_WIDGET = {"rows": 14, "cols": 100, "style": "font-family: monospace; width: 100%"}
 # What email_template_save takes, as the form names it.
 SERVICE_FIELDS = ("topic", "language", "subject", "text_body", "html_body")
 
 
-class EmailTemplateForm(forms.ModelForm):
+class EmailTemplateForm(RefusalFormMixin, ServiceCheckedValues, forms.ModelForm):
     topic = forms.ChoiceField(
         choices=[("", "Choose the email…")] + [
             (topic, f"{topic} — {audience}: {description}")
@@ -67,10 +72,6 @@ class EmailTemplateForm(forms.ModelForm):
     def service_arguments(self) -> dict:
         return {name: self.cleaned_data.get(name) or "" for name in SERVICE_FIELDS}
 
-    def add_refusal(self, refusal: Refused) -> None:
-        field = getattr(refusal, "field", None)
-        self.add_error(field if field in self.fields else None, refusal.message)
-
     def clean(self):
         # Not ModelForm.clean: the service checks uniqueness too, in its own words.
         if not self.errors:
@@ -80,12 +81,6 @@ class EmailTemplateForm(forms.ModelForm):
             except Refused as refusal:
                 self.add_refusal(refusal)
         return self.cleaned_data
-
-    def _post_clean(self):
-        # The service has checked the values; the model's own validation would only repeat
-        # it (the unique constraint in other words). The instance just carries the values.
-        self.instance = construct_instance(self, self.instance, self._meta.fields,
-                                           self._meta.exclude)
 
 
 @admin.register(EmailTemplate, site=admin_site)
@@ -187,10 +182,7 @@ class EmailTemplateAdmin(GlobalAdminOnly, AuditedAdmin):
     def save_model(self, request, obj, form, change):
         saved = email_template_save(actor=request.user, template_id=obj.pk if change else None,
                                     **form.service_arguments())
-        # The admin goes on with `obj` (its history entry, the redirect): make it the saved row.
-        for field in EmailTemplate._meta.concrete_fields:
-            setattr(obj, field.attname, getattr(saved, field.attname))
-        obj._state.adding = False
+        adopt(obj, saved)
 
     def delete_model(self, request, obj):
         # Someone else removed it first: it is gone, as asked.

@@ -20,11 +20,10 @@ from django.utils.html import format_html, format_html_join
 from governance.admin.builder import (
     BuilderAdmin,
     ScopedInline,
-    ServiceInlineForm,
     ServiceInlineFormSet,
     catalog_filter,
 )
-from governance.admin.scoped import ServiceModelForm
+from governance.admin.scoped import ServiceCheckedValues, ServiceModelForm
 from governance.admin.site import admin_site
 from governance.choices import ExpirationType, SubjectSetType
 from governance.models import (
@@ -271,7 +270,7 @@ QUESTION_FIELDS = ["sequence", "kind", "text", "is_required", "is_answer_editabl
                    "is_single_line", "regex_pattern", "allows_multiple_selection"]
 
 
-class QuestionForm(ServiceInlineForm, forms.ModelForm):
+class QuestionForm(ServiceCheckedValues, forms.ModelForm):
     choices_text = forms.CharField(
         required=False, label="Choices", widget=forms.Textarea(attrs={"rows": 3, "cols": 40}),
         help_text="For a multiple-choice question, one per line: value | text (eu | Europe). "

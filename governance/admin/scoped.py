@@ -26,7 +26,7 @@ from governance.selectors.permissions import (
     is_global_admin,
     scoped,
 )
-from governance.services.errors import Refused
+from governance.services.errors import RefusalFormMixin, Refused
 
 
 class _DryRun(Exception):
@@ -46,7 +46,17 @@ def refusal_of(action) -> Refused | None:
         return refusal
 
 
-class ServiceModelForm(forms.ModelForm):
+class ServiceCheckedValues:
+    """Mixin for a ModelForm whose values a service checks, not the model: the model's own
+    validation would only repeat the service's in other words. The instance just carries
+    the values for the admin's templates."""
+
+    def _post_clean(self):
+        self.instance = construct_instance(self, self.instance, self._meta.fields,
+                                           self._meta.exclude)
+
+
+class ServiceModelForm(RefusalFormMixin, ServiceCheckedValues, forms.ModelForm):
     """A ModelForm whose validation and saving are one service call: `service_save`."""
 
     actor = None  # set by ScopedAdmin.get_form to the signed-in person
@@ -54,10 +64,6 @@ class ServiceModelForm(forms.ModelForm):
     def service_save(self, actor):
         """Call the service with self.cleaned_data; return the saved object."""
         raise NotImplementedError
-
-    def add_refusal(self, refusal: Refused) -> None:
-        field = getattr(refusal, "field", None)
-        self.add_error(field if field in self.fields else None, refusal.message)
 
     def clean(self):
         cleaned = super().clean()
@@ -67,12 +73,6 @@ class ServiceModelForm(forms.ModelForm):
         if refusal is not None:
             self.add_refusal(refusal)
         return cleaned
-
-    def _post_clean(self):
-        # The service checked the values; the model's own validation would only repeat it
-        # in other words. The instance just carries the values for the admin's templates.
-        self.instance = construct_instance(self, self.instance, self._meta.fields,
-                                           self._meta.exclude)
 
 
 def adopt(obj: models.Model, saved: models.Model) -> None:

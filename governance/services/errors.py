@@ -56,3 +56,11 @@ class InvalidState(Refused):
 
     code = "invalidState"
     http_status = 409
+
+
+class RefusalFormMixin:
+    """For forms that call a service: its refusal shows beside the field it names."""
+
+    def add_refusal(self, refusal: Refused) -> None:
+        field = getattr(refusal, "field", None)
+        self.add_error(field if field in self.fields else None, refusal.message)
