@@ -149,11 +149,16 @@ def _stage_start(stage: ApprovalStage, request: AssignmentRequest) -> None:
            dedupe_key=f"approval_needed:{stage.pk}")
 
 
+def _approvers_of(stage: ApprovalStage) -> list[User]:
+    """Everyone who may decide the stage now: primary, fallback, escalation, delegates."""
+    return [row.user for row in stage.stage_approvers.select_related("user")]
+
+
 def stage_tell_approvers(stage: ApprovalStage, request: AssignmentRequest, topic: str, *,
                     excluding: User | None = None) -> None:
     """Let the stage's other approvers know it no longer waits for them."""
-    approvers = [row.user for row in stage.stage_approvers.select_related("user")
-                 if excluding is None or row.user_id != excluding.pk]
+    approvers = [person for person in _approvers_of(stage)
+                 if excluding is None or person.pk != excluding.pk]
     notify(topic=topic, recipients=approvers,
            payload={"request_id": request.pk, "stage_id": stage.pk},
            dedupe_key=f"{topic}:{stage.pk}")
@@ -283,7 +288,7 @@ def _escalate(request: AssignmentRequest, stage: ApprovalStage) -> None:
 def _remind(request: AssignmentRequest, stage: ApprovalStage) -> None:
     """Remind every approver of the stage; nobody has acted, or it would not be waiting."""
     moment = stage.next_reminder_at
-    approvers = [row.user for row in stage.stage_approvers.select_related("user")]
+    approvers = _approvers_of(stage)
     notify(topic="approval_reminder", recipients=approvers,
            payload={"request_id": request.pk, "stage_id": stage.pk},
            dedupe_key=f"approval_reminder:{stage.pk}:{moment.isoformat()}")
