@@ -59,6 +59,7 @@ class OriginSystem(models.TextChoices):
     GROUP = "AadGroup", "Group"
     APPLICATION = "AadApplication", "Application"
     SITE = "SharePointOnline", "SharePoint site"
+    SCIM_GROUP = "ScimGroup", "SCIM group"
 
 
 class AllowedTargetScope(models.TextChoices):
@@ -232,3 +233,48 @@ class BulkRowOutcome(models.TextChoices):
     PENDING = "pending", "Not processed yet"
     ASSIGNED = "assigned", "Assigned"
     REJECTED = "rejected", "Rejected"
+
+
+class SystemKind(models.TextChoices):
+    """What kind of target system a connector talks to."""
+
+    SCIM = "scim", "SCIM 2.0"
+    ENTRA = "entra", "Microsoft Entra (Microsoft Graph)"
+
+
+class AccountAction(models.TextChoices):
+    """A change to a person's account in a target system, waiting for the workers."""
+
+    BLOCK = "block", "Block sign-in"
+    UNBLOCK = "unblock", "Allow sign-in"
+    DELETE = "delete", "Delete"
+
+
+class CustomExtensionStage(models.TextChoices):
+    REQUEST_CREATED = "assignmentRequestCreated", "Request is created"
+    REQUEST_APPROVED = "assignmentRequestApproved", "Request is approved"
+    REQUEST_GRANTED = "assignmentRequestGranted", "Assignment is granted"
+    REQUEST_REMOVED = "assignmentRequestRemoved", "Assignment is removed"
+    FOURTEEN_DAYS = "assignmentFourteenDaysBeforeExpiration", "14 days before expiry"
+    ONE_DAY = "assignmentOneDayBeforeExpiration", "1 day before expiry"
+
+
+# Only these stages can hold a request until the extension answers (as in Entra).
+EXTENSION_WAIT_STAGES = [CustomExtensionStage.REQUEST_CREATED,
+                         CustomExtensionStage.REQUEST_APPROVED]
+
+
+class CustomExtensionBehavior(models.TextChoices):
+    LAUNCH_AND_CONTINUE = "launchAndContinue", "Launch and continue"
+    LAUNCH_AND_WAIT = "launchAndWait", "Launch and wait for a callback"
+
+
+class CalloutStatus(models.TextChoices):
+    """Graph's customExtensionCalloutInstanceStatus."""
+
+    QUEUED = "queued", "Queued"
+    CALLOUT_SENT = "calloutSent", "Sent"
+    WAITING = "waitingForCallback", "Waiting for the callback"
+    CALLBACK_RECEIVED = "callbackReceived", "Callback received"
+    CALLOUT_FAILED = "calloutFailed", "Could not be sent"
+    TIMED_OUT = "callbackTimedOut", "No callback in time"

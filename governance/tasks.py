@@ -2,12 +2,25 @@
 
 from celery import shared_task
 
-from governance.services import approvals, bulk_assignments, delivery, expiry, guests, outbox
+from governance.services import (
+    accounts,
+    approvals,
+    bulk_assignments,
+    delivery,
+    expiry,
+    guests,
+    outbox,
+)
 
 
 @shared_task
 def deliver_assignments(assignment_ids: list[int]) -> int:
     return delivery.deliveries_process(assignment_ids=assignment_ids)
+
+
+@shared_task
+def process_accounts() -> int:
+    return accounts.accounts_process()
 
 
 @shared_task
@@ -36,7 +49,8 @@ def sweep_expirations() -> dict:
 @shared_task
 def sweep_deliveries() -> dict:
     return {"started": delivery.requests_start_scheduled(),
-            "delivered": delivery.deliveries_process()}
+            "delivered": delivery.deliveries_process(),
+            "accounts": accounts.accounts_process()}
 
 
 @shared_task

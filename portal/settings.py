@@ -14,6 +14,8 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 DEBUG = env_bool("DEBUG", default=False)
 # The embedded default key only serves the demo; production sets SECRET_KEY or SECRET_KEY_FILE.
 SECRET_KEY = env("SECRET_KEY", "insecure-demo-key-change-me-" + "x" * 24)
+# Encrypts the connector and extension secrets stored in the database (default: SECRET_KEY).
+SECRETS_KEY = env("SECRETS_KEY", "") or ""
 SITE_URL = (env("SITE_URL", "http://127.0.0.1:8000") or "").rstrip("/")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", urlsplit(SITE_URL).hostname or "localhost")
 if DEBUG:

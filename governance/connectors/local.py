@@ -6,7 +6,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from governance.choices import DeliveryAction, GroupMembershipRole
-from governance.connectors.base import ChangeResult, Connector, ConnectorError, RoleChange
+from governance.connectors.base import ChangeResult, Connector, ConnectorError, Person, RoleChange
 from governance.models import Group, GroupMembership
 
 
@@ -33,7 +33,7 @@ class LocalGroupConnector(Connector):
             try:
                 group_id, role = _membership_key(change)
             except ConnectorError as exc:
-                results.append(ChangeResult(change.delivery_id, str(exc), exc.retryable))
+                results.append(ChangeResult.failed(change.delivery_id, exc))
                 continue
             if change.action == DeliveryAction.GRANT:
                 grants.append((change, group_id, role))
@@ -69,5 +69,5 @@ class LocalGroupConnector(Connector):
         return [ChangeResult(change.delivery_id)
                 for changes in revokes.values() for change in changes]
 
-    def delete_user(self, *, user_id: int, email: str) -> None:
-        GroupMembership.objects.filter(user_id=user_id).delete()
+    def delete_user(self, person: Person) -> None:
+        GroupMembership.objects.filter(user_id=person.user_id).delete()

@@ -11,6 +11,7 @@ from governance.models.directory import (
     TenantSettings,
     User,
 )
+from governance.models.extension import CustomExtension, ExtensionCallout, PolicyExtensionStage
 from governance.models.notifications import ApprovalDelegation, EmailTemplate
 from governance.models.outbox import OutboxMessage
 from governance.models.package import AccessPackage, Resource, ResourceRole, ResourceRoleScope
@@ -22,14 +23,15 @@ from governance.models.request import (
     RequestAnswer,
     StageApprover,
 )
+from governance.models.system import SystemAccount, TargetSystem
 
 __all__ = [
     "AccessPackage", "ApprovalDecision", "ApprovalDelegation", "ApprovalStage",
     "ApprovalStageSetting", "ApproverSet", "Assignment", "AssignmentPolicy", "AssignmentRequest",
-    "AuditEvent", "AuditLogIsAppendOnly", "BulkAssignmentJob", "BulkAssignmentRow",
-    "Catalog", "CatalogRoleAssignment",
-    "ConnectedOrganization", "EmailTemplate", "ExternalUser", "GlobalRoleAssignment", "Group",
-    "GroupMembership",
-    "IdentitySource", "OutboxMessage", "Question", "RequestAnswer", "Resource", "ResourceRole",
-    "ResourceRoleScope", "RoleDelivery", "StageApprover", "TenantSettings", "User",
+    "AuditEvent", "AuditLogIsAppendOnly", "BulkAssignmentJob", "BulkAssignmentRow", "Catalog",
+    "CatalogRoleAssignment", "ConnectedOrganization", "CustomExtension", "EmailTemplate",
+    "ExtensionCallout", "ExternalUser", "GlobalRoleAssignment", "Group", "GroupMembership",
+    "IdentitySource", "OutboxMessage", "PolicyExtensionStage", "Question", "RequestAnswer",
+    "Resource", "ResourceRole", "ResourceRoleScope", "RoleDelivery", "StageApprover",
+    "SystemAccount", "TargetSystem", "TenantSettings", "User",
 ]

@@ -15,7 +15,11 @@ class Resource(models.Model):
     origin_system = models.CharField(max_length=20, choices=OriginSystem,
                                      default=OriginSystem.GROUP)
     origin_id = models.CharField(max_length=200)
+    # The kind of connector ("local" for the portal's own groups, "scim", "entra"), and for
+    # every kind but "local", the configured system it delivers into.
     connector = models.CharField(max_length=20, default="local")
+    system = models.ForeignKey("governance.TargetSystem", null=True, blank=True,
+                               on_delete=models.PROTECT, related_name="resources")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

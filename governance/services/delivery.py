@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils.formats import date_format
 
 from governance import clock
@@ -28,7 +29,15 @@ from governance.connectors import (
     get_connector,
     in_transaction_connector_keys,
 )
-from governance.models import AccessPackage, Assignment, AssignmentRequest, RoleDelivery, User
+from governance.models import (
+    AccessPackage,
+    Assignment,
+    AssignmentRequest,
+    RoleDelivery,
+    SystemAccount,
+    TargetSystem,
+    User,
+)
 from governance.selectors.permissions import can_manage_assignments
 from governance.services.audit import audit_record, audit_record_many
 from governance.services.bulk import ids_in
@@ -36,15 +45,11 @@ from governance.services.dispatch import deliveries_after_commit
 from governance.services.errors import NotAllowed, NotFound
 from governance.services.guests import guest_on_assignment
 from governance.services.outbox import email, notify_messages
+from governance.services.retry import retry_at
 from governance.services.validation import policy_latest_end
 
 MAX_ATTEMPTS = 6
 STUCK_AFTER = timedelta(minutes=10)
-
-
-def backoff(attempts: int) -> timedelta:
-    """30 s, 1 min, 2 min … at most an hour."""
-    return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
 
 
 def _extend(request: AssignmentRequest, assignment: Assignment, *, actor: User | None) -> None:
@@ -142,8 +147,10 @@ def _due(now: datetime) -> tuple[tuple[Q, str], ...]:
 
 # What a connector needs to know of a delivery row.
 CHANGE_FIELDS = ("id", "action", "attempts", "assignment_id", "assignment__target_id",
-                 "assignment__target__email", "role__origin_id", "role__resource__origin_id",
-                 "role__resource__origin_system", "role__resource__connector")
+                 "assignment__target__email", "assignment__target__display_name",
+                 "role__origin_id", "role__resource__origin_id",
+                 "role__resource__origin_system", "role__resource__connector",
+                 "role__resource__system_id")
 
 
 def _claim(assignment_ids: list[int] | None, batch_size: int) -> tuple[list[dict], datetime]:
@@ -166,26 +173,56 @@ def _claim(assignment_ids: list[int] | None, batch_size: int) -> tuple[list[dict
     return claimed, now
 
 
+def _known_accounts(claimed: list[dict]) -> dict[tuple[int, int], str]:
+    """(system id, user id) → the person's id in that system, for the users of these rows."""
+    systems = {row["role__resource__system_id"] for row in claimed} - {None}
+    if not systems:
+        return {}
+    users = {row["assignment__target_id"] for row in claimed}
+    return {(system_id, user_id): external_id
+            for system_id, user_id, external_id in SystemAccount.objects.filter(
+                system_id__in=systems, user_id__in=ids_in(users)).values_list(
+                "system_id", "user_id", "external_id")}
+
+
 def _apply(claimed: list[dict]) -> dict[int, ChangeResult]:
+    known = _known_accounts(claimed)
     by_connector = defaultdict(list)
     for row in claimed:
-        by_connector[row["role__resource__connector"]].append(RoleChange(
-            delivery_id=row["id"], action=row["action"], user_id=row["assignment__target_id"],
+        system_id, user_id = row["role__resource__system_id"], row["assignment__target_id"]
+        by_connector[row["role__resource__connector"], system_id].append(RoleChange(
+            delivery_id=row["id"], action=row["action"], user_id=user_id,
             user_email=row["assignment__target__email"],
+            user_display_name=row["assignment__target__display_name"],
+            user_external_id=known.get((system_id, user_id), ""),
             origin_system=row["role__resource__origin_system"],
             resource_origin_id=row["role__resource__origin_id"],
             role_origin_id=row["role__origin_id"]))
+    systems = TargetSystem.objects.in_bulk({system_id for _, system_id in by_connector} - {None})
     results = {}
-    for key, changes in by_connector.items():
+    for (key, system_id), changes in by_connector.items():
         try:
-            outcome = get_connector(key).apply(changes)
+            outcome = get_connector(key, systems.get(system_id)).apply(changes)
         except ConnectorError as exc:
-            outcome = [ChangeResult(c.delivery_id, str(exc), exc.retryable) for c in changes]
+            outcome = [ChangeResult.failed(c.delivery_id, exc) for c in changes]
         except Exception as exc:  # noqa: BLE001 - a broken target must not lose the batch
             outcome = [ChangeResult(c.delivery_id, f"{type(exc).__name__}: {exc}")
                        for c in changes]
         results.update({result.delivery_id: result for result in outcome})
     return results
+
+
+def _remember_accounts(rows: list[dict], results: dict[int, ChangeResult]) -> None:
+    """Record the ids that connectors found or created for people in their systems."""
+    learned = {(row["role__resource__system_id"], row["assignment__target_id"]):
+               results[row["id"]].external_user_id for row in rows
+               if results[row["id"]].external_user_id and row["role__resource__system_id"]}
+    if learned:
+        SystemAccount.objects.bulk_create(
+            [SystemAccount(system_id=system_id, user_id=user_id, external_id=external_id)
+             for (system_id, user_id), external_id in learned.items()],
+            update_conflicts=True, unique_fields=["system", "user"],
+            update_fields=["external_id"])
 
 
 def _record_results(rows: list[dict], results: dict[int, ChangeResult], *,
@@ -197,6 +234,7 @@ def _record_results(rows: list[dict], results: dict[int, ChangeResult], *,
     With `first_attempt` the rows were never claimed and this was their first attempt.
     """
     attempt = {"attempts": 1} if first_attempt else {}
+    _remember_accounts(rows, results)
     succeeded = defaultdict(list)
     for row in rows:
         result = results[row["id"]]
@@ -209,7 +247,8 @@ def _record_results(rows: list[dict], results: dict[int, ChangeResult], *,
         current.filter(pk=row["id"]).update(
             action=row["action"], state=DeliveryState.FAILED if final else DeliveryState.PENDING,
             last_error=result.error[:2000],
-            next_attempt_at=None if final else now + backoff(attempts), **attempt)
+            next_attempt_at=None if final else retry_at(now, attempts, result.retry_after),
+            **attempt)
     for action, done in succeeded.items():
         current.filter(pk__in=ids_in(row["id"] for row in done)).update(
             action=action, state=DeliveryState.DONE, completed_at=now, last_error="",
@@ -240,7 +279,10 @@ def granted_elsewhere() -> Exists:
     """For RoleDelivery rows: another active assignment of the same person grants the same
     role. The same group or app role may sit in several catalogs as distinct ResourceRole
     rows: what counts is the role in its target system, not the row."""
-    return Exists(RoleDelivery.objects.filter(
+    # Coalesced: the portal's own groups have no system, and NULL never equals NULL.
+    return Exists(RoleDelivery.objects.alias(
+        system=Coalesce("role__resource__system_id", 0)).filter(
+        system=Coalesce(OuterRef("role__resource__system_id"), 0),
         assignment__target_id=OuterRef("assignment__target_id"),
         role__origin_id=OuterRef("role__origin_id"),
         role__resource__origin_id=OuterRef("role__resource__origin_id"),

@@ -10,14 +10,16 @@ from django.db.models import Exists, OuterRef
 from governance import clock
 from governance.choices import (
     ASSIGNMENT_ACTIVE,
+    AccountAction,
     AccountState,
     ExternalUserLifecycleAction,
     SubjectLifecycle,
     UserType,
 )
-from governance.connectors import get_connector
+from governance.connectors import Person, get_connector
 from governance.models import Assignment, TenantSettings, User
 from governance.selectors.permissions import is_global_admin
+from governance.services.accounts import accounts_change
 from governance.services.audit import audit_record, audit_record_many
 from governance.services.bulk import ids_in
 from governance.services.errors import InvalidInput, NotAllowed
@@ -38,6 +40,7 @@ def guest_on_assignment(*, user_id: int, actor: User | None) -> None:
         fields += ["account_state", "is_active", "blocked_at", "delete_due_at"]
         audit_record(actor=actor, action="user.unblocked", obj=user, before=before,
                      after={"accountState": user.account_state})
+        accounts_change(user_ids=[user.pk], action=AccountAction.UNBLOCK)
     if fields:
         user.save(update_fields=fields)
 
@@ -74,6 +77,7 @@ def guests_after_access_lost(*, user_ids, actor: User | None = None) -> int:
          {"accountState": AccountState.BLOCKED,
           "deleteDueAt": delete_due and delete_due.isoformat()},
          {"reason": "The last access package assignment ended."}) for user in users])
+    accounts_change(user_ids=[user.pk for user in users], action=AccountAction.BLOCK)
     for user in users:
         notify(topic="guest_blocked", recipients=[user], payload={"user_id": user.pk},
                dedupe_key=f"guest_blocked:{now.isoformat()}")
@@ -103,7 +107,7 @@ def guests_delete_due(*, batch_size: int = 200) -> int:
             _without_active_assignment(), account_state=AccountState.BLOCKED,
             delete_due_at__lte=now).select_for_update(skip_locked=True)[:batch_size])
         for user in users:
-            get_connector("local").delete_user(user_id=user.pk, email=user.email)
+            get_connector("local").delete_user(Person(user.pk, user.email))
             user.account_state, user.deleted_at, user.is_active = AccountState.DELETED, now, False
             user.set_unusable_password()
             user.save(update_fields=["account_state", "deleted_at", "is_active", "password"])
@@ -111,6 +115,7 @@ def guests_delete_due(*, batch_size: int = 200) -> int:
                          before={"accountState": AccountState.BLOCKED},
                          after={"accountState": AccountState.DELETED},
                          details={"blockedAt": user.blocked_at.isoformat()})
+        accounts_change(user_ids=[user.pk for user in users], action=AccountAction.DELETE)
     return len(users)
 
 
