@@ -220,6 +220,10 @@ CELERY_BEAT_SCHEDULE = {
     )
 }
 
+# Connectors (SCIM, Microsoft Graph, custom extensions) check TLS certificates against the
+# system's CAs, or against this bundle (a PEM file) when it is set.
+CONNECTOR_CA_BUNDLE = env("CONNECTOR_CA_BUNDLE", "") or True
+
 REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
 
 LOGGING = {
