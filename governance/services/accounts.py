@@ -32,15 +32,16 @@ _STATE_AFTER = {AccountAction.BLOCK: AccountState.BLOCKED,
 def accounts_change(*, user_ids: Iterable[int], action: str) -> int:
     """Queue `action` for these people's accounts in every target system (caller's
     transaction). A later action replaces one not yet carried out: unblocking a person
-    whose block is still queued leaves their account as it is."""
+    whose block is still queued leaves their account as it was."""
     accounts = SystemAccount.objects.filter(user_id__in=ids_in(user_ids)).exclude(
         state=AccountState.DELETED)
-    # Already in the state asked for, nothing queued: nothing to do.
-    unchanged = Q(state=_STATE_AFTER[action], pending_action="")
-    count = accounts.exclude(unchanged).update(
+    # Already so, and no worker holds it: forget any queued opposite action. (A row a worker
+    # holds is re-queued instead, since the change it is making may land after all.)
+    already = Q(state=_STATE_AFTER[action], claimed_at__isnull=True)
+    accounts.filter(already).update(pending_action="")
+    count = accounts.exclude(already).update(
         pending_action=action, attempts=0, last_error="", next_attempt_at=clock.now(),
         claimed_at=None)
-    accounts.filter(unchanged).update(pending_action="")
     if count:
         after_commit("process_accounts")
     return count
