@@ -51,6 +51,11 @@ def register_system_connector(kind: str, connector_class: type[Connector]) -> No
     _CLASSES[kind] = connector_class
 
 
+from governance.connectors.entra import EntraConnector  # noqa: E402 - registered below
+
+register_system_connector("entra", EntraConnector)
+
+
 __all__ = ["ChangeResult", "Connector", "ConnectorError", "DiscoveredResource",
            "DiscoveredRole", "Person", "RoleChange", "connector_for_system", "get_connector",
            "in_transaction_connector_keys", "register_connector", "register_system_connector"]
