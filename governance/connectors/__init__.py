@@ -51,6 +51,10 @@ def register_system_connector(kind: str, connector_class: type[Connector]) -> No
     _CLASSES[kind] = connector_class
 
 
+from governance.connectors.scim import ScimConnector  # noqa: E402 - registered below
+
+register_system_connector("scim", ScimConnector)
+
 from governance.connectors.entra import EntraConnector  # noqa: E402 - registered below
 
 register_system_connector("entra", EntraConnector)
