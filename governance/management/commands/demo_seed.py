@@ -6,6 +6,10 @@ administrator and the catalog owner would make them in the admin; the people, th
 and the connected organisation are written directly (the directory is the demo's given).
 Requests, decisions and assignments are not seeded, so every state change the demo shows
 goes through the services too.
+
+With DEMO_SCIM_URL set (a running scim2-server, say), the demo also connects that SCIM
+application and offers its group in the Sales catalog as the package "Sales CRM": requests
+for it are delivered into the SCIM application (see the README).
 """
 
 from datetime import timedelta
@@ -24,22 +28,31 @@ from governance.choices import (
     QuestionKind,
     SubjectLifecycle,
     SubjectSetType,
+    SystemKind,
     UserType,
 )
+from governance.connectors import ConnectorError, connector_for_system
 from governance.models import (
     Catalog,
     ConnectedOrganization,
     Group,
     IdentitySource,
     ResourceRole,
+    TargetSystem,
     TenantSettings,
     User,
 )
 from governance.services.catalogs import catalog_create, catalog_role_grant, catalog_role_revoke
+from governance.services.errors import Refused
 from governance.services.packages import package_create, package_role_add, resource_add
 from governance.services.policies import StageSpec, policy_save, question_save
+from governance.services.system_refresh import system_refresh
+from governance.services.systems import system_save
+from portal.env import env
 
 DEMO_CATALOG = "Sales"
+DEMO_SCIM_SYSTEM = "Demo SCIM app"
+DEMO_SCIM_GROUP = "Sales CRM users"
 ADMIN_PASSWORD = "demo-admin-1"
 PASSWORD = "demo-password-1"
 
@@ -80,7 +93,49 @@ class Command(BaseCommand):
             with transaction.atomic():
                 self.seed()
             self.stdout.write(self.style.SUCCESS("Demo data loaded."))
+        scim_url = env("DEMO_SCIM_URL")
+        if scim_url and not TargetSystem.objects.filter(display_name=DEMO_SCIM_SYSTEM).exists():
+            self.seed_scim(scim_url)
         self.stdout.write("Sign-ins:\n" + sign_ins_table())
+
+    def seed_scim(self, url: str) -> None:
+        """Connect the SCIM application at `url` and offer its group as "Sales CRM".
+
+        The token is DEMO_SCIM_TOKEN when set; a scim2-server started without
+        --bearer-token accepts any, so the demo then stores a placeholder.
+        """
+        admin = User.objects.get(email=SIGN_INS[0][0])
+        owner = User.objects.get(email=SIGN_INS[1][0])
+        sales = Catalog.objects.get(display_name=DEMO_CATALOG)
+        token_env = "DEMO_SCIM_TOKEN" if env("DEMO_SCIM_TOKEN") else ""
+        try:
+            system = system_save(actor=admin, display_name=DEMO_SCIM_SYSTEM, kind=SystemKind.SCIM,
+                                 base_url=url, secret_env=token_env,
+                                 secret_value=None if token_env else "demo-scim-token")
+            group_id = connector_for_system(system).create_group(DEMO_SCIM_GROUP)
+            self.stdout.write(str(system_refresh(actor=admin, system_id=system.pk,
+                                                 catalog_id=sales.pk)))
+        except (ConnectorError, Refused) as exc:
+            self.stderr.write(f"The SCIM application at {url} was not connected: {exc}")
+            TargetSystem.objects.filter(display_name=DEMO_SCIM_SYSTEM, resources=None).delete()
+            return
+        role = ResourceRole.objects.get(resource__system=system, resource__origin_id=group_id,
+                                        resource__catalog=sales)
+        with transaction.atomic():
+            package = package_create(
+                actor=owner, catalog_id=sales.pk, display_name="Sales CRM",
+                description=f"An account in the sales CRM (the SCIM application at {url}).")
+            package_role_add(actor=owner, package_id=package.pk, role_id=role.pk)
+            policy_save(
+                actor=owner, access_package_id=package.pk,
+                display_name="Everyone in the directory, no approval",
+                allowed_target_scope=AllowedTargetScope.ALL_DIRECTORY_USERS,
+                is_approval_required_for_add=False,
+                expiration_type=ExpirationType.AFTER_DURATION,
+                expiration_duration=timedelta(days=30), stages=[])
+        self.stdout.write(self.style.SUCCESS(
+            f"Connected the SCIM application at {url}: request “Sales CRM” to be delivered "
+            f"into its group “{DEMO_SCIM_GROUP}”."))
 
     def seed(self):
         TenantSettings.current()
