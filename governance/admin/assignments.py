@@ -27,6 +27,7 @@ from governance.admin.assignment_forms import AssignDirectlyForm, assign_page
 from governance.admin.csv_export import csv_response
 from governance.admin.scoped import ReadOnlyAdmin, ScopedAdmin
 from governance.admin.site import admin_site
+from governance.admin.system_columns import DeliverySystemColumns
 from governance.choices import ASSIGNMENT_ACTIVE, RequestState, StageState
 from governance.models import (
     ApprovalStage,
@@ -127,16 +128,16 @@ class OrganisationFilter(RelatedOnlyFieldListFilter):
         self.title = "organisation"
 
 
-class RoleDeliveryInline(ReadOnlyInline):
+class RoleDeliveryInline(DeliverySystemColumns, ReadOnlyInline):
     model = RoleDelivery
     verbose_name = "resource role"
     verbose_name_plural = "Resource roles and their delivery"
-    fields = ["role", "action", "state", "attempts", "last_error", "note", "next_attempt_at",
-              "completed_at"]
+    fields = ["role", "system", "action", "state", "attempts", "last_error", "note",
+              "next_retry", "completed_at"]
     readonly_fields = fields
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("role__resource")
+        return super().get_queryset(request).select_related("role__resource__system")
 
 
 class AssignmentRequestInline(ReadOnlyInline):

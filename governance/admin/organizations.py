@@ -31,6 +31,7 @@ from governance.admin.scoped import (
     count_column,
 )
 from governance.admin.site import admin_site
+from governance.admin.system_columns import SystemAccountsColumn
 from governance.choices import AccountState, UserType
 from governance.models import (
     AuditEvent,
@@ -314,7 +315,7 @@ class DeletionDueFilter(admin.SimpleListFilter):
         return queryset
 
 
-class ExternalUserAdmin(ReadOnlyAdmin, admin.ModelAdmin):
+class ExternalUserAdmin(SystemAccountsColumn, ReadOnlyAdmin, admin.ModelAdmin):
     """Guests and their lifecycle: global administrators and connected organization
     administrators read it; nobody changes it here."""
 
@@ -327,7 +328,7 @@ class ExternalUserAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     actions = None
     fields = ["display_name", "email", "connected_organization", "subject_lifecycle",
               "account_state", "blocked_at", "delete_due_at", "deleted_at", "last_login",
-              "date_joined", "sponsor_list", "outlook"]
+              "date_joined", "sponsor_list", "outlook", "system_accounts"]
     readonly_fields = fields
 
     def get_queryset(self, request):

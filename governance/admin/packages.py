@@ -18,6 +18,7 @@ from django.utils.html import format_html, format_html_join
 from governance.admin.builder import BuilderAdmin, catalog_filter
 from governance.admin.scoped import ServiceModelForm, count_column
 from governance.admin.site import admin_site
+from governance.admin.system_columns import ResourceSystemAdmin
 from governance.models import AccessPackage, Group, Resource, ResourceRole
 from governance.selectors.catalogs import groups_addable_by
 from governance.selectors.permissions import Capability, can, scoped
@@ -69,7 +70,7 @@ class ResourceForm(ServiceModelForm):
 
 
 @admin.register(Resource, site=admin_site)
-class ResourceAdmin(BuilderAdmin):
+class ResourceAdmin(ResourceSystemAdmin, BuilderAdmin):
     """Resources are added, renamed and removed; what they point at never changes."""
 
     form = ResourceForm
@@ -79,7 +80,7 @@ class ResourceAdmin(BuilderAdmin):
     list_filter = [catalog_filter("catalog_id"), "origin_system"]
     list_select_related = ["catalog"]
     search_fields = ["display_name", "description"]
-    FIXED = ["catalog", "origin_system", "origin_id", "connector", "role_names"]
+    FIXED = ["catalog", "origin_system", "origin_id", "system_status", "role_names"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(

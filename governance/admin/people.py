@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied
 
 from governance.admin.scoped import ReadOnlyAdmin
 from governance.admin.site import admin_site
+from governance.admin.system_columns import SystemAccountsForGlobalAdmins
 from governance.choices import AccountState
 from governance.models import Group, User
 from governance.selectors.permissions import can_use_admin
@@ -32,7 +33,7 @@ class LookupOnlyAdmin(ReadOnlyAdmin, admin.ModelAdmin):
 
 
 @admin.register(User, site=admin_site)
-class PersonLookupAdmin(LookupOnlyAdmin):
+class PersonLookupAdmin(SystemAccountsForGlobalAdmins, LookupOnlyAdmin):
     list_display = ["display_name", "email"]
     fields = ["display_name", "email"]
     search_fields = ["display_name", "email"]

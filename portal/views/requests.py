@@ -8,6 +8,7 @@ from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from governance.models import AssignmentRequest
+from governance.selectors.deliveries import annotate_delivery_lines, with_deliveries
 from governance.selectors.requests import requests_of
 from governance.services.errors import NotAllowed, NotFound, Refused
 from governance.services.requests import request_cancel
@@ -18,7 +19,9 @@ PAGE_SIZE = 20
 
 @login_required
 def request_history(request):
-    page = Paginator(requests_of(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
+    history = with_deliveries(requests_of(request.user))
+    page = Paginator(history, PAGE_SIZE).get_page(request.GET.get("page"))
+    annotate_delivery_lines(page, request.user)
     return render_page(request, "requests", "portal/request_history.html", {"page": page})
 
 

@@ -32,6 +32,7 @@ from governance.models import (
     Resource,
     ResourceRole,
     ResourceRoleScope,
+    TargetSystem,
 )
 from governance.services.bulk_assignments import bulk_assignment_start
 from tests.factories import (
@@ -87,6 +88,8 @@ class Side:
             catalog=self.catalog))
         found[BulkAssignmentJob] = list(BulkAssignmentJob.objects.filter(
             access_package=self.package))
+        found[TargetSystem] = list(TargetSystem.objects.filter(
+            resources__catalog=self.catalog).distinct())
         return found
 
     @property
@@ -107,6 +110,13 @@ def _side(name: str, organization, approver) -> Side:
     role = ResourceRole.objects.create(resource=resource, origin_id=f"Member_{group.pk}",
                                        display_name="Member")
     ResourceRoleScope.objects.create(access_package=package, role=role)
+    # A SCIM app whose group the catalog offers (global, but named for its one catalog).
+    system = TargetSystem.objects.create(display_name=f"{name} SCIM app", kind="scim",
+                                         base_url="https://scim.test", secret_env="SCIM_TOKEN")
+    app_group = Resource.objects.create(catalog=catalog, origin_system="ScimGroup",
+                                        origin_id="g-1", connector="scim", system=system,
+                                        display_name=f"{name} app group")
+    ResourceRole.objects.create(resource=app_group, origin_id="member", display_name="Member")
     policy = PolicyFactory(access_package=package, display_name=f"{name} policy",
                            allowed_target_scope="specificConnectedOrganizationUsers")
     policy.specific_connected_organizations.add(organization)
@@ -209,7 +219,7 @@ def admin_urls(objects: dict[type, list]) -> list[str]:
 def _zulu_state() -> dict:
     state = snapshot()
     for model in (Catalog, AccessPackage, AssignmentPolicy, Resource, ResourceRole,
-                  ResourceRoleScope, CatalogRoleAssignment, BulkAssignmentJob):
+                  ResourceRoleScope, CatalogRoleAssignment, BulkAssignmentJob, TargetSystem):
         state[model.__name__] = sorted(
             tuple(sorted((k, str(v)) for k, v in row.items()))
             for row in model.objects.values())
