@@ -28,6 +28,9 @@ README_WORTHY = {
     "link-01-email-link-signed-out",
     "link-03-decide",
     "admin-06-package",
+    "scim-01-target-system",
+    "scim-02-request-history-delivered",
+    "scim-03-request-history-retrying",
 }
 
 PASSWORD = "Falcon-flies-high-42"
