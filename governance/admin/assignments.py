@@ -59,6 +59,12 @@ def report_outcomes(request, done: list[str], refused: list[tuple[object, Refuse
         messages.error(request, f"{obj}: {refusal.message}")
 
 
+def reprocess_message(count: int) -> str:
+    if count:
+        return f"{count} resource role(s) queued to be tried again now."
+    return "No resource role failed or is waiting to be retried: nothing to reprocess."
+
+
 class ReadOnlyInline(ReadOnlyAdmin, admin.TabularInline):
     """Rows shown on their parent's page, as they are: the parent admin decided who sees it."""
 
@@ -253,9 +259,7 @@ class AssignmentAdmin(ActingAdmin):
         except Refused as refusal:
             messages.error(request, refusal.message)
         else:
-            messages.success(request, f"{count} failed resource role(s) queued to be "
-                                      "delivered again." if count else
-                             "No resource role had failed: nothing to reprocess.")
+            messages.success(request, reprocess_message(count))
         return HttpResponseRedirect(self._change_url(assignment))
 
     # The same, for the rows ticked in the list.
@@ -466,9 +470,7 @@ class AssignmentRequestAdmin(ActingAdmin):
         if refusal:
             messages.error(request, refusal.message)
         else:
-            messages.success(request, f"{count} failed resource role(s) queued to be "
-                                      "delivered again." if count else
-                             "No resource role had failed: nothing to reprocess.")
+            messages.success(request, reprocess_message(count))
         return HttpResponseRedirect(self._change_url(assignment_request))
 
     @admin.action(description="Cancel request", permissions=["assignments"])

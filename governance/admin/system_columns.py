@@ -41,7 +41,7 @@ def report_check(request, system: TargetSystem, actor) -> None:
         messages.error(request, refusal.message)
         return
     if ok:
-        messages.success(request, f"Connected to “{system}”: {message}")
+        messages.success(request, f"Test connection to “{system}” succeeded: {message}")
     else:
         messages.error(request, f"The connection to “{system}” failed: {message}")
 

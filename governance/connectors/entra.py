@@ -325,7 +325,7 @@ class EntraConnector(Connector):
             raise ConnectorError(f"{self.base_url}/organization answered no tenant.",
                                  retryable=False)
         tenant = organizations[0]
-        return f"Connected to tenant {tenant.get('displayName') or tenant['id']}."
+        return f"Signed in to tenant {tenant.get('displayName') or tenant['id']}."
 
     def discover(self) -> list[DiscoveredResource]:
         try:

@@ -9,8 +9,10 @@
 """
 
 import email.utils
+import re
 import time
 from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 import requests
 
@@ -61,9 +63,30 @@ def error_text(response: requests.Response, limit: int = 300) -> str:
     return text[:limit] or response.reason or "no explanation"
 
 
+def _without_query(url: str) -> str:
+    # Queries carry search filters (people's addresses): the error text is shown to people.
+    return urlsplit(url)._replace(query="", fragment="").geturl()
+
+
 def _describe(response: requests.Response) -> str:
-    return f"{response.status_code} from {response.request.method} {response.url}: " \
-           f"{error_text(response)}"
+    return f"{response.status_code} from {response.request.method} " \
+           f"{_without_query(response.url)}: {error_text(response)}"
+
+
+def _unreachable(url: str, exc: requests.RequestException) -> str:
+    """"Could not reach https://host:port: Connection refused", not urllib3's whole story."""
+    parts = urlsplit(url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    text = str(exc)
+    if isinstance(exc, requests.Timeout):
+        return f"{origin} did not answer in time ({TIMEOUT[0]} s to connect, {TIMEOUT[1]} s " \
+               "to answer)."
+    cause = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
+    if cause:
+        return f"Could not reach {origin}: {cause.group(1).strip()}."
+    if "Name or service not known" in text or "getaddrinfo" in text:
+        return f"Could not reach {origin}: the host name is unknown."
+    return f"Could not reach {origin}: {text[:200]}"
 
 
 def send(session: requests.Session, method: str, url: str, *, accept: Iterable[int] = (),
@@ -77,10 +100,11 @@ def send(session: requests.Session, method: str, url: str, *, accept: Iterable[i
         try:
             response = session.request(method, url, **kwargs)
         except requests.exceptions.SSLError as exc:
-            raise ConnectorError(f"The TLS certificate of {url} was refused: {exc}",
+            raise ConnectorError(f"The TLS certificate of {_without_query(url)} was refused: "
+                                 f"{exc}",
                                  retryable=False) from None
         except requests.RequestException as exc:
-            raise ConnectorError(f"Could not reach {url}: {exc}") from None
+            raise ConnectorError(_unreachable(url, exc)) from None
         if response.status_code < 400 or response.status_code in accept:
             return response
         wait = retry_after_seconds(response)

@@ -278,7 +278,7 @@ class ScimConnector(Connector):
             raise ConnectorError(f"{self.base_url} says it does not support PATCH, which "
                                  "the portal needs to change group memberships.",
                                  retryable=False)
-        return f"Connected: the SCIM service answered and holds {total} " \
+        return f"The SCIM service answered and holds {total} " \
                f"user{'' if total == 1 else 's'}."
 
     @_closing

@@ -70,3 +70,6 @@ class RoleDelivery(models.Model):
         constraints = [models.UniqueConstraint(fields=["assignment", "role"],
                                                name="one_delivery_per_assignment_role")]
         indexes = [models.Index(fields=["state", "next_attempt_at"])]
+
+    def __str__(self):
+        return f"{self.get_action_display()} {self.role}"

@@ -1,5 +1,5 @@
 """Delivery in the open: where each resource role of an assignment stands in its system, in
-plain words for the person who asked ("Member of Sales (Contoso SCIM app): delivered 27 Nov
+plain words for the person who asked ("Member of Sales (Contoso SCIM app): Delivered 27 Nov
 2026, 08:30"), and the names the admin shows beside each delivery row.
 
 The words are built here, not in templates; the rows come prefetched with the requests
@@ -83,8 +83,8 @@ class DeliveryLine:
 def _grant_words(delivery: RoleDelivery, own_email: str) -> tuple[str, str]:
     error = said(delivery.last_error, own_email)
     if delivery.state == DeliveryState.DONE:
-        return "done", f"delivered {_when(delivery.completed_at)}" \
-            if delivery.completed_at else "delivered"
+        return "done", f"Delivered {_when(delivery.completed_at)}" \
+            if delivery.completed_at else "Delivered"
     if delivery.state == DeliveryState.FAILED:
         return "failed", (f"Failed — the system said: {error}. The catalog's administrators "
                           "see this failure and can try again.")
@@ -100,9 +100,9 @@ def _revoke_words(delivery: RoleDelivery, own_email: str) -> tuple[str, str]:
     error = said(delivery.last_error, own_email)
     if delivery.state == DeliveryState.DONE:
         if delivery.note:
-            return "done", "kept: another of your access packages still grants it"
-        return "done", f"removed {_when(delivery.completed_at)}" \
-            if delivery.completed_at else "removed"
+            return "done", "Kept: another of your access packages still grants it"
+        return "done", f"Removed {_when(delivery.completed_at)}" \
+            if delivery.completed_at else "Removed"
     if delivery.state == DeliveryState.FAILED:
         return "failed", (f"Removal failed — the system said: {error}. The catalog's "
                           "administrators see this failure and can try again.")

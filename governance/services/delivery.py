@@ -370,11 +370,16 @@ def assignments_refresh(assignment_ids: list[int]) -> None:
                 topic="access_delivered", recipient_id=assignment.target_id,
                 to_address=assignment.target.email, payload={"assignment_id": assignment.pk},
                 dedupe_key=f"access_delivered:{assignment.pk}:{assignment.target_id}"))
+        if state == AssignmentState.DELIVERED:
+            delivered.append(assignment.pk)
     notify_messages(emails)
+    extensions_launch_for_assignments(stage=CustomExtensionStage.REQUEST_GRANTED,
+                                      assignment_ids=delivered)
 
 
 def delivery_reprocess(*, actor: User, assignment_id: int) -> int:
-    """An administrator asks for failed roles to be tried again now."""
+    """An administrator asks for failed roles, and roles waiting to be retried (the system was
+    down, say, and is back), to be tried again now. Returns how many."""
     with transaction.atomic():
         assignment = Assignment.objects.select_for_update().select_related(
             "access_package__catalog").filter(pk=assignment_id).first()
@@ -382,8 +387,11 @@ def delivery_reprocess(*, actor: User, assignment_id: int) -> int:
             raise NotFound("This assignment does not exist.", code="assignmentNotFound")
         if not can_manage_assignments(actor, assignment.access_package.catalog):
             raise NotAllowed("You may not reprocess assignments of this catalog.")
+        now = clock.now()
         count = assignment.deliveries.filter(state=DeliveryState.FAILED).update(
-            state=DeliveryState.PENDING, attempts=0, next_attempt_at=clock.now())
+            state=DeliveryState.PENDING, attempts=0, next_attempt_at=now)
+        count += assignment.deliveries.filter(state=DeliveryState.PENDING,
+                                              next_attempt_at__gt=now).update(next_attempt_at=now)
         # The request that failed to deliver is delivering again, so that Request history
         # ends up saying Delivered rather than keeping the old failure.
         reopened = list(AssignmentRequest.objects.filter(

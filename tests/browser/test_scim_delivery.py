@@ -148,7 +148,7 @@ def test_an_administrator_connects_a_scim_application_and_a_request_is_delivered
     # Test connection: the service's own answer.
     page.get_by_role("button", name="Test connection").click()
     expect(page.locator(".messagelist")).to_contain_text(
-        f"Connected to “{SYSTEM}”: Connected: the SCIM service answered and holds 0 users.")
+        f"Test connection to “{SYSTEM}” succeeded: The SCIM service answered and holds 0 users.")
     expect(page.locator(".field-status")).to_contain_text("Connected (")
 
     # Refresh into the catalog: the application's group becomes a resource, with Member.
@@ -215,7 +215,7 @@ def test_an_outage_of_the_scim_application_shows_on_request_history_until_the_re
     assert delivery.state == DeliveryState.PENDING and delivery.next_attempt_at > clock.now()
     expect(retrying).to_contain_text(
         f"Member of {GROUP} ({SYSTEM}): Trying again at {shown_time(delivery.next_attempt_at)}"
-        f" — the system said: Could not reach {gateway.base_url}/Users")
+        f" — the system said: Could not reach {gateway.base_url}: Connection refused.")
     screenshot(page, "scim-03-request-history-retrying")
     assert scim_server.members(group_id) == [riley_id]
 

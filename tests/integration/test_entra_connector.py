@@ -358,7 +358,7 @@ def test_a_member_of_the_tenant_is_never_deleted(lab):
 
 
 def test_check_names_the_tenant(tenant):
-    assert EntraConnector(tenant).check() == "Connected to tenant Contoso."
+    assert EntraConnector(tenant).check() == "Signed in to tenant Contoso."
 
 
 def test_discover_lists_groups_and_applications_across_pages(graph, tenant):

@@ -284,7 +284,7 @@ def test_reprocess_tries_the_failed_roles_again(as_user, manager, world, assigne
     deliveries_process()
     resources.update(connector="local")
     response = as_user(manager).post(url("assignment_reprocess", delivering), follow=True)
-    assert "2 failed resource role(s) queued to be delivered again." in messages_of(response)
+    assert "2 resource role(s) queued to be tried again now." in messages_of(response)
     assert set(delivering.deliveries.values_list("state", "attempts")) == {
         (DeliveryState.PENDING, 0)}
     deliveries_process()

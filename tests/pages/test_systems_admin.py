@@ -165,7 +165,8 @@ def test_test_connection_shows_what_the_system_said(as_user, admin, system, fake
     assert f'action="{check}"' in page(client.get(change))
     assert client.get(check).status_code == 405
     response = client.post(check, follow=True)
-    assert f"Connected to “Contoso SCIM app”: {fake.answer}" in messages_of(response)
+    succeeded = f"Test connection to “Contoso SCIM app” succeeded: {fake.answer}"
+    assert succeeded in messages_of(response)
     fake.error = ConnectorError("401 Unauthorized: invalid bearer token", retryable=False)
     response = client.post(check, follow=True)
     assert messages_of(response) == ["The connection to “Contoso SCIM app” failed: 401 "
@@ -224,7 +225,8 @@ def test_a_resource_shows_its_system_and_owners_can_test_it(as_user, world, sale
     text = shown(client.get(change))
     assert "Contoso SCIM app (SCIM 2.0) · Not tested yet" in text
     response = client.post(check, follow=True)
-    assert messages_of(response) == [f"Connected to “Contoso SCIM app”: {fake.answer}"]
+    assert messages_of(response) == [
+        f"Test connection to “Contoso SCIM app” succeeded: {fake.answer}"]
     assert (f"Contoso SCIM app (SCIM 2.0) · Connected (27 Nov 2026, 08:30): {fake.answer}"
             in shown(client.get(change)))
     client = as_user(reader)
@@ -274,7 +276,7 @@ def test_request_history_says_where_each_role_stands(as_user, world, sales, fake
     deliveries_process()
     client = as_user(world.requester)
     assert _history(client) == [
-        "Member of Project Falcon: delivered 27 Nov 2026, 08:30",
+        "Member of Project Falcon: Delivered 27 Nov 2026, 08:30",
         "Member of Sales (Contoso SCIM app): Trying again at 08:45 — the system said: 503 "
         "Service Unavailable: try later"]
     RoleDelivery.objects.filter(role__resource=sales).update(

@@ -195,6 +195,24 @@ def test_reprocess_retries_failed_roles(world, remote, connector):
     assert AuditEvent.objects.filter(action="assignment.reprocessed", actor=world.owner).exists()
 
 
+def test_reprocess_tries_a_role_waiting_for_its_retry_now(world, remote, connector):
+    """The system was down and is back: the administrator need not wait for the backoff."""
+    package, remote_group = remote
+    connector.error = ConnectorError("Could not reach https://crm.example: Connection refused.")
+    request = request_submit(requestor=world.member, access_package_id=package.pk)
+    deliveries_process()
+    waiting = _remote_delivery(request.assignment)
+    assert waiting.state == DeliveryState.PENDING and waiting.next_attempt_at > clock.now()
+    connector.error = None
+    assert deliveries_process() == 0  # not due yet
+    assert delivery_reprocess(actor=world.owner, assignment_id=request.assignment.pk) == 1
+    waiting.refresh_from_db()
+    assert waiting.attempts == 1  # a retry, not a fresh start
+    assert deliveries_process() == 1
+    assert GroupMembership.objects.filter(user=world.member, group=remote_group).exists()
+    assert delivery_reprocess(actor=world.owner, assignment_id=request.assignment.pk) == 0
+
+
 def test_reprocess_by_someone_without_a_catalog_role_is_refused(world, assert_refused):
     assignment = delivered_assignment(world)
     assert_refused(lambda: delivery_reprocess(actor=world.approver, assignment_id=assignment.pk),
