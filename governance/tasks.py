@@ -8,6 +8,7 @@ from governance.services import (
     bulk_assignments,
     delivery,
     expiry,
+    extensions,
     guests,
     outbox,
 )
@@ -37,7 +38,8 @@ def send_outbox(message_id: int | None = None) -> int:
 def sweep_approvals() -> dict:
     return {"reminded": approvals.stages_remind_due(),
             "escalated": approvals.stages_escalate_due(),
-            "timedOut": approvals.stages_time_out_due()}
+            "timedOut": approvals.stages_time_out_due(),
+            "extensionsTimedOut": extensions.extensions_time_out_due()}
 
 
 @shared_task

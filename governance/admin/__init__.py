@@ -4,6 +4,7 @@ from governance.admin import (
     assignments,  # noqa: F401 - registers its model admins
     audit,  # noqa: F401 - registers its model admins
     catalogs,  # noqa: F401 - registers its model admins
+    extensions,  # noqa: F401 - registers its model admins
     notifications,  # noqa: F401 - registers its model admins
     organizations,  # noqa: F401 - registers its model admins
     packages,  # noqa: F401 - registers its model admins

@@ -23,6 +23,7 @@ from governance.admin.builder import (
     ServiceInlineFormSet,
     catalog_filter,
 )
+from governance.admin.extensions import ExtensionStageInline
 from governance.admin.scoped import ServiceCheckedValues, ServiceModelForm
 from governance.admin.site import admin_site
 from governance.choices import ExpirationType, SubjectSetType
@@ -390,7 +391,7 @@ class AssignmentPolicyAdmin(BuilderAdmin):
     form = PolicyForm
     view_capability = Capability.READ
     change_capability = Capability.PACKAGES
-    inlines = [QuestionInline]
+    inlines = [QuestionInline, ExtensionStageInline]
     list_display = ["display_name", "access_package", "catalog", "allowed_target_scope",
                     "stage_count", "expiry"]
     list_filter = [catalog_filter("access_package__catalog_id"), "allowed_target_scope"]

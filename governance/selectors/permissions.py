@@ -28,6 +28,9 @@ from governance.models import (
     BulkAssignmentJob,
     Catalog,
     CatalogRoleAssignment,
+    CustomExtension,
+    ExtensionCallout,
+    PolicyExtensionStage,
     Question,
     Resource,
     ResourceRole,
@@ -68,6 +71,9 @@ CATALOG_PATHS = {
     Assignment: "access_package__catalog_id",
     RoleDelivery: "assignment__access_package__catalog_id",
     BulkAssignmentJob: "access_package__catalog_id",
+    CustomExtension: "catalog_id",
+    PolicyExtensionStage: "policy__access_package__catalog_id",
+    ExtensionCallout: "extension__catalog_id",
 }
 
 

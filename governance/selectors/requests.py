@@ -8,17 +8,23 @@ from governance.models import (
     ApprovalStage,
     Assignment,
     AssignmentRequest,
+    ExtensionCallout,
     RequestAnswer,
     User,
 )
 
 
 def requests_of(user: User) -> QuerySet[AssignmentRequest]:
-    """Requests for this person, with their stages and decisions, in a fixed number of queries."""
+    """Requests for this person, with their stages and decisions, and the custom extensions
+    that held them (`waiting_callouts`), in a fixed number of queries."""
     stages = ApprovalStage.objects.select_related("decision__approver").order_by("order")
+    callouts = ExtensionCallout.objects.filter(waits=True).select_related("extension") \
+        .order_by("created_at", "id")
     return (AssignmentRequest.objects.filter(target=user)
             .select_related("access_package", "requestor")
-            .prefetch_related(Prefetch("stages", queryset=stages)))
+            .prefetch_related(Prefetch("stages", queryset=stages),
+                              Prefetch("callouts", queryset=callouts,
+                                       to_attr="waiting_callouts")))
 
 
 def assignments_active_for(user: User) -> QuerySet[Assignment]:

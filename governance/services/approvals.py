@@ -8,6 +8,7 @@ from django.utils.formats import date_format
 from governance import clock
 from governance.choices import (
     ApproverKind,
+    CustomExtensionStage,
     Decision,
     GroupMembershipRole,
     RequestState,
@@ -26,6 +27,7 @@ from governance.models import (
 )
 from governance.services.audit import audit_record
 from governance.services.errors import InvalidInput, InvalidState, NotAllowed, NotFound
+from governance.services.extensions import extension_launch
 from governance.services.outbox import notify
 
 DEFAULT_DEADLINE_DAYS = 14
@@ -253,7 +255,9 @@ def stage_decide(*, stage_id: int, approver: User, decision: str,
         if emails_on:
             notify(topic="request_approved", recipients=[request.requestor],
                    payload={"request_id": request.pk})
-        delivery_start(request, actor=approver)
+        callout = extension_launch(stage=CustomExtensionStage.REQUEST_APPROVED, request=request)
+        if callout is None or not callout.waits:
+            delivery_start(request, actor=approver)
         return stage
 
 

@@ -106,10 +106,14 @@ def catalog_delete(*, actor: User, catalog_id: int) -> None:
             raise InvalidState(f"The catalog “{catalog}” still holds the access packages "
                                f"{names}{more}; delete them first.", code="catalogNotEmpty")
         resources = resources_remove_all(catalog)
+        # Without packages no policy calls its custom extensions: they go with it.
+        extensions = list(catalog.custom_extensions.values_list("display_name", flat=True))
+        catalog.custom_extensions.all().delete()
         holders = list(catalog.role_assignments.values_list("user__email", "role"))
         audit_record(actor=actor, action="catalog.deleted", obj=catalog,
                      before=_snapshot(catalog), details={
                          "resources": resources,
+                         **({"customExtensions": extensions} if extensions else {}),
                          "roles": [{"user": email, "role": role} for email, role in holders]})
         catalog.delete()
     forget_roles(actor)

@@ -18,6 +18,7 @@ from governance.choices import (
     ASSIGNMENT_ACTIVE,
     UPDATE_TYPES,
     AssignmentState,
+    CustomExtensionStage,
     DeliveryAction,
     DeliveryState,
     RequestState,
@@ -43,6 +44,7 @@ from governance.services.audit import audit_record, audit_record_many
 from governance.services.bulk import ids_in
 from governance.services.dispatch import deliveries_after_commit
 from governance.services.errors import NotAllowed, NotFound
+from governance.services.extensions import extensions_launch_for_assignments
 from governance.services.guests import guest_on_assignment
 from governance.services.outbox import email, notify_messages
 from governance.services.retry import retry_at
@@ -350,7 +352,7 @@ def assignments_refresh(assignment_ids: list[int]) -> None:
         failed=Count("deliveries", filter=grants & Q(deliveries__state=DeliveryState.FAILED)),
         done=Count("deliveries", filter=grants & Q(deliveries__state=DeliveryState.DONE)),
     ).select_related("policy", "target")
-    emails = []
+    emails, delivered = [], []
     for assignment in rows:
         state = _state_from_counts(assignment.open_count, assignment.failed, assignment.done)
         if state == assignment.state:

@@ -8,6 +8,7 @@ from governance import clock
 from governance.choices import (
     ASSIGNMENT_ACTIVE,
     AssignmentState,
+    CustomExtensionStage,
     DeliveryAction,
     DeliveryState,
     EndReason,
@@ -25,6 +26,7 @@ from governance.services.audit import audit_record_many
 from governance.services.bulk import ids_in
 from governance.services.delivery import deliveries_revoke, granted_elsewhere
 from governance.services.dispatch import deliveries_after_commit
+from governance.services.extensions import extensions_launch_for_assignments
 from governance.services.guests import guests_after_access_lost
 from governance.services.outbox import email, notify_messages
 
@@ -94,6 +96,8 @@ def assignments_end(*, assignment_ids: list[int], reason: str,
               to_address=row["target__email"], payload={"assignment_id": row["id"]},
               dedupe_key=f"access_ended:{row['id']}:{row['target_id']}")
         for row in rows if row["policy__send_assignment_emails"] is not False])
+    extensions_launch_for_assignments(stage=CustomExtensionStage.REQUEST_REMOVED,
+                                      assignment_ids=ended)
     if deliveries_revoke(ended):
         deliveries_after_commit(ended)
     guests_after_access_lost(user_ids={row["target_id"] for row in rows}, actor=actor)
@@ -123,6 +127,7 @@ def assignments_expire_due(*, batch_size: int = 1000) -> int:
 # (days before expiry, field that records the warning). The 14-day warning is only for
 # assignments that still have more than a day left; shorter ones get the 1-day warning alone.
 WARNINGS = ((14, "warned_14_days_at", 1), (1, "warned_1_day_at", 0))
+WARNING_STAGES = {14: CustomExtensionStage.FOURTEEN_DAYS, 1: CustomExtensionStage.ONE_DAY}
 
 
 def assignments_warn_expiring(*, batch_size: int = 1000) -> int:
@@ -150,6 +155,8 @@ def assignments_warn_expiring(*, batch_size: int = 1000) -> int:
                           payload={"assignment_id": a.pk, "days": days},
                           dedupe_key=f"access_expiring:{days}:{a.pk}:{a.expires_at.isoformat()}")
                     for a in due if a.policy is None or a.policy.send_assignment_emails])
+                extensions_launch_for_assignments(stage=WARNING_STAGES[days],
+                                                  assignment_ids=[a.pk for a in due])
             warned += len(due)
             if len(due) < batch_size:
                 break

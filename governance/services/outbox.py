@@ -87,6 +87,11 @@ def message_id_of(message: OutboxMessage) -> str:
 
 
 def _send(message: OutboxMessage) -> None:
+    if message.channel == OutboxMessage.Channel.WEBHOOK:
+        from governance.services.extensions import extension_callout_send
+
+        extension_callout_send(callout_id=message.payload["callout_id"])
+        return
     rendered = render_email(message.topic, message.payload, message.recipient)
     mail = EmailMultiAlternatives(subject=rendered.subject, body=rendered.text,
                                   to=[message.to_address],
@@ -105,8 +110,13 @@ def _record(message: OutboxMessage, error: str | None, now: datetime) -> None:
         updates.update(state=OutboxState.WAITING_RETRY,
                        next_attempt_at=now + backoff(message.attempts))
     # Compare-and-set: a sweeper may have re-claimed a row we held too long.
-    OutboxMessage.objects.filter(pk=message.pk, state=OutboxState.IN_FLIGHT,
-                                 claimed_at=message.claimed_at).update(**updates)
+    recorded = OutboxMessage.objects.filter(pk=message.pk, state=OutboxState.IN_FLIGHT,
+                                            claimed_at=message.claimed_at).update(**updates)
+    if (recorded and updates.get("state") == OutboxState.FAILED
+            and message.channel == OutboxMessage.Channel.WEBHOOK):
+        from governance.services.extensions import extension_callout_failed
+
+        extension_callout_failed(callout_id=message.payload["callout_id"], error=error)
 
 
 def outbox_send_due(*, message_id: int | None = None, batch_size: int = 100) -> int:

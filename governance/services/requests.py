@@ -14,6 +14,7 @@ from governance.choices import (
     REQUEST_OPEN,
     AccountState,
     AllowedTargetScope,
+    CustomExtensionStage,
     EndReason,
     RequestState,
     RequestType,
@@ -40,6 +41,7 @@ from governance.services.errors import (
     SeparationOfDuties,
 )
 from governance.services.expiry import assignments_end
+from governance.services.extensions import extension_launch
 from governance.services.organizations import organization_propose_for
 from governance.services.validation import answers_validate, schedule_validate
 
@@ -127,6 +129,9 @@ def _create(*, request_type: str, package: AccessPackage, policy: AssignmentPoli
 
 
 def _route(request: AssignmentRequest, *, approval_required: bool, actor: User | None) -> None:
+    callout = extension_launch(stage=CustomExtensionStage.REQUEST_CREATED, request=request)
+    if callout is not None and callout.waits:
+        return  # extension_resume carries it on as below, or a timeout ends it
     if approval_required and request.policy.stages.exists():
         approval_start(request)
     else:

@@ -28,13 +28,16 @@ from governance.models import (
     BulkAssignmentJob,
     Catalog,
     CatalogRoleAssignment,
+    CustomExtension,
     GlobalRoleAssignment,
+    PolicyExtensionStage,
     Resource,
     ResourceRole,
     ResourceRoleScope,
     TargetSystem,
 )
 from governance.services.bulk_assignments import bulk_assignment_start
+from governance.services.extension_config import extension_save, policy_extension_stages_set
 from tests.factories import (
     CatalogFactory,
     GroupFactory,
@@ -86,6 +89,7 @@ class Side:
             access_package=self.package))
         found[CatalogRoleAssignment] = list(CatalogRoleAssignment.objects.filter(
             catalog=self.catalog))
+        found[CustomExtension] = list(CustomExtension.objects.filter(catalog=self.catalog))
         found[BulkAssignmentJob] = list(BulkAssignmentJob.objects.filter(
             access_package=self.package))
         found[TargetSystem] = list(TargetSystem.objects.filter(
@@ -124,6 +128,13 @@ def _side(name: str, organization, approver) -> Side:
     question = add_question(policy, f"{name} question?")
     owner = role_holder(catalog, CatalogRole.OWNER,
                         email=f"owner.{name[0].lower()}@access.example")
+    # A custom extension called when requests are created: each request below has a call.
+    extension = extension_save(actor=owner, catalog_id=catalog.pk,
+                               display_name=f"{name} extension",
+                               endpoint_url="https://hooks.example/access",
+                               secret_value="a-secret-of-sixteen-or-more")
+    policy_extension_stages_set(actor=owner, policy_id=policy.pk,
+                                stages=[("assignmentRequestCreated", extension.pk)])
 
     def submit(requester):
         return request_submit(requestor=requester, access_package_id=package.pk,
@@ -223,6 +234,11 @@ def _zulu_state() -> dict:
         state[model.__name__] = sorted(
             tuple(sorted((k, str(v)) for k, v in row.items()))
             for row in model.objects.values())
+    # Custom extensions, and the stages of policies that call them.
+    state["extensions"] = sorted(CustomExtension.objects.values_list(
+        "id", "display_name", "endpoint_url", "behavior", "secret_encrypted"))
+    state["extension_stages"] = sorted(PolicyExtensionStage.objects.values_list(
+        "policy_id", "stage", "extension_id"))
     return state
 
 

@@ -40,7 +40,9 @@ RESOURCES = "admin:governance_resource"
 PACKAGES = "admin:governance_accesspackage"
 POLICIES = "admin:governance_assignmentpolicy"
 NO_QUESTIONS = {"questions-TOTAL_FORMS": "0", "questions-INITIAL_FORMS": "0",
-                "questions-MIN_NUM_FORMS": "0", "questions-MAX_NUM_FORMS": "1000"}
+                "questions-MIN_NUM_FORMS": "0", "questions-MAX_NUM_FORMS": "1000",
+                # The custom extensions inline of a saved policy's page.
+                "extension_stages-TOTAL_FORMS": "0", "extension_stages-INITIAL_FORMS": "0"}
 
 
 @pytest.fixture

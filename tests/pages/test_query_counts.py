@@ -69,7 +69,7 @@ CASES = [
     ("package_list", "", "packages", "requester", 5),
     ("package_list", "?tab=active", "assignments", "requester", 4),
     ("package_list", "?tab=active&q=Bulk", "assignments", "requester", 4),
-    ("request_history", "", "requests", "requester", 5),
+    ("request_history", "", "requests", "requester", 6),
     ("approval_list", "", "approvals", "approver", 4),
     ("approval_list", "?tab=history", "decisions", "approver", 4),
     ("team", "", "assignments", "manager", 3),
