@@ -21,7 +21,7 @@ from django.conf import settings
 
 from governance import clock
 from governance.connectors.base import ConnectorError
-from governance.connectors.http import new_session, send
+from governance.connectors.http import error_text, new_session, send
 
 TIMESTAMP_HEADER = "X-Portal-Timestamp"
 SIGNATURE_HEADER = "X-Portal-Signature"
@@ -60,7 +60,9 @@ def post(*, url: str, secret: str, body: dict, callout_id: int) -> int:
     """POST the signed body; returns the receiver's status code (2xx).
 
     :raises ConnectorError: unreachable, refused or redirected, as governance.connectors.http
-        describes; every failure is retried by the outbox.
+        describes. The outbox retries what may pass later: unreachable, 5xx, 429, and a
+        refused signature (401, 403), since the secret may be changing on one side. Other
+        refusals (404, 400, a redirect) fail the call at once.
     """
     data = encode(body)
     timestamp = str(int(clock.now().timestamp()))
@@ -71,9 +73,12 @@ def post(*, url: str, secret: str, body: dict, callout_id: int) -> int:
     try:
         # A redirect would turn the POST into a GET elsewhere: it is an error to fix, not follow.
         response = send(session, "POST", url, data=data, headers=headers,
-                        allow_redirects=False)
+                        allow_redirects=False, accept=(401, 403))
     finally:
         session.close()
+    if response.status_code in (401, 403):
+        raise ConnectorError(f"{response.status_code} from POST {url}: the receiver refused "
+                             f"the signature ({error_text(response)}).")
     if response.status_code >= 300:
         raise ConnectorError(f"{url} answered {response.status_code} (a redirect to "
                              f"{response.headers.get('Location', 'nowhere')}); give the "

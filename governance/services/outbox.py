@@ -16,6 +16,7 @@ from django.db.models import Q
 
 from governance import clock
 from governance.choices import OutboxState
+from governance.connectors import ConnectorError
 from governance.models import OutboxMessage, User
 from governance.notifications import render_email
 from governance.services.bulk import bulk_insert
@@ -100,11 +101,13 @@ def _send(message: OutboxMessage) -> None:
     mail.send()
 
 
-def _record(message: OutboxMessage, error: str | None, now: datetime) -> None:
+def _record(message: OutboxMessage, error: str | None, now: datetime, *,
+            final: bool = False) -> None:
+    """`final`: the receiver refused the message (a 4xx), so trying again cannot help."""
     updates = {"last_error": error or ""}
     if error is None:
         updates.update(state=OutboxState.SENT, sent_at=now)
-    elif message.attempts >= MAX_ATTEMPTS:
+    elif final or message.attempts >= MAX_ATTEMPTS:
         updates.update(state=OutboxState.FAILED)
     else:
         updates.update(state=OutboxState.WAITING_RETRY,
@@ -128,14 +131,16 @@ def outbox_send_due(*, message_id: int | None = None, batch_size: int = 100) -> 
         if not claimed:
             return attempted
         for message in claimed:
+            error, final = None, False
             try:
                 _send(message)
-                error = None
+            except ConnectorError as exc:  # a webhook receiver's answer, in its own words
+                error, final = str(exc), not exc.retryable
             except Exception as exc:  # noqa: BLE001 - any failure is recorded and retried
                 logger.warning("Sending %s to %s failed: %s", message.topic,
                                message.to_address, exc)
                 error = f"{type(exc).__name__}: {exc}"
-            _record(message, error, clock.now())
+            _record(message, error, clock.now(), final=final)
         attempted += len(claimed)
         if message_id is not None:
             return attempted

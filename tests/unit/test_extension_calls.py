@@ -160,6 +160,21 @@ def test_a_receiver_that_is_down_is_retried_then_the_callout_fails_and_the_reque
     assert "Compliance check: could not be reached" in history_of(client, world.requester)
 
 
+def test_a_receiver_that_refuses_the_call_fails_it_at_once(world, receiver):
+    """A 4xx will not change on a retry: the callout fails on the first attempt."""
+    receiver.status = 404
+    call_at(world, world.policy, (Stage.REQUEST_CREATED,
+                                  make_extension(world, receiver.url, timeout=timedelta(days=1))))
+    request = submit_request(world)
+    outbox_send_due()
+    message = OutboxMessage.objects.get(channel=OutboxMessage.Channel.WEBHOOK)
+    assert (message.state, message.attempts) == (OutboxState.FAILED, 1)
+    assert message.last_error.startswith("404 from POST")
+    assert ExtensionCallout.objects.get().status == CalloutStatus.CALLOUT_FAILED
+    request.refresh_from_db()
+    assert request.state == RequestState.DENIED
+
+
 def test_a_waiting_request_times_out_while_the_receiver_is_down(world, receiver):
     receiver.stop()
     call_at(world, world.policy, (Stage.REQUEST_CREATED, make_extension(world, receiver.url)))

@@ -76,7 +76,9 @@ def test_wait_at_created_holds_the_request_until_the_receiver_calls_back(world, 
     data = receiver.calls[0].data
     assert data["callbackConfiguration"]["timeoutDuration"] == "PT1H"
     assert data["callbackUri"].endswith(data["callbackUriPath"])
-    assert "Compliance check: waiting for its answer" in history_of(client, world.requester)
+    waiting = history_of(client, world.requester)
+    assert "Compliance check: waiting for its answer" in waiting
+    assert "Cancel request" in waiting  # while it waits, the requestor may withdraw it
 
     response = post_callback(client, callout, resume_body(receiver.calls[0],
                                                      detail="Badge checked"))
