@@ -34,8 +34,8 @@ from governance.services.extension_config import (
     extension_delete,
     extension_save,
     policy_extension_stages_set,
-    secret_source,
 )
+from governance.services.secret_fields import secret_source
 
 RECENT_CALLS = 20
 MAX_MINUTES = int(MAX_TIMEOUT.total_seconds() // 60)

@@ -16,7 +16,8 @@ from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 
 from governance.admin.scoped import AuditedAdmin, GlobalAdminOnly, ServiceModelForm, adopt
 from governance.admin.site import admin_site
@@ -126,12 +127,12 @@ class TargetSystemAdmin(GlobalAdminOnly, AuditedAdmin):
 
     @admin.display(description="Resources delivered into it")
     def resource_list(self, system: TargetSystem):
-        rows = format_html_join("", '<li><a href="{}">{}</a> ({})</li>', (
+        rows = format_html_join(mark_safe("<br>"), '<a href="{}">{}</a> ({})', (
             (reverse("admin:governance_resource_change", args=[resource.pk],
                      current_app=self.admin_site.name), resource, resource.catalog)
             for resource in system.resources.select_related("catalog")
             .order_by("catalog__display_name", "display_name")))
-        return format_html("<ul>{}</ul>", rows) if rows else "None yet: use Refresh."
+        return rows or "None yet: use Refresh."
 
     # Saving through the service, as the signed-in person.
 

@@ -8,7 +8,6 @@ where it comes from. Launch and wait is only for the stages "Request is created"
 "Request is approved", with a timeout of 5 minutes to 14 days (as in Entra).
 """
 
-import re
 from collections.abc import Iterable
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -17,7 +16,6 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
 
-from governance import secrets
 from governance.choices import (
     EXTENSION_WAIT_STAGES,
     CustomExtensionBehavior,
@@ -25,7 +23,6 @@ from governance.choices import (
 )
 from governance.models import (
     AssignmentPolicy,
-    Catalog,
     CustomExtension,
     PolicyExtensionStage,
     User,
@@ -40,8 +37,9 @@ from governance.services.config_checks import (
     require,
 )
 from governance.services.errors import InvalidInput, InvalidState
-from governance.services.guards import locked_under_parent
+from governance.services.guards import catalog_locked, locked_under_parent
 from governance.services.packages import package_lock
+from governance.services.secret_fields import secret_apply, secret_source
 
 Stage = CustomExtensionStage
 WAIT = CustomExtensionBehavior.LAUNCH_AND_WAIT
@@ -49,32 +47,15 @@ NAME_MAX = max_length(CustomExtension, "display_name")
 URL_MAX = max_length(CustomExtension, "endpoint_url")
 MIN_TIMEOUT, MAX_TIMEOUT = timedelta(minutes=5), timedelta(days=14)
 MIN_SECRET_LENGTH = 16
-ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # Plain http only to this machine (a receiver beside the portal, and the tests').
 LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 WAIT_STAGE_NAMES = " and ".join(f"“{Stage(stage).label}”" for stage in EXTENSION_WAIT_STAGES)
 
 
-def _lock_catalog(catalog_id: int | None) -> Catalog:
-    catalog = Catalog.objects.select_for_update().filter(pk=catalog_id).first() \
-        if catalog_id else None
-    if catalog is None:
-        raise InvalidInput("Choose the catalog it belongs to.", field="catalog",
-                           code="catalogNotFound")
-    return catalog
-
-
 def _lock_extension(extension_id: int) -> CustomExtension:
-    return locked_under_parent(CustomExtension, extension_id, "catalog", _lock_catalog,
+    return locked_under_parent(CustomExtension, extension_id, "catalog", catalog_locked,
                                "This custom extension does not exist.",
                                code="extensionNotFound")
-
-
-def secret_source(extension: CustomExtension) -> str:
-    """Where the secret comes from, in words: never the secret itself."""
-    if extension.secret_env:
-        return f"environment variable {extension.secret_env}"
-    return "stored encrypted" if extension.secret_encrypted else "none"
 
 
 def _snapshot(extension: CustomExtension) -> dict:
@@ -114,37 +95,6 @@ def _check_timeout(behavior: str, timeout: timedelta | None) -> timedelta | None
     return timeout
 
 
-def _apply_secret(extension: CustomExtension, secret_env: str, secret_value: str) -> bool:
-    """Set the secret from a variable's name or a typed value; False when it is kept."""
-    secret_env, secret_value = (secret_env or "").strip(), secret_value or ""
-    if secret_env and secret_value:
-        raise InvalidInput("Give the secret either as an environment variable or typed in, not "
-                           "both.", field="secret_value", code="twoSecrets")
-    if secret_env:
-        if not ENV_NAME.match(secret_env):
-            raise InvalidInput("An environment variable's name has only letters, digits and _.",
-                               field="secret_env", code="invalidSecretName")
-        try:
-            secrets.from_environment(secret_env)
-        except secrets.SecretUnavailable as problem:
-            raise InvalidInput(str(problem), field="secret_env", code="secretUnavailable") \
-                from None
-        changed = (extension.secret_env, extension.secret_encrypted) != (secret_env, "")
-        extension.secret_env, extension.secret_encrypted = secret_env, ""
-        return changed
-    if secret_value:
-        if len(secret_value.strip()) < MIN_SECRET_LENGTH:
-            raise InvalidInput(f"The secret must have at least {MIN_SECRET_LENGTH} characters.",
-                               field="secret_value", code="secretTooShort")
-        extension.secret_env, extension.secret_encrypted = "", secrets.encrypt(secret_value)
-        return True
-    if not extension.has_secret:
-        raise InvalidInput("Give the secret that signs the calls: the name of an environment "
-                           "variable holding it, or the secret itself.", field="secret_value",
-                           code="secretRequired")
-    return False
-
-
 def _refuse_waiting_at_other_stages(extension: CustomExtension, name: str) -> None:
     used = extension.policy_stages.exclude(stage__in=EXTENSION_WAIT_STAGES) \
         .select_related("policy").order_by("policy__display_name").first()
@@ -174,7 +124,7 @@ def extension_save(*, actor: User, extension_id: int | None = None,
             extension = _lock_extension(extension_id)
             catalog, before = extension.catalog, _snapshot(extension)
         else:
-            catalog = _lock_catalog(catalog_id)
+            catalog = catalog_locked(catalog_id)
             extension, before = CustomExtension(catalog=catalog), None
         require(actor, catalog, Capability.CATALOG, "manage its custom extensions")
         name = clean_name(display_name, field="display_name", what="custom extension",
@@ -186,7 +136,9 @@ def extension_save(*, actor: User, extension_id: int | None = None,
         timeout = _check_timeout(behavior, callback_timeout)
         if extension.pk and behavior == WAIT:
             _refuse_waiting_at_other_stages(extension, name)
-        replaced = _apply_secret(extension, secret_env, secret_value)
+        replaced = secret_apply(extension, secret_env=secret_env, secret_value=secret_value,
+                                value_field="secret_value", what="it signs the calls",
+                                min_length=MIN_SECRET_LENGTH)
         extension.display_name, extension.description = name, clean_text(description)
         extension.endpoint_url, extension.behavior = url, behavior
         extension.callback_timeout = timeout

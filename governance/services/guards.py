@@ -7,7 +7,7 @@ parent, then the row; `locked_under_parent` does all three.
 
 from django.db import models
 
-from governance.services.errors import NotFound
+from governance.services.errors import InvalidInput, NotFound
 
 
 def locked_or_not_found(queryset: models.QuerySet | models.Manager, pk, message: str,
@@ -39,3 +39,16 @@ def locked_under_parent(model: type[models.Model], pk, parent: str, lock_parent,
     obj = model.objects.select_for_update().get(pk=pk)
     setattr(obj, parent, parent_obj)
     return obj
+
+
+def catalog_locked(catalog_id: int | None):
+    """The catalog a new resource, package or extension goes in, locked; refused beside the
+    form's catalog field when there is none."""
+    from governance.models import Catalog
+
+    catalog = Catalog.objects.select_for_update().filter(pk=catalog_id).first() \
+        if catalog_id else None
+    if catalog is None:
+        raise InvalidInput("Choose the catalog it belongs to.", field="catalog",
+                           code="catalogNotFound")
+    return catalog

@@ -50,7 +50,7 @@ from governance.services.delivery import (
 from governance.services.dispatch import deliveries_after_commit
 from governance.services.errors import Duplicate, InvalidInput, InvalidState, NotFound
 from governance.services.expiry import KEPT_NOTE
-from governance.services.guards import locked_under_parent, parent_id_or_not_found
+from governance.services.guards import catalog_locked, locked_under_parent, parent_id_or_not_found
 
 RESOURCE_NAME_MAX = max_length(Resource, "display_name")
 PACKAGE_NAME_MAX = max_length(AccessPackage, "display_name")
@@ -64,20 +64,11 @@ def _names(values: Iterable[str], limit: int = 3) -> str:
     return shown + (" and others" if len(values) > limit else "")
 
 
-def _lock_catalog(catalog_id: int | None) -> Catalog:
-    catalog = Catalog.objects.select_for_update().filter(pk=catalog_id).first() \
-        if catalog_id else None
-    if catalog is None:
-        raise InvalidInput("Choose the catalog it belongs to.", field="catalog",
-                           code="catalogNotFound")
-    return catalog
-
-
 # Resources
 
 
 def _lock_resource(resource_id: int) -> Resource:
-    return locked_under_parent(Resource, resource_id, "catalog", _lock_catalog,
+    return locked_under_parent(Resource, resource_id, "catalog", catalog_locked,
                                "This resource does not exist.", code="resourceNotFound")
 
 
@@ -96,7 +87,7 @@ def resource_add(*, actor: User, catalog_id: int, group_id: int | None, display_
         catalog offers already.
     """
     with transaction.atomic():
-        catalog = _lock_catalog(catalog_id)
+        catalog = catalog_locked(catalog_id)
         require(actor, catalog, Capability.CATALOG, "add resources")
         group = Group.objects.filter(pk=group_id).first() if group_id else None
         if group is None:
@@ -267,7 +258,7 @@ def package_create(*, actor: User, catalog_id: int, display_name: str, descripti
         cannot see.
     """
     with transaction.atomic():
-        catalog = _lock_catalog(catalog_id)
+        catalog = catalog_locked(catalog_id)
         require(actor, catalog, Capability.PACKAGES, "create access packages")
         _, package = _write_package(
             actor, AccessPackage(catalog=catalog), display_name=display_name,

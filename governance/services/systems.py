@@ -8,7 +8,6 @@ returned, logged or audited: the audit log says where a secret comes from, and w
 one was replaced.
 """
 
-import re
 from urllib.parse import urlsplit
 
 from django.db import transaction
@@ -22,12 +21,12 @@ from governance.services.audit import audit_record
 from governance.services.config_checks import clean_name, max_length, name_taken
 from governance.services.errors import InvalidInput, InvalidState, NotAllowed, NotFound, Refused
 from governance.services.guards import locked_or_not_found
+from governance.services.secret_fields import secret_apply, secret_source
 
 NAME_MAX = max_length(TargetSystem, "display_name")
 URL_MAX = max_length(TargetSystem, "base_url")
 MESSAGE_MAX = 2000
 # A POSIX environment variable name; NAME_FILE is read by portal.env without being named.
-ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 CONNECTION_FIELDS = ("kind", "baseUrl", "authority", "clientId", "secret")
 
 
@@ -57,17 +56,11 @@ def system_or_not_found(system_id) -> TargetSystem:
     return system
 
 
-def _secret_source(system: TargetSystem) -> str:
-    if system.secret_env:
-        return f"environment variable {system.secret_env}"
-    return "stored encrypted" if system.secret_encrypted else "none"
-
-
 def _snapshot(system: TargetSystem) -> dict:
     """What the audit log keeps of a system: never the secret, only where it comes from."""
     return {"displayName": system.display_name, "kind": system.kind,
             "baseUrl": system.base_url, "authority": system.authority,
-            "clientId": system.client_id, "secret": _secret_source(system)}
+            "clientId": system.client_id, "secret": secret_source(system)}
 
 
 # Saving
@@ -95,21 +88,6 @@ def _clean_url(value: str, *, field_name: str, label: str, https_only: bool) -> 
         raise InvalidInput(f"The {label} must be {needed}, such as https://example.com/path; "
                            f"“{url[:100]}” is not.", field=field_name, code="invalidUrl")
     return url.rstrip("/")
-
-
-def _clean_env_name(value: str) -> str:
-    name = (value or "").strip()
-    if not name:
-        return ""
-    if not ENV_NAME.fullmatch(name) or len(name) > 100:
-        raise InvalidInput("The environment variable's name can have only letters, digits "
-                           "and underscores, and cannot start with a digit (such as "
-                           "SCIM_TOKEN).", field="secret_env", code="invalidEnvName")
-    if name.upper().endswith("_FILE"):
-        raise InvalidInput(f"Give the variable's name without _FILE ({name[:-5]}): the portal "
-                           "reads that variable, or the file its _FILE variable names.",
-                           field="secret_env", code="invalidEnvName")
-    return name
 
 
 def _clean_connection(kind: str, base_url: str, authority: str,
@@ -153,11 +131,6 @@ def system_save(*, actor: User, system_id: int | None = None, display_name: str,
         raise InvalidInput("Choose the kind of system: SCIM 2.0 or Microsoft Entra.",
                            field="kind", code="invalidKind")
     base_url, authority, client_id = _clean_connection(kind, base_url, authority, client_id)
-    env_name = _clean_env_name(secret_env)
-    typed = (secret_value or "").strip()
-    if env_name and typed:
-        raise InvalidInput("Either name an environment variable or type the secret, not both: "
-                           "clear one of them.", field="secret", code="twoSecrets")
     with transaction.atomic():
         if system_id is None:
             system, before = TargetSystem(), None
@@ -173,17 +146,11 @@ def system_save(*, actor: User, system_id: int | None = None, display_name: str,
                                "while they do.", code="systemInUse")
         system.display_name, system.kind, system.base_url = name, kind, base_url
         system.authority, system.client_id = authority, client_id
-        if env_name:
-            system.secret_env, system.secret_encrypted = env_name, ""
-        elif typed:
-            system.secret_env, system.secret_encrypted = "", secrets.encrypt(typed)
-        else:
-            system.secret_env = ""  # keeps a stored secret, if there is one
-        if not system.has_secret:
-            raise InvalidInput("Give the secret (the SCIM bearer token, or the Entra "
-                               "application's client secret): name the environment variable "
-                               "that holds it, or type it.", field="secret",
-                               code="secretRequired")
+        # A newly typed secret changes nothing the snapshot shows, yet is a change.
+        typed = secret_apply(system, secret_env=secret_env, secret_value=secret_value,
+                             value_field="secret", what="the SCIM bearer token, or the Entra "
+                                                        "application's client secret") \
+            and not system.secret_env
         after = _snapshot(system)
         changed = [key for key in CONNECTION_FIELDS
                    if before is None or before[key] != after[key]] + (["secret"] if typed

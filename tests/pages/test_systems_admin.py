@@ -147,7 +147,8 @@ def test_the_secret_never_appears_in_the_admin(as_user, admin, world):
     assert system.secret() == SECRET
 
 
-def test_a_secret_read_from_the_environment_says_so(as_user, admin, world):
+def test_a_secret_read_from_the_environment_says_so(as_user, admin, world, monkeypatch):
+    monkeypatch.setenv("CONTOSO_SCIM_TOKEN", "from-the-environment")
     client = as_user(admin)
     response = client.post(reverse(f"{SYSTEMS}_add"),
                            FORM | {"secret": "", "secret_env": "CONTOSO_SCIM_TOKEN"})

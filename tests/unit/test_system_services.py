@@ -97,10 +97,10 @@ def test_a_typed_secret_is_stored_encrypted_and_a_blank_one_keeps_it(admin):
 
 def test_a_secret_from_the_environment_replaces_a_stored_one(admin, monkeypatch):
     system = scim(admin)
+    monkeypatch.setenv("CONTOSO_SCIM_TOKEN", "from-the-environment")
     scim(admin, system_id=system.pk, secret_value=None, secret_env="CONTOSO_SCIM_TOKEN")
     system.refresh_from_db()
     assert (system.secret_env, system.secret_encrypted) == ("CONTOSO_SCIM_TOKEN", "")
-    monkeypatch.setenv("CONTOSO_SCIM_TOKEN", "from-the-environment")
     assert system.secret() == "from-the-environment"
     event = AuditEvent.objects.filter(action="targetSystem.changed").get()
     assert event.after["secret"] == "environment variable CONTOSO_SCIM_TOKEN"
@@ -114,7 +114,9 @@ def test_a_new_typed_secret_is_audited_without_its_value(admin):
     assert "another-token" not in str((event.before, event.after, event.details))
 
 
-def test_an_entra_tenant_needs_https_an_authority_and_a_client_id(admin, assert_refused):
+def test_an_entra_tenant_needs_https_an_authority_and_a_client_id(admin, assert_refused,
+                                                                  monkeypatch):
+    monkeypatch.setenv("GRAPH", "client-secret")
     entra = {"actor": admin, "display_name": "Contoso tenant", "kind": SystemKind.ENTRA,
              "base_url": "https://graph.microsoft.com/v1.0", "client_id": "app-id",
              "authority": "https://login.microsoftonline.com/tenant", "secret_env": "GRAPH"}
@@ -137,6 +139,8 @@ def test_an_entra_tenant_needs_https_an_authority_and_a_client_id(admin, assert_
     ({"secret_value": None, "secret_env": "TOKEN-X"}, "invalidEnvName", "underscores"),
     ({"secret_value": None, "secret_env": "TOKEN_FILE"}, "invalidEnvName", "without _FILE"),
     ({"secret_env": "TOKEN"}, "twoSecrets", "not both"),
+    ({"secret_value": None, "secret_env": "NOT_SET_ANYWHERE"}, "secretUnavailable",
+     "NOT_SET_ANYWHERE (or NOT_SET_ANYWHERE_FILE) is not set"),
     ({"secret_value": None}, "secretRequired", "environment variable"),
     ({"authority": "https://login.test/t"}, "entraFieldsOnScim", "leave them blank"),
     ({"display_name": "  "}, "nameRequired", "name"),
@@ -205,8 +209,9 @@ def test_check_records_failure_in_the_systems_own_words(admin, fake):
 
 
 def test_check_says_which_variable_is_missing(admin, fake, monkeypatch):
-    monkeypatch.delenv("MISSING_TOKEN", raising=False)
+    monkeypatch.setenv("MISSING_TOKEN", "set on this server when it was saved")
     system = scim(admin, secret_value=None, secret_env="MISSING_TOKEN")
+    monkeypatch.delenv("MISSING_TOKEN")
     ok, message = system_check(actor=admin, system_id=system.pk)
     assert not ok and "MISSING_TOKEN" in message
 
