@@ -6,7 +6,8 @@ at ``settings.CELERY_BROKER_URL``. Without them it is skipped with the reason, a
 lists it at the end; with ``REQUIRE_SERVICES=1`` (as ``.ci/run`` sets) a missing server fails
 the run at session start instead. Factories live in ``tests/factories.py``; the fixtures
 shared by the integration and browser tests (a per-test Celery queue, a real worker on it,
-an SMTP server on loopback) live here, the rest in the sub-directory conftests.
+an SMTP server, the real scim2-server and a custom extension's receiver, all on loopback)
+live here, the rest in the sub-directory conftests.
 """
 
 import functools
@@ -205,3 +206,29 @@ def deputy(world):
     from tests.factories import UserFactory
 
     return UserFactory(email="deputy@access.example", display_name="Deputy")
+
+
+@pytest.fixture
+def scim_server(tmp_path):
+    """The real scim2-server on a free loopback port (tests.scim_server.ScimServer), with
+    the bearer token tests.scim_server.TOKEN; its log is in the test's tmp_path."""
+    from tests.scim_server import TOKEN, ScimServer
+
+    server = ScimServer(token=TOKEN, log_path=tmp_path / "scim2-server.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def receiver():
+    """A custom extension's receiver on loopback (tests.webhook_receiver.Receiver) that
+    checks the signature with tests.extension_helpers.SECRET."""
+    from tests.extension_helpers import SECRET
+    from tests.webhook_receiver import Receiver
+
+    started = Receiver(SECRET).start()
+    yield started
+    started.stop()

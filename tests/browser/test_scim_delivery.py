@@ -32,7 +32,6 @@ from governance.services.packages import package_create, package_role_add
 from governance.services.policies import policy_save
 from governance.services.system_refresh import system_refresh
 from governance.services.systems import system_save
-from governance.tasks import sweep_deliveries
 from tests.browser.helpers import reload_until, screenshot, sign_in, verified
 from tests.conftest import wait_for
 from tests.factories import CatalogFactory, UserFactory
@@ -41,18 +40,6 @@ from tests.scim_server import TOKEN, ScimServer, ScriptedTarget
 SYSTEM = "Heron CRM"
 GROUP = "Heron CRM users"
 PACKAGE = "Heron CRM account"
-
-
-@pytest.fixture
-def scim_server(tmp_path):
-    """The real scim2-server on a free loopback port, with the bearer token TOKEN (as
-    tests/integration/conftest.py's fixture of the same name, which is not visible here)."""
-    server = ScimServer(token=TOKEN, log_path=tmp_path / "scim2-server.log")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 class Gateway(ScriptedTarget):
@@ -176,7 +163,7 @@ def test_an_administrator_connects_a_scim_application_and_a_request_is_delivered
     delivered = history.locator(".deliveries li.delivery-done")
     reload_until(member_page, delivered)
     expect(history.get_by_text("Delivered", exact=True)).to_be_visible()
-    expect(delivered).to_contain_text(f"Member of {GROUP} ({SYSTEM}): delivered ")
+    expect(delivered).to_contain_text(f"Member of {GROUP} ({SYSTEM}): Delivered ")
     screenshot(member_page, "scim-02-request-history-delivered")
     assert scim_server.members(group_id) == [scim_id(scim_server, riley.email)]
     assert AssignmentRequest.objects.get(target=riley).state == RequestState.DELIVERED
@@ -229,16 +216,16 @@ def test_an_outage_of_the_scim_application_shows_on_request_history_until_the_re
     expect(row.locator("td.field-next_retry")).to_have_text(
         date_format(timezone.localtime(delivery.next_attempt_at), "DATETIME_FORMAT"))
 
-    # The application is back. (The admin's Reprocess is for failed roles: this one only
-    # waits for its retry.) The retry's time comes, made due now since the live worker cannot
-    # travel in time, and the minute sweep that the beat would send runs on the worker.
+    # The application is back: the administrator need not wait for the retry, and presses
+    # Reprocess; the worker delivers at once.
     gateway.restart()
-    RoleDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=clock.now())
-    sweep_deliveries.delay()
+    admin_page.get_by_role("button", name="Reprocess").click()
+    expect(admin_page.locator(".messagelist")).to_contain_text(
+        "1 resource role(s) queued to be tried again now.")
     delivered = history.locator(".deliveries li.delivery-done")
     reload_until(page, delivered)
     expect(history.get_by_text("Delivered", exact=True)).to_be_visible()
-    expect(delivered).to_contain_text(f"Member of {GROUP} ({SYSTEM}): delivered ")
+    expect(delivered).to_contain_text(f"Member of {GROUP} ({SYSTEM}): Delivered ")
     expect(history.locator(".deliveries li.delivery-retrying")).to_have_count(0)
     screenshot(page, "scim-04-request-history-delivered-after-retry")
     assert set(scim_server.members(group_id)) == {riley_id, scim_id(scim_server, sam.email)}

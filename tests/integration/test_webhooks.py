@@ -11,9 +11,9 @@ from governance import clock, tasks
 from governance.choices import CalloutStatus, CustomExtensionStage, RequestState
 from governance.models import AssignmentRequest, ExtensionCallout
 from tests.conftest import wait_for
-from tests.extension_helpers import CONTINUE, SECRET, call_at, make_extension
+from tests.extension_helpers import CONTINUE, call_at, make_extension
 from tests.factories import approve_all, build_world, submit_request
-from tests.webhook_receiver import Receiver, resume_body
+from tests.webhook_receiver import resume_body
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -23,13 +23,6 @@ Stage = CustomExtensionStage
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def receiver():
-    started = Receiver(SECRET).start()
-    yield started
-    started.stop()
 
 
 def configure(world, receiver):

@@ -5,7 +5,6 @@ fails, or until the request that waited for it times out."""
 
 from datetime import timedelta
 
-import pytest
 import time_machine
 
 from governance import clock
@@ -32,16 +31,8 @@ from governance.services.outbox import MAX_ATTEMPTS, outbox_send_due
 from governance.services.requests import request_remove
 from tests.extension_helpers import CONTINUE, SECRET, call_at, history_of, make_extension
 from tests.factories import delivered_assignment, submit_request
-from tests.webhook_receiver import Receiver
 
 Stage = CustomExtensionStage
-
-
-@pytest.fixture
-def receiver():
-    started = Receiver(SECRET).start()
-    yield started
-    started.stop()
 
 
 # The signed call

@@ -6,7 +6,6 @@ nothing."""
 
 from datetime import timedelta
 
-import pytest
 import time_machine
 from django.urls import reverse
 
@@ -25,23 +24,15 @@ from governance.services.outbox import outbox_send_due
 from governance.services.requests import request_cancel, request_submit
 from tests.extension_helpers import (
     CONTINUE,
-    SECRET,
     call_at,
     history_of,
     make_extension,
     post_callback,
 )
 from tests.factories import approve_all, open_package, snapshot, submit_request
-from tests.webhook_receiver import Receiver, resume_body
+from tests.webhook_receiver import resume_body
 
 Stage = CustomExtensionStage
-
-
-@pytest.fixture
-def receiver():
-    started = Receiver(SECRET).start()
-    yield started
-    started.stop()
 
 
 # Launch and continue
