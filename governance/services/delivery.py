@@ -2,7 +2,8 @@
 
 Per role: claim (mark in flight, commit), call the connector outside any transaction, record
 the result with compare-and-set, retry with backoff. Rows stuck in flight are claimed again;
-connectors are idempotent, so doing a change twice is harmless.
+connectors are idempotent, so doing a change twice is harmless. Rows become connector
+changes, and results come back, in delivery_changes.py.
 """
 
 from collections import defaultdict
@@ -23,25 +24,18 @@ from governance.choices import (
     DeliveryState,
     RequestState,
 )
-from governance.connectors import (
-    ChangeResult,
-    ConnectorError,
-    RoleChange,
-    get_connector,
-    in_transaction_connector_keys,
-)
+from governance.connectors import ChangeResult, in_transaction_connector_keys
 from governance.models import (
     AccessPackage,
     Assignment,
     AssignmentRequest,
     RoleDelivery,
-    SystemAccount,
-    TargetSystem,
     User,
 )
 from governance.selectors.permissions import can_manage_assignments
 from governance.services.audit import audit_record, audit_record_many
 from governance.services.bulk import ids_in
+from governance.services.delivery_changes import CHANGE_FIELDS, apply_changes, remember_accounts
 from governance.services.dispatch import deliveries_after_commit
 from governance.services.errors import NotAllowed, NotFound
 from governance.services.extensions import extensions_launch_for_assignments
@@ -147,14 +141,6 @@ def _due(now: datetime) -> tuple[tuple[Q, str], ...]:
     return (ready, "next_attempt_at"), (stuck, "claimed_at")
 
 
-# What a connector needs to know of a delivery row.
-CHANGE_FIELDS = ("id", "action", "attempts", "assignment_id", "assignment__target_id",
-                 "assignment__target__email", "assignment__target__display_name",
-                 "role__origin_id", "role__resource__origin_id",
-                 "role__resource__origin_system", "role__resource__connector",
-                 "role__resource__system_id")
-
-
 def _claim(assignment_ids: list[int] | None, batch_size: int) -> tuple[list[dict], datetime]:
     now = clock.now()
     with transaction.atomic():
@@ -175,58 +161,6 @@ def _claim(assignment_ids: list[int] | None, batch_size: int) -> tuple[list[dict
     return claimed, now
 
 
-def _known_accounts(claimed: list[dict]) -> dict[tuple[int, int], str]:
-    """(system id, user id) → the person's id in that system, for the users of these rows."""
-    systems = {row["role__resource__system_id"] for row in claimed} - {None}
-    if not systems:
-        return {}
-    users = {row["assignment__target_id"] for row in claimed}
-    return {(system_id, user_id): external_id
-            for system_id, user_id, external_id in SystemAccount.objects.filter(
-                system_id__in=systems, user_id__in=ids_in(users)).values_list(
-                "system_id", "user_id", "external_id")}
-
-
-def _apply(claimed: list[dict]) -> dict[int, ChangeResult]:
-    known = _known_accounts(claimed)
-    by_connector = defaultdict(list)
-    for row in claimed:
-        system_id, user_id = row["role__resource__system_id"], row["assignment__target_id"]
-        by_connector[row["role__resource__connector"], system_id].append(RoleChange(
-            delivery_id=row["id"], action=row["action"], user_id=user_id,
-            user_email=row["assignment__target__email"],
-            user_display_name=row["assignment__target__display_name"],
-            user_external_id=known.get((system_id, user_id), ""),
-            origin_system=row["role__resource__origin_system"],
-            resource_origin_id=row["role__resource__origin_id"],
-            role_origin_id=row["role__origin_id"]))
-    systems = TargetSystem.objects.in_bulk({system_id for _, system_id in by_connector} - {None})
-    results = {}
-    for (key, system_id), changes in by_connector.items():
-        try:
-            outcome = get_connector(key, systems.get(system_id)).apply(changes)
-        except ConnectorError as exc:
-            outcome = [ChangeResult.failed(c.delivery_id, exc) for c in changes]
-        except Exception as exc:  # noqa: BLE001 - a broken target must not lose the batch
-            outcome = [ChangeResult(c.delivery_id, f"{type(exc).__name__}: {exc}")
-                       for c in changes]
-        results.update({result.delivery_id: result for result in outcome})
-    return results
-
-
-def _remember_accounts(rows: list[dict], results: dict[int, ChangeResult]) -> None:
-    """Record the ids that connectors found or created for people in their systems."""
-    learned = {(row["role__resource__system_id"], row["assignment__target_id"]):
-               results[row["id"]].external_user_id for row in rows
-               if results[row["id"]].external_user_id and row["role__resource__system_id"]}
-    if learned:
-        SystemAccount.objects.bulk_create(
-            [SystemAccount(system_id=system_id, user_id=user_id, external_id=external_id)
-             for (system_id, user_id), external_id in learned.items()],
-            update_conflicts=True, unique_fields=["system", "user"],
-            update_fields=["external_id"])
-
-
 def _record_results(rows: list[dict], results: dict[int, ChangeResult], *,
                     current: QuerySet, now: datetime, first_attempt: bool = False) -> None:
     """Write each result on its row, compare-and-set against `current`; audit the successes.
@@ -236,7 +170,7 @@ def _record_results(rows: list[dict], results: dict[int, ChangeResult], *,
     With `first_attempt` the rows were never claimed and this was their first attempt.
     """
     attempt = {"attempts": 1} if first_attempt else {}
-    _remember_accounts(rows, results)
+    remember_accounts(rows, results)
     succeeded = defaultdict(list)
     for row in rows:
         result = results[row["id"]]
@@ -316,7 +250,7 @@ def deliveries_revoke(assignment_ids: list[int], *, role_ids: list[int] | None =
     for row in here:
         row["action"] = DeliveryAction.REVOKE
     if here:
-        _record_results(here, _apply(here), current=grants, now=now, first_attempt=True)
+        _record_results(here, apply_changes(here), current=grants, now=now, first_attempt=True)
     return queued > 0
 
 
@@ -328,7 +262,7 @@ def deliveries_process(*, assignment_ids: list[int] | None = None,
         claimed, claimed_at = _claim(assignment_ids, batch_size)
         if not claimed:
             return attempted
-        _record(claimed, _apply(claimed), claimed_at)
+        _record(claimed, apply_changes(claimed), claimed_at)
         attempted += len(claimed)
 
 
