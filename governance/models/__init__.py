@@ -23,15 +23,22 @@ from governance.models.request import (
     RequestAnswer,
     StageApprover,
 )
+from governance.models.review import (
+    AccessReview,
+    DecisionReviewer,
+    ReviewDecision,
+    ReviewReviewer,
+)
 from governance.models.system import SystemAccount, TargetSystem
 
 __all__ = [
-    "AccessPackage", "ApprovalDecision", "ApprovalDelegation", "ApprovalStage",
+    "AccessPackage", "AccessReview", "ApprovalDecision", "ApprovalDelegation", "ApprovalStage",
     "ApprovalStageSetting", "ApproverSet", "Assignment", "AssignmentPolicy", "AssignmentRequest",
     "AuditEvent", "AuditLogIsAppendOnly", "BulkAssignmentJob", "BulkAssignmentRow", "Catalog",
-    "CatalogRoleAssignment", "ConnectedOrganization", "CustomExtension", "EmailTemplate",
-    "ExtensionCallout", "ExternalUser", "GlobalRoleAssignment", "Group", "GroupMembership",
-    "IdentitySource", "OutboxMessage", "PolicyExtensionStage", "Question", "RequestAnswer",
-    "Resource", "ResourceRole", "ResourceRoleScope", "RoleDelivery", "StageApprover",
-    "SystemAccount", "TargetSystem", "TenantSettings", "User",
+    "CatalogRoleAssignment", "ConnectedOrganization", "CustomExtension", "DecisionReviewer",
+    "EmailTemplate", "ExtensionCallout", "ExternalUser", "GlobalRoleAssignment", "Group",
+    "GroupMembership", "IdentitySource", "OutboxMessage", "PolicyExtensionStage", "Question",
+    "RequestAnswer", "Resource", "ResourceRole", "ResourceRoleScope", "ReviewDecision",
+    "ReviewReviewer", "RoleDelivery", "StageApprover", "SystemAccount", "TargetSystem",
+    "TenantSettings", "User",
 ]
