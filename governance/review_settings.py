@@ -193,13 +193,14 @@ def review_settings_from_graph(data: dict | None) -> ReviewSettings:
     schedule = data.get("schedule") or {}
     if not isinstance(schedule, dict):
         _refuse("“schedule” must be an object.")
+    start_at = _start(schedule)
     recurrence = _recurrence(schedule)
     behavior = data.get("expirationBehavior", ReviewExpirationBehavior.KEEP_ACCESS)
     if behavior not in ReviewExpirationBehavior.values:
         _refuse(f"“expirationBehavior” must be one of "
                 f"{', '.join(ReviewExpirationBehavior.values)}.", "invalidExpirationBehavior")
     settings = ReviewSettings(
-        is_enabled=True, recurrence=recurrence, start_at=_start(schedule),
+        is_enabled=True, recurrence=recurrence, start_at=start_at,
         duration=_duration(schedule, recurrence),
         is_self_review=_flag(data, "isSelfReview", False),
         primary=_reviewers(data, "primaryReviewers"),
