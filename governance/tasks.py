@@ -11,6 +11,8 @@ from governance.services import (
     extensions,
     guests,
     outbox,
+    review_start,
+    reviews,
 )
 
 
@@ -68,3 +70,10 @@ def sweep_outbox() -> int:
 @shared_task
 def sweep_guests() -> dict:
     return {"blocked": guests.guests_block_orphaned(), "deleted": guests.guests_delete_due()}
+
+
+@shared_task
+def sweep_reviews() -> dict:
+    return {"started": review_start.reviews_start_due(),
+            "reminded": reviews.reviews_remind_due(),
+            "ended": reviews.reviews_end_due()}

@@ -217,6 +217,7 @@ CELERY_BEAT_SCHEDULE = {
         "sweep_outbox",
         "sweep_guests",
         "sweep_bulk_assignments",
+        "sweep_reviews",
     )
 }
 
