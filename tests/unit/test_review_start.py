@@ -30,6 +30,7 @@ from governance.models import (
 )
 from governance.review_settings import Reviewer, ReviewSettings
 from governance.services.errors import InvalidState
+from governance.services.outbox import email
 from governance.services.review_start import review_start, reviews_start_due
 from tests.factories import GroupFactory, PolicyFactory, UserFactory, role_holder
 
@@ -232,6 +233,15 @@ def test_each_reviewer_gets_one_review_started_email_and_the_start_is_audited(
          f"review_started:{review.pk}:{world.approver.pk}"),
         (world.owner.email, {"review_id": review.pk},
          f"review_started:{review.pk}:{world.owner.pk}")]
+    # Written in SQL: the same row as the outbox's own email() builds, due at once.
+    built = email(topic="review_started", recipient_id=world.owner.pk,
+                  to_address=world.owner.email, payload={"review_id": review.pk},
+                  dedupe_key=f"review_started:{review.pk}:{world.owner.pk}")
+    written = messages.get(recipient=world.owner)
+    fields = [field.attname for field in OutboxMessage._meta.concrete_fields
+              if field.attname not in {"id", "created_at", "next_attempt_at"}]
+    assert [getattr(written, f) for f in fields] == [getattr(built, f) for f in fields]
+    assert written.created_at == written.next_attempt_at == FIRST + timedelta(minutes=5)
     event = AuditEvent.objects.get(action="review.started")
     assert (event.object_type, event.object_id) == ("accessreview", str(review.pk))
     assert event.details == {"policy": world.policy.pk, "decisions": 2, "reviewers": 1,
