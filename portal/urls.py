@@ -10,6 +10,7 @@ from portal.views import (
     overview,
     packages,
     requests,
+    reviews,
     team,
 )
 from portal.views.out_of_office import out_of_office as out_of_office_page
@@ -27,6 +28,11 @@ urlpatterns = [
     path("approvals/<int:stage_id>/", approvals.approval_detail, name="approval_detail"),
     path("approvals/out-of-office/", out_of_office_page, name="out_of_office"),
     path("approvals/link/<str:token>/", approval_link.approval_link, name="approval_link"),
+    path("reviews/", reviews.review_list, name="reviews"),
+    path("reviews/<int:review_id>/", reviews.review_detail, name="review_detail"),
+    path("reviews/<int:review_id>/decisions/<int:decision_id>/", reviews.review_decide,
+         name="review_decide"),
+    path("reviews/<int:review_id>/accept/", reviews.review_accept, name="review_accept"),
     path("team/", team.team, name="team"),
     path("team/<int:assignment_id>/remove/", team.team_remove, name="team_remove"),
     path("extensions/callback/<str:token>/", extension_callback.extension_callback,

@@ -63,9 +63,11 @@ def _grow(world, kind, count):
 
 
 # (page, query string, what grows, who looks, queries: session and user included).
+# The Overview's Access reviews section is one query more than before (8 and 7); its cost
+# with growing reviews is pinned in test_reviews_pages.py.
 CASES = [
-    ("overview", "", "packages", "requester", 7),
-    ("overview", "", "approvals", "approver", 6),
+    ("overview", "", "packages", "requester", 8),
+    ("overview", "", "approvals", "approver", 7),
     ("package_list", "", "packages", "requester", 5),
     ("package_list", "?tab=active", "assignments", "requester", 4),
     ("package_list", "?tab=active&q=Bulk", "assignments", "requester", 4),
