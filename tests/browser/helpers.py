@@ -31,6 +31,8 @@ README_WORTHY = {
     "scim-01-target-system",
     "scim-02-request-history-delivered",
     "scim-03-request-history-retrying",
+    "review-02-review",
+    "review-04-decisions",
 }
 
 PASSWORD = "Falcon-flies-high-42"
