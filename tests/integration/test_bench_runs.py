@@ -47,3 +47,21 @@ def test_scim_delivery_benchmark_runs_and_verifies_its_result(require_postgres):
     assert "delivery: verified delivered=20" in output, output[-3000:]
     assert "floor: verified group_members=20" in output, output[-3000:]
     assert "CHECK FAILED" not in output, output[-3000:]
+
+
+def test_review_start_benchmark_runs_and_verifies_its_result(require_postgres):
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    url = (f"postgres://{database['USER']}@{database['HOST'] or '127.0.0.1'}:"
+           f"{database['PORT'] or 5432}/portal_bench_review_smoke")
+    env = {**os.environ, "DATABASE_URL": url}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "review_start.py"), "--n", "50"],
+        env=env, capture_output=True, text=True, timeout=300, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert "review_start: verified reviews=1, decisions=50" in output, output[-3000:]
+    assert "review_start (tracemalloc): verified" in output, output[-3000:]
+    assert "floor: verified reviews=1, decisions=50" in output, output[-3000:]
+    assert "CHECK FAILED" not in output, output[-3000:]
