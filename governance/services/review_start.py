@@ -278,7 +278,9 @@ def review_start(*, policy_id: int, start_at: datetime) -> AccessReview | None:
     :raises InvalidInput: its review settings cannot be read.
     """
     with transaction.atomic():
-        policy = (AssignmentPolicy.objects.select_for_update(of=("self",))
+        # NO KEY: two starts (or a start and an edit of the policy) wait for each other, but
+        # requests and assignments that refer to the policy are not held up meanwhile.
+        policy = (AssignmentPolicy.objects.select_for_update(of=("self",), no_key=True)
                   .select_related("access_package").filter(pk=policy_id).first())
         if policy is None:
             raise NotFound("There is no such policy.")
