@@ -20,11 +20,14 @@ from governance.choices import (
     EndReason,
     RequestState,
     RequestType,
+    ReviewExpirationBehavior,
+    ReviewState,
     StageState,
     UserType,
 )
 from governance.models import (
     AccessPackage,
+    AccessReview,
     ApprovalDecision,
     ApprovalStage,
     Assignment,
@@ -42,6 +45,7 @@ from governance.notifications import (
     file_template,
     override_templates,
     render_with,
+    review_admin_url,
 )
 from governance.services.email_templates import email_parts_check
 from governance.services.errors import InvalidInput
@@ -81,6 +85,11 @@ class _Sample:
             access_package=self.package, target=self.requestor, state=AssignmentState.DELIVERED,
             status="Delivered", start_at=now - timedelta(days=76),
             expires_at=now + timedelta(days=14), created_at=now - timedelta(days=76))
+        self.review = AccessReview(
+            access_package=self.package, start_at=now - timedelta(days=7),
+            end_at=now + timedelta(days=7), created_at=now - timedelta(days=7),
+            settings={"isEnabled": True, "isSelfReview": False,
+                      "expirationBehavior": ReviewExpirationBehavior.KEEP_ACCESS})
 
     def base(self, topic: str, recipient: User) -> dict:
         return {"site_url": settings.SITE_URL, "recipient": recipient, "topic": topic,
@@ -99,6 +108,13 @@ class _Sample:
     def for_holder(self, topic: str) -> dict:
         return {**self.base(topic, self.requestor), "assignment": self.assignment,
                 "extend_url": _url("access_extend", 0)}
+
+    def for_reviewer(self, topic: str) -> dict:
+        return {**self.base(topic, self.approver), "review": self.review,
+                "review_url": _url("review_detail", 0), "reviews_url": _url("reviews"),
+                "results_url": review_admin_url(0),
+                "expiration_behavior": self.review.settings["expirationBehavior"],
+                "to_review": 12, "self_review": False}
 
 
 def _approval_escalated(sample: _Sample) -> dict:
@@ -161,6 +177,17 @@ def _guest_blocked(sample: _Sample) -> dict:
     return {**sample.base("guest_blocked", user), "user": user}
 
 
+def _review_results(sample: _Sample) -> dict:
+    review = sample.review
+    review.state, review.completed_at = ReviewState.APPLIED, sample.now
+    review.applied_at = sample.now
+    review.start_at, review.end_at = sample.now - timedelta(days=14), sample.now
+    counts = {"total": 40, "approved": 31, "denied": 3, "dontKnow": 1, "notReviewed": 5,
+              "kept": 35, "removed": 4, "alreadyEnded": 1}
+    return {**sample.for_reviewer("review_results"), "recipient": sample.other_approver,
+            "counts": counts, "applied": True}
+
+
 SAMPLES: dict[str, Callable[[_Sample], dict]] = {
     "approval_needed": lambda sample: sample.for_approver("approval_needed"),
     "approval_reminder": lambda sample: sample.for_approver("approval_reminder"),
@@ -175,6 +202,9 @@ SAMPLES: dict[str, Callable[[_Sample], dict]] = {
     "access_expiring": _access_expiring,
     "access_ended": _access_ended,
     "guest_blocked": _guest_blocked,
+    "review_started": lambda sample: sample.for_reviewer("review_started"),
+    "review_reminder": lambda sample: sample.for_reviewer("review_reminder"),
+    "review_results": _review_results,
 }
 
 

@@ -17,17 +17,20 @@ from django.template import (
     TemplateSyntaxError,
     engines,
 )
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import translation
 
 from governance.approval_links import approval_link_url
+from governance.choices import ReviewDecisionValue
 from governance.models import (
+    AccessReview,
     ApprovalStage,
     Assignment,
     AssignmentRequest,
     EmailTemplate,
     User,
 )
+from governance.selectors.reviews import reviewable_decisions
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +49,11 @@ TOPICS = {
     "access_expiring": ("Requestor", "The access ends in 14 days, or in 1 day (with Extend)"),
     "access_ended": ("Requestor", "The access ended"),
     "guest_blocked": ("Guest", "Sign-in was blocked after the last access ended"),
+    "review_started": ("Reviewers", "An access review started (with a link to it)"),
+    "review_reminder": ("Reviewers", "Reminder at the review's mid-point, to those with "
+                                     "people left to review"),
+    "review_results": ("Catalog owners", "An access review ended: its results, applied or "
+                                         "waiting to be applied"),
 }
 # Topics whose email carries the recipient's personal approval link.
 APPROVAL_LINK_TOPICS = {"approval_needed", "approval_reminder", "approval_escalated"}
@@ -84,6 +92,33 @@ def email_context(topic: str, payload: dict, recipient: User | None) -> dict:
         context["extend_url"] = _url("access_extend", payload["assignment_id"])
     if "user_id" in payload:
         context["user"] = User.objects.get(pk=payload["user_id"])
+    if "review_id" in payload:
+        context.update(_review_context(payload["review_id"], recipient))
+    return context
+
+
+def review_admin_url(review_id: int) -> str:
+    """Where owners follow a review and its results: its admin page."""
+    try:
+        return _url("admin:governance_accessreview_change", review_id)
+    except NoReverseMatch:
+        return _url("admin:index")
+
+
+def _review_context(review_id: int, recipient: User | None) -> dict:
+    """The review, its links, and for a reviewer how many people they still have to review
+    and whether they review only their own access (a self-review: "Do you still need it?")."""
+    review = AccessReview.objects.select_related("access_package__catalog").get(pk=review_id)
+    context = {"review": review, "review_url": _url("review_detail", review.pk),
+               "reviews_url": _url("reviews"), "results_url": review_admin_url(review.pk),
+               "expiration_behavior": (review.settings or {}).get("expirationBehavior",
+                                                                  "keepAccess"),
+               "to_review": 0, "self_review": False}
+    if recipient is not None:
+        mine = reviewable_decisions(recipient).filter(review=review)
+        context["to_review"] = mine.filter(decision=ReviewDecisionValue.NOT_REVIEWED).count()
+        context["self_review"] = (mine.filter(principal=recipient).exists()
+                                  and not mine.exclude(principal=recipient).exists())
     return context
 
 

@@ -17,8 +17,9 @@ from django.utils.timezone import localtime
 
 from governance import clock
 from governance.approval_links import approval_link_url
-from governance.choices import ApproverKind, Decision, SubjectSetType
+from governance.choices import ApproverKind, Decision, ReviewerType, SubjectSetType
 from governance.models import (
+    AccessReview,
     ApprovalStage,
     ApproverSet,
     Assignment,
@@ -26,7 +27,13 @@ from governance.models import (
     OutboxMessage,
     User,
 )
-from governance.notifications import APPROVAL_LINK_TOPICS, TOPICS, render_email
+from governance.notifications import (
+    APPROVAL_LINK_TOPICS,
+    TOPICS,
+    render_email,
+    review_admin_url,
+)
+from governance.review_settings import Reviewer, ReviewSettings
 from governance.services.approvals import (
     stage_decide,
     stages_escalate_due,
@@ -35,6 +42,8 @@ from governance.services.approvals import (
 )
 from governance.services.expiry import assignments_expire_due, assignments_warn_expiring
 from governance.services.requests import request_cancel
+from governance.services.review_start import review_start
+from governance.services.reviews import reviews_end_due, reviews_remind_due
 from tests.factories import approve_all, delivered_assignment, submit_request
 
 # Scenarios: drive the services until the outbox holds a message of the topic.
@@ -112,6 +121,30 @@ def _access_ended(world):
         assert assignments_expire_due() == 1
 
 
+def _review_started(world) -> AccessReview:
+    # The approver reviews the requester's access to the world's package.
+    world.policy.review_settings = ReviewSettings(
+        is_enabled=True, start_at=clock.now(),
+        primary=(Reviewer(ReviewerType.SINGLE_USER, user_id=world.approver.pk),)).to_graph()
+    world.policy.save(update_fields=["review_settings"])
+    delivered_assignment(world)
+    return review_start(policy_id=world.policy.pk, start_at=clock.now())
+
+
+def _review_reminder(world):
+    review = _review_started(world)
+    with time_machine.travel(review.start_at + (review.end_at - review.start_at) / 2,
+                             tick=False):
+        assert reviews_remind_due() == 1
+
+
+def _review_results(world):
+    # The owners of the catalog get the results.
+    review = _review_started(world)
+    with time_machine.travel(review.end_at, tick=False):
+        assert reviews_end_due() == 1
+
+
 SCENARIOS = {
     "approval_needed": _approval_needed,
     "approval_reminder": _approval_reminder,
@@ -126,6 +159,9 @@ SCENARIOS = {
     "access_expiring": _access_expiring,
     "access_ended": _access_ended,
     "guest_blocked": _access_ended,
+    "review_started": _review_started,
+    "review_reminder": _review_reminder,
+    "review_results": _review_results,
 }
 
 # topic: (how the English subject starts, how the French one starts, a French phrase of the
@@ -147,6 +183,11 @@ WORDING = {
     "access_ended": ("Access ended:", "Accès terminé :", "(arrivé à expiration)"),
     "guest_blocked": ("Your sign-in is blocked", "Votre connexion est bloquée",
                       "Votre compte sera supprimé le"),
+    "review_started": ("Access review:", "Révision d'accès :", "Ouvrir la révision"),
+    "review_reminder": ("Reminder: access review of", "Rappel : révision d'accès de",
+                        "attend toujours votre décision"),
+    "review_results": ("Access review results:", "Résultats de la révision d'accès :",
+                       "et ses résultats ont été appliqués"),
 }
 
 
@@ -162,6 +203,10 @@ def _link(topic: str, message: OutboxMessage) -> str:
         return approval_link_url(stage, message.recipient_id)
     if topic == "access_expiring":
         return _url(f"/access/{payload['assignment_id']}/extend/")
+    if topic == "review_results":
+        return review_admin_url(payload["review_id"])
+    if topic.startswith("review_"):
+        return _url(f"/reviews/{payload['review_id']}/")
     if topic.startswith("approval_"):
         return _url("/approvals/")
     if topic.startswith("request_"):
@@ -181,6 +226,9 @@ def _date(topic: str, message: OutboxMessage):
         return Assignment.objects.get(pk=payload["assignment_id"]).expires_at, "DATETIME_FORMAT"
     if topic == "guest_blocked":
         return User.objects.get(pk=payload["user_id"]).delete_due_at, "DATE_FORMAT"
+    if topic.startswith("review_"):
+        review = AccessReview.objects.get(pk=payload["review_id"])
+        return review.end_at, "DATE_FORMAT" if topic == "review_results" else "DATETIME_FORMAT"
     return None
 
 
