@@ -44,13 +44,19 @@ def _count(queryset: QuerySet) -> Coalesce:
 def reviews_for_reviewer(user: User) -> QuerySet[AccessReview]:
     """Reviews in progress in which `user` reviews someone, soonest end first, with `total`
     (decisions they may review) and `to_review` (those nobody has answered yet)."""
+    if not user.is_authenticated or not user.is_active:
+        return AccessReview.objects.none()
+    # Reviews that name the user first (both through an index), then their counts.
+    named = (Q(Exists(ReviewReviewer.objects.filter(review_id=OuterRef("pk"), user=user)))
+             | Q(Exists(DecisionReviewer.objects.filter(decision__review_id=OuterRef("pk"),
+                                                         user=user))))
     mine = reviewable_decisions(user)
     return (AccessReview.objects
-            .filter(state=ReviewState.IN_PROGRESS, end_at__gt=clock.now(),
-                    pk__in=mine.values("review_id"))
+            .filter(named, state=ReviewState.IN_PROGRESS, end_at__gt=clock.now())
             .select_related("access_package__catalog", "policy")
             .annotate(total=_count(mine),
                       to_review=_count(mine.filter(decision=ReviewDecisionValue.NOT_REVIEWED)))
+            .filter(total__gt=0)
             .order_by("end_at", "id"))
 
 

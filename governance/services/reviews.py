@@ -272,8 +272,9 @@ def _outcome(row: dict, behavior: str) -> str:
 
 
 def _apply_batch(review: AccessReview, behavior: str, actor: User | None,
-                 batch_size: int) -> int:
-    rows = list(ReviewDecision.objects.filter(review=review,
+                 batch_size: int, after_id: int) -> list[int]:
+    """Apply the next `batch_size` decisions after `after_id`; returns their ids."""
+    rows = list(ReviewDecision.objects.filter(review=review, pk__gt=after_id,
                                               applied_result=ReviewAppliedResult.NOT_APPLIED)
                 .select_for_update(of=("self",)).order_by("id")
                 .values("id", "decision", "recommendation", "assignment_id",
@@ -301,7 +302,7 @@ def _apply_batch(review: AccessReview, behavior: str, actor: User | None,
         if ids:
             ReviewDecision.objects.filter(pk__in=ids_in(ids)).update(applied_result=result,
                                                                      applied_at=now)
-    return len(rows)
+    return [row["id"] for row in rows]
 
 
 def _apply(review_id: int, *, actor: User | None, wait: bool,
@@ -310,6 +311,7 @@ def _apply(review_id: int, *, actor: User | None, wait: bool,
     review of 100,000 people neither holds one huge transaction nor starts over when a worker
     stops. Returns the counts, or None when the review is not (or no longer) completed, or
     (without `wait`) another worker is applying it."""
+    after_id = 0  # past the last batch: no walk over the decisions already applied
     while True:
         with transaction.atomic():
             reviews = AccessReview.objects.select_related("access_package").filter(
@@ -318,7 +320,9 @@ def _apply(review_id: int, *, actor: User | None, wait: bool,
             if review is None:
                 return None
             behavior = review_settings_from_graph(review.settings).expiration_behavior
-            if _apply_batch(review, behavior, actor, batch_size) == batch_size:
+            applied = _apply_batch(review, behavior, actor, batch_size, after_id)
+            if len(applied) == batch_size:
+                after_id = applied[-1]
                 continue
             now = clock.now()
             review.state, review.applied_at = ReviewState.APPLIED, now
