@@ -17,6 +17,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from governance.admin import review_settings_form as reviews
 from governance.admin.builder import (
     BuilderAdmin,
     ScopedInline,
@@ -117,7 +118,7 @@ class PolicyFormBase(ServiceModelForm):
             "enable_on_behalf_of_direct_reports", "allow_custom_schedule",
             "is_requestor_justification_required", "is_approval_required_for_add",
             "is_approval_required_for_update", "expiration_type", "expiration_end_at",
-            "review_settings", "send_assignment_emails",
+            "send_assignment_emails",
         ]
         labels = {
             "allowed_target_scope": "Who can request",
@@ -143,8 +144,6 @@ class PolicyFormBase(ServiceModelForm):
             "specific_groups": "With “Specific users and groups”: their members can request.",
             "specific_connected_organizations": "With “Users of specific connected "
                                                 "organizations”.",
-            "review_settings": 'Stored for the access reviews, e.g. {"recurrence": '
-                               '"quarterly", "durationInDays": 14, "reviewers": "manager"}.',
         }
         widgets = {"allowed_target_scope": forms.RadioSelect,
                    "expiration_type": forms.RadioSelect}
@@ -245,13 +244,13 @@ class PolicyFormBase(ServiceModelForm):
             expiration_type=data.get("expiration_type", ""),
             expiration_end_at=data.get("expiration_end_at"),
             expiration_duration=self.expiration_duration(),
-            review_settings=data.get("review_settings") or {},
+            review_settings=self.review_settings_graph(),
             stages=self.stage_specs(), **flags)
 
 
-PolicyForm = type("PolicyForm", (PolicyFormBase,),
-                  {name: field for order in STAGES
-                   for name, field in _stage_fields(order).items()})
+PolicyForm = type("PolicyForm", (reviews.ReviewSettingsFormMixin, PolicyFormBase),
+                  {**{name: field for order in STAGES
+                      for name, field in _stage_fields(order).items()}, **reviews.review_fields()})
 
 
 # Questions
@@ -424,6 +423,8 @@ class AssignmentPolicyAdmin(BuilderAdmin):
             return format_html("On {}", policy.expiration_end_at.date().isoformat())
         return "Never"
 
+    review_summary = reviews.review_summary
+
     @admin.display(description="Approval stages")
     def stage_summary(self, policy):
         stages = []
@@ -475,7 +476,7 @@ class AssignmentPolicyAdmin(BuilderAdmin):
             expiry = ["expiry"]
         return fieldsets + [
             ("Expiration", {"fields": expiry}),
-            ("Access reviews", {"fields": ["review_settings"]}),
+            *reviews.review_fieldsets(editable),
             ("Notifications", {"fields": ["send_assignment_emails"]}),
         ]
 
@@ -483,7 +484,7 @@ class AssignmentPolicyAdmin(BuilderAdmin):
         if obj is None:
             return []
         if not self.has_change_permission(request, obj):
-            return ["stage_summary", "expiry"]
+            return ["stage_summary", "expiry", "review_summary"]
         return ["access_package"]
 
     def _package_page(self, policy):

@@ -20,6 +20,7 @@ from django.db.models import Q, QuerySet
 from governance.choices import CatalogRole, GlobalRole
 from governance.models import (
     AccessPackage,
+    AccessReview,
     ApprovalStageSetting,
     ApproverSet,
     Assignment,
@@ -29,12 +30,15 @@ from governance.models import (
     Catalog,
     CatalogRoleAssignment,
     CustomExtension,
+    DecisionReviewer,
     ExtensionCallout,
     PolicyExtensionStage,
     Question,
     Resource,
     ResourceRole,
     ResourceRoleScope,
+    ReviewDecision,
+    ReviewReviewer,
     RoleDelivery,
     User,
 )
@@ -74,6 +78,10 @@ CATALOG_PATHS = {
     CustomExtension: "catalog_id",
     PolicyExtensionStage: "policy__access_package__catalog_id",
     ExtensionCallout: "extension__catalog_id",
+    AccessReview: "access_package__catalog_id",
+    ReviewReviewer: "review__access_package__catalog_id",
+    ReviewDecision: "review__access_package__catalog_id",
+    DecisionReviewer: "decision__review__access_package__catalog_id",
 }
 
 

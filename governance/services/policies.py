@@ -40,6 +40,7 @@ from governance.models import (
     Question,
     User,
 )
+from governance.review_settings import review_settings_from_graph
 from governance.selectors.permissions import Capability
 from governance.services.audit import audit_record, audit_saved
 from governance.services.config_checks import (
@@ -441,7 +442,10 @@ def policy_save(*, actor: User, policy_id: int | None = None, access_package_id:
         outsiders or missing its targets, 0 or more than 3 stages when approval is required
         (any when it is not), a stage without approvers, a dynamic approver without a
         fallback, a deadline outside 1 to 14 days, an escalation not between 1 day and the
-        deadline, an expiry over 3660 days or on a past date.
+        deadline, an expiry over 3660 days or on a past date; review settings (Graph's
+        accessPackageAssignmentReviewSettings) that review_settings_from_graph refuses,
+        on the field review_settings with its code. They are stored as read back, or {}
+        when reviews are off.
     :raises InvalidState: the number of stages changes under requests waiting for approval.
     """
     with transaction.atomic():
@@ -459,9 +463,7 @@ def policy_save(*, actor: User, policy_id: int | None = None, access_package_id:
         approval_required = bool(is_approval_required_for_add or is_approval_required_for_update)
         checked = _check_stages(stages, approval_required)
         _check_expiration(policy, expiration_type, expiration_end_at, expiration_duration)
-        if review_settings is not None and not isinstance(review_settings, dict):
-            raise InvalidInput("The review settings are an object of names and values.",
-                               field="review_settings", code="invalidReviewSettings")
+        reviews = review_settings_from_graph(review_settings)
         _refuse_stage_count_change(policy, checked)
 
         before = _snapshot(policy) if policy.pk else None
@@ -484,7 +486,7 @@ def policy_save(*, actor: User, policy_id: int | None = None, access_package_id:
             if expiration_type == ExpirationType.AFTER_DATETIME else None
         policy.expiration_duration = expiration_duration \
             if expiration_type == ExpirationType.AFTER_DURATION else None
-        policy.review_settings = review_settings or {}
+        policy.review_settings = reviews.to_graph() if reviews.is_enabled else {}
         policy.save()
         policy.specific_users.set(targets.users)
         policy.specific_groups.set(targets.groups)

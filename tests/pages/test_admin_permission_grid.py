@@ -13,14 +13,17 @@ fails the test until PARAMETER_MODELS says what it names). Three things are chec
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from django.urls import URLPattern, URLResolver, reverse
 
+from governance import clock
 from governance.admin import admin_site
-from governance.choices import CatalogRole, GlobalRole
+from governance.choices import CatalogRole, GlobalRole, ReviewDecisionValue, ReviewState
 from governance.models import (
     AccessPackage,
+    AccessReview,
     Assignment,
     AssignmentPolicy,
     AssignmentRequest,
@@ -34,8 +37,11 @@ from governance.models import (
     Resource,
     ResourceRole,
     ResourceRoleScope,
+    ReviewDecision,
+    ReviewReviewer,
     TargetSystem,
 )
+from governance.review_settings import ReviewSettings
 from governance.services.bulk_assignments import bulk_assignment_start
 from governance.services.extension_config import extension_save, policy_extension_stages_set
 from tests.factories import (
@@ -77,12 +83,13 @@ class Side:
     policy: AssignmentPolicy
     request: AssignmentRequest
     assignment: Assignment
+    review: AccessReview
 
     def objects(self) -> dict[type, list]:
         found = {Catalog: [self.catalog], AccessPackage: [self.package],
                  AssignmentPolicy: [self.policy],
                  AssignmentRequest: [self.request, self.assignment_request],
-                 Assignment: [self.assignment]}
+                 Assignment: [self.assignment], AccessReview: [self.review]}
         found[Resource] = list(Resource.objects.filter(catalog=self.catalog))
         found[ResourceRole] = list(ResourceRole.objects.filter(resource__catalog=self.catalog))
         found[ResourceRoleScope] = list(ResourceRoleScope.objects.filter(
@@ -153,7 +160,26 @@ def _side(name: str, organization, approver) -> Side:
     deliveries_process()
     delivered.refresh_from_db()
     pending = submit(guest("pending"))
-    return Side(catalog, package, policy, pending, delivered.assignment)
+    return Side(catalog, package, policy, pending, delivered.assignment,
+                _review(name, policy, delivered.assignment, approver))
+
+
+def _review(name: str, policy, assignment, reviewer) -> AccessReview:
+    """A completed review of the policy whose results wait to be applied, with a decision."""
+    start = clock.now() - timedelta(days=20)
+    review = AccessReview.objects.create(
+        policy=policy, access_package=policy.access_package, state=ReviewState.COMPLETED,
+        settings=ReviewSettings(is_enabled=True, start_at=start, is_self_review=True,
+                                auto_apply=False).to_graph(),
+        start_at=start, end_at=start + timedelta(days=14), created_at=start,
+        completed_at=start + timedelta(days=14))
+    ReviewReviewer.objects.create(review=review, user=reviewer)
+    ReviewDecision.objects.create(review=review, assignment=assignment,
+                                  principal=assignment.target, decision=ReviewDecisionValue.DENY,
+                                  reviewed_by=reviewer, reviewed_at=start + timedelta(days=1),
+                                  justification=f"{name} review justification",
+                                  recommendation_reason=f"{name} recommendation reason")
+    return review
 
 
 @pytest.fixture
@@ -230,7 +256,8 @@ def admin_urls(objects: dict[type, list]) -> list[str]:
 def _zulu_state() -> dict:
     state = snapshot()
     for model in (Catalog, AccessPackage, AssignmentPolicy, Resource, ResourceRole,
-                  ResourceRoleScope, CatalogRoleAssignment, BulkAssignmentJob, TargetSystem):
+                  ResourceRoleScope, CatalogRoleAssignment, BulkAssignmentJob, TargetSystem,
+                  AccessReview, ReviewDecision):
         state[model.__name__] = sorted(
             tuple(sorted((k, str(v)) for k, v in row.items()))
             for row in model.objects.values())
@@ -301,17 +328,17 @@ def test_people_without_a_role_have_no_admin_at_all(client, as_user, people):
 # On Alpha, each role as the reference gives it (behaviour 11).
 
 # What each role may do with each kind of object in its own catalog: "change" (edit, add,
-# delete), "view" (read only), or "" (not even see it).
+# delete), "view" (read only), or "" (not even see it). Access reviews are only read.
 ALPHA_GRID = {
-    #                     catalog   resource  package   policy
-    "owner":              ("change", "change", "change", "change"),
-    "package manager":    ("view",   "view",   "change", "change"),
-    "assignment manager": ("view",   "view",   "view",   "view"),
-    "reader":             ("view",   "view",   "view",   "view"),
-    "catalog creator":    ("",       "",       "",       ""),
-    "connected organisation admin": ("", "", "", ""),
+    #                     catalog   resource  package   policy    review
+    "owner":              ("change", "change", "change", "change", "view"),
+    "package manager":    ("view",   "view",   "change", "change", "view"),
+    "assignment manager": ("view",   "view",   "view",   "view",   "view"),
+    "reader":             ("view",   "view",   "view",   "view",   "view"),
+    "catalog creator":    ("",       "",       "",       "",       ""),
+    "connected organisation admin": ("", "", "", "", ""),
 }
-GRID_MODELS = (Catalog, Resource, AccessPackage, AssignmentPolicy)
+GRID_MODELS = (Catalog, Resource, AccessPackage, AssignmentPolicy, AccessReview)
 
 
 def _can_save(page: str) -> bool:
