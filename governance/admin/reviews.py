@@ -11,7 +11,8 @@ from django.contrib import admin, messages
 from django.contrib.admin import RelatedOnlyFieldListFilter
 from django.contrib.admin.utils import unquote
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path
 from django.utils import timezone
@@ -50,6 +51,12 @@ def _day(moment) -> str:
     return date_format(timezone.localtime(moment), "j M Y")
 
 
+def _count(decisions) -> Coalesce:
+    counted = decisions.filter(review_id=OuterRef("pk")).order_by().values("review_id") \
+        .annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
 @admin.register(AccessReview, site=admin_site)
 class AccessReviewAdmin(ActingAdmin):
     actions = None
@@ -70,10 +77,12 @@ class AccessReviewAdmin(ActingAdmin):
         return False
 
     def get_queryset(self, request):
+        # Counted per review shown, not by grouping every decision of every review in scope.
+        decisions = ReviewDecision.objects.all()
         return super().get_queryset(request).annotate(
-            decision_total=Count("decisions"),
-            reviewed_total=Count("decisions", filter=~Q(
-                decisions__decision=ReviewDecisionValue.NOT_REVIEWED)))
+            decision_total=_count(decisions),
+            reviewed_total=_count(decisions.exclude(
+                decision=ReviewDecisionValue.NOT_REVIEWED)))
 
     @admin.display(description="Catalog", ordering="access_package__catalog__display_name")
     def catalog(self, review: AccessReview):

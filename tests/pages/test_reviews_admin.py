@@ -110,6 +110,7 @@ def test_owners_see_their_catalogs_reviews_with_progress(world, as_user, review,
     assert "Falcon collaboration" in listed and "Reviewed 2 of 3" in listed
     assert "Completed, results not applied yet" in listed and "5 Jan 2026 – 19 Jan 2026" in listed
     assert OTHER not in listed and OTHER not in text(client.get(url("changelist") + "?q=ledg"))
+    assert "Reviewed 2 of 3" in text(client.get(url("changelist") + "?o=-6"))  # by progress
 
     page = text(client.get(url("change", review)))
     for shown in ("Quarterly", "Each person themselves", "Applied by an owner", "Ann Able",
