@@ -224,27 +224,39 @@ def row(label: str, value: float | None, unit: str, aim: str = "", above: bool =
     print(f"  {label:<44}{shown:>10} {unit:<3} {aim:<8}{mark}")
 
 
-def main() -> int:
-    args = parse_args()
-    url = os.environ.get("DATABASE_URL") or DEFAULT_URL
+def open_bench_database(script: str, default_url: str, *, force: bool) -> tuple[str, str] | None:
+    """Set Django up on DATABASE_URL (default `default_url`), creating the database when it
+    is missing; returns (database name, PostgreSQL version), or None after saying why the
+    benchmark cannot run there (not PostgreSQL, or a name without "bench" and no --force:
+    the benchmarks TRUNCATE the governance tables)."""
+    url = os.environ.get("DATABASE_URL") or default_url
     if not url.startswith(("postgres://", "postgresql://")):
-        print(f"expiry_sweep: needs PostgreSQL, DATABASE_URL is {url.split(':', 1)[0]}://")
-        return 2
+        print(f"{script}: needs PostgreSQL, DATABASE_URL is {url.split(':', 1)[0]}://")
+        return None
     name = ensure_database(url)
-    if "bench" not in name and not args.force:
-        print(f"expiry_sweep: refusing to TRUNCATE the governance tables of {name!r}; use a "
+    if "bench" not in name and not force:
+        print(f"{script}: refusing to TRUNCATE the governance tables of {name!r}; use a "
               "database whose name contains 'bench', or --force")
-        return 2
+        return None
     setup_django(url)
     from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SHOW server_version")
+        return name, cur.fetchone()[0]
+
+
+def main() -> int:
+    args = parse_args()
+    opened = open_bench_database("expiry_sweep", DEFAULT_URL, force=args.force)
+    if opened is None:
+        return 2
+    name, version = opened
 
     dispatch_warnings = Counter()
     logging.getLogger("governance.services.dispatch").addHandler(dispatch_warnings)
     emails = not args.no_emails
     n = args.n
-    with connection.cursor() as cur:
-        cur.execute("SHOW server_version")
-        version = cur.fetchone()[0]
     print(f"expiry sweep benchmark: {n:,} due assignments x 2 roles, emails "
           f"{'on' if emails else 'off'}, PostgreSQL {version} ({name}), broker memory://")
 

@@ -9,7 +9,6 @@ Exits 1 when a check of the result fails, 2 when it cannot run; a missed aim is 
 
 import argparse
 import gc
-import os
 import sys
 import time
 import tracemalloc
@@ -21,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 # Beside this script.
 from expiry_dataset import truncate  # noqa: E402
-from expiry_sweep import check, ensure_database, maxrss_mb, row, setup_django  # noqa: E402
+from expiry_sweep import check, maxrss_mb, open_bench_database, row  # noqa: E402
 from review_dataset import START, build, counts, expected, reset  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/portal_bench_review"
@@ -132,22 +131,12 @@ def floor(policy_id: int, *, bookkeeping: bool = False) -> float:
 
 def main() -> int:
     args = parse_args()
-    url = os.environ.get("DATABASE_URL") or DEFAULT_URL
-    if not url.startswith(("postgres://", "postgresql://")):
-        print(f"review_start: needs PostgreSQL, DATABASE_URL is {url.split(':', 1)[0]}://")
+    opened = open_bench_database("review_start", DEFAULT_URL, force=args.force)
+    if opened is None:
         return 2
-    name = ensure_database(url)
-    if "bench" not in name and not args.force:
-        print(f"review_start: refusing to TRUNCATE the governance tables of {name!r}; use a "
-              "database whose name contains 'bench', or --force")
-        return 2
-    setup_django(url)
-    from django.db import connection
+    name, version = opened
 
     n = args.n
-    with connection.cursor() as cur:
-        cur.execute("SHOW server_version")
-        version = cur.fetchone()[0]
     print(f"review start benchmark: {n:,} assignments, self-review with recommendations, "
           f"PostgreSQL {version} ({name}), broker memory://")
 

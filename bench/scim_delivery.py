@@ -9,7 +9,6 @@ Exits 1 when a check fails (CHECK FAILED is printed), 2 when it cannot run, 0 ot
 
 import argparse
 import json
-import os
 import secrets
 import sys
 import tempfile
@@ -22,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from expiry_dataset import truncate  # noqa: E402 - beside this script
-from expiry_sweep import check, ensure_database, row, setup_django  # noqa: E402
+from expiry_sweep import check, open_bench_database, row  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/portal_bench_scim"
 BENCH_DOMAIN = "scim-bench.example"
@@ -289,22 +288,12 @@ def per_person(run: dict, n: int) -> str:
 
 def main() -> int:
     args = parse_args()
-    url = os.environ.get("DATABASE_URL") or DEFAULT_URL
-    if not url.startswith(("postgres://", "postgresql://")):
-        print(f"scim_delivery: needs PostgreSQL, DATABASE_URL is {url.split(':', 1)[0]}://")
+    opened = open_bench_database("scim_delivery", DEFAULT_URL, force=args.force)
+    if opened is None:
         return 2
-    name = ensure_database(url)
-    if "bench" not in name and not args.force:
-        print(f"scim_delivery: refusing to TRUNCATE the governance tables of {name!r}; use a "
-              "database whose name contains 'bench', or --force")
-        return 2
-    setup_django(url)
-    from django.db import connection
+    name, version = opened
 
     n = args.n
-    with connection.cursor() as cur:
-        cur.execute("SHOW server_version")
-        version = cur.fetchone()[0]
     print(f"SCIM delivery benchmark: {n:,} assignments, one new person and one SCIM group "
           f"Member role each, into scim2-server on loopback; PostgreSQL {version} ({name}), "
           "broker memory://")
