@@ -17,7 +17,6 @@ Outside self-review nobody is made the reviewer of their own access, and only pe
 account is active review.
 """
 
-import json
 import logging
 from datetime import datetime, timedelta
 
@@ -29,7 +28,6 @@ from governance.choices import (
     AccountState,
     CatalogRole,
     GroupMembershipRole,
-    OutboxState,
     ReviewDecisionValue,
     ReviewerType,
     ReviewRecommendation,
@@ -42,7 +40,6 @@ from governance.models import (
     ConnectedOrganization,
     DecisionReviewer,
     GroupMembership,
-    OutboxMessage,
     ReviewDecision,
     ReviewReviewer,
     User,
@@ -54,8 +51,8 @@ from governance.review_settings import (
     review_settings_from_graph,
 )
 from governance.services.audit import audit_record
-from governance.services.dispatch import outbox_after_commit
 from governance.services.errors import InvalidState, NotFound, Refused
+from governance.services.outbox import notify_selected
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +71,6 @@ def _tables() -> dict[str, str]:
         "review_reviewer": ReviewReviewer._meta.db_table,
         "membership": GroupMembership._meta.db_table,
         "catalog_role": CatalogRoleAssignment._meta.db_table,
-        "outbox": OutboxMessage._meta.db_table,
         "sponsor": ConnectedOrganization.internal_sponsors.through._meta.db_table,
     }
 
@@ -235,36 +231,19 @@ def _reviewers_assign(review: AccessReview, settings: ReviewSettings, catalog_id
 
 # ------------------------------------------------------------------------------ emails
 
-# Each reviewer once, the rows email() would build (due at once), without building 100,000
-# of them in Python: that took most of the start's time.
-EMAILS = """
-INSERT INTO {outbox} (channel, topic, recipient_id, to_address, payload, dedupe_key, state,
-                      attempts, last_error, created_at, next_attempt_at)
-SELECT %(channel)s, %(topic)s, u.id, u.email, CAST(%(payload)s AS {payload_type}),
-       %(dedupe)s || CAST(u.id AS VARCHAR(20)), %(queued)s, 0, '', %(now)s, %(now)s
-FROM {user} u
-WHERE u.email <> '' AND u.id IN (
+REVIEWERS_OF_REVIEW = """
     SELECT user_id FROM {review_reviewer} WHERE review_id = %(review)s
     UNION
     SELECT x.user_id FROM {decision_reviewer} x JOIN {decision} d ON d.id = x.decision_id
-    WHERE d.review_id = %(review)s)
-ORDER BY u.id
-ON CONFLICT (dedupe_key) DO NOTHING
-"""
+    WHERE d.review_id = %(review)s"""
 
 
 def _emails_queue(review: AccessReview) -> int:
     """One "review_started" email per reviewer (dedupe key review_started:<review>:<user>)."""
-    payload = OutboxMessage._meta.get_field("payload")
-    now = _moment(clock.now())
-    queued = _execute(EMAILS.replace("{payload_type}", payload.db_type(connection)), {
-        "channel": OutboxMessage.Channel.EMAIL.value, "topic": "review_started",
-        "payload": json.dumps({"review_id": review.pk}, cls=payload.encoder),
-        "dedupe": f"review_started:{review.pk}:", "queued": OutboxState.QUEUED.value,
-        "now": now, "review": review.pk})
-    if queued:
-        outbox_after_commit()
-    return queued
+    return notify_selected(topic="review_started", payload={"review_id": review.pk},
+                           dedupe_prefix=f"review_started:{review.pk}:",
+                           user_ids_sql=REVIEWERS_OF_REVIEW.format(**_tables()),
+                           params={"review": review.pk})
 
 
 # ------------------------------------------------------------------------------ services
