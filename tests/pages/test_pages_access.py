@@ -6,7 +6,7 @@ from django.urls import reverse
 from governance.choices import CatalogState
 from tests.factories import delivered_assignment, submit_request
 
-PAGES = ["overview", "package_list", "request_history", "approval_list", "team"]
+PAGES = ["overview", "package_list", "request_history", "approval_list", "reviews", "team"]
 
 
 @pytest.mark.parametrize("name", PAGES)
