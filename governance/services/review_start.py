@@ -231,8 +231,11 @@ def _reviewers_assign(review: AccessReview, settings: ReviewSettings, catalog_id
 
 # ------------------------------------------------------------------------------ emails
 
+# A review-wide reviewer whose only decision would be their own access reviews nobody.
 REVIEWERS_OF_REVIEW = """
-    SELECT user_id FROM {review_reviewer} WHERE review_id = %(review)s
+    SELECT r.user_id FROM {review_reviewer} r WHERE r.review_id = %(review)s AND EXISTS (
+        SELECT 1 FROM {decision} o WHERE o.review_id = r.review_id
+        AND o.principal_id <> r.user_id)
     UNION
     SELECT x.user_id FROM {decision_reviewer} x JOIN {decision} d ON d.id = x.decision_id
     WHERE d.review_id = %(review)s"""

@@ -314,3 +314,12 @@ def test_the_sweep_skips_disabled_and_broken_settings_and_goes_on(world, caplog)
     assert list(AccessReview.objects.values_list("policy_id", flat=True)) == [good.pk]
     assert f"No review started for policy {broken.pk}" in caplog.text
     assert "recurrence" in caplog.text
+
+
+def test_a_review_wide_reviewer_with_only_their_own_access_to_review_is_not_emailed(world):
+    enable(world.policy, primary=[single(world.owner), single(world.approver)])
+    assign(world, world.owner)  # the owner's own access: not theirs to review
+    review = start(world)
+    assert review_wide(review) == {world.owner.email, world.approver.email}
+    assert list(OutboxMessage.objects.filter(topic="review_started").values_list(
+        "to_address", flat=True)) == [world.approver.email]
