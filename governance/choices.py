@@ -335,3 +335,10 @@ class ReviewAppliedResult(models.TextChoices):
     KEPT = "kept", "Access kept"
     REMOVED = "removed", "Access removed"
     ALREADY_ENDED = "alreadyEnded", "Access had already ended"
+
+
+class ApiPermission(models.TextChoices):
+    """Microsoft Graph's application permission names, granted to API clients."""
+
+    READ_ALL = "EntitlementManagement.Read.All", "Read entitlement management"
+    READ_WRITE_ALL = "EntitlementManagement.ReadWrite.All", "Read and write entitlement management"

@@ -1,3 +1,4 @@
+from governance.models.api import ApiClient, PersonalToken
 from governance.models.assignment import Assignment, RoleDelivery
 from governance.models.audit import AuditEvent, AuditLogIsAppendOnly
 from governance.models.bulk_assignment import BulkAssignmentJob, BulkAssignmentRow
@@ -32,13 +33,13 @@ from governance.models.review import (
 from governance.models.system import SystemAccount, TargetSystem
 
 __all__ = [
-    "AccessPackage", "AccessReview", "ApprovalDecision", "ApprovalDelegation", "ApprovalStage",
-    "ApprovalStageSetting", "ApproverSet", "Assignment", "AssignmentPolicy", "AssignmentRequest",
-    "AuditEvent", "AuditLogIsAppendOnly", "BulkAssignmentJob", "BulkAssignmentRow", "Catalog",
-    "CatalogRoleAssignment", "ConnectedOrganization", "CustomExtension", "DecisionReviewer",
-    "EmailTemplate", "ExtensionCallout", "ExternalUser", "GlobalRoleAssignment", "Group",
-    "GroupMembership", "IdentitySource", "OutboxMessage", "PolicyExtensionStage", "Question",
-    "RequestAnswer", "Resource", "ResourceRole", "ResourceRoleScope", "ReviewDecision",
-    "ReviewReviewer", "RoleDelivery", "StageApprover", "SystemAccount", "TargetSystem",
-    "TenantSettings", "User",
+    "AccessPackage", "AccessReview", "ApiClient", "ApprovalDecision", "ApprovalDelegation",
+    "ApprovalStage", "ApprovalStageSetting", "ApproverSet", "Assignment", "AssignmentPolicy",
+    "AssignmentRequest", "AuditEvent", "AuditLogIsAppendOnly", "BulkAssignmentJob",
+    "BulkAssignmentRow", "Catalog", "CatalogRoleAssignment", "ConnectedOrganization",
+    "CustomExtension", "DecisionReviewer", "EmailTemplate", "ExtensionCallout", "ExternalUser",
+    "GlobalRoleAssignment", "Group", "GroupMembership", "IdentitySource", "OutboxMessage",
+    "PersonalToken", "PolicyExtensionStage", "Question", "RequestAnswer", "Resource",
+    "ResourceRole", "ResourceRoleScope", "ReviewDecision", "ReviewReviewer", "RoleDelivery",
+    "StageApprover", "SystemAccount", "TargetSystem", "TenantSettings", "User",
 ]

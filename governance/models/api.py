@@ -1,0 +1,54 @@
+"""Bearer tokens for the REST API: API clients (applications) and people's own tokens.
+
+A token is shown once, when it is made, and only its hash is kept. It reads
+"<kind>_<prefix>.<secret>": the kind ("pac" for a client, "pat" for a person) tells them
+apart, the prefix finds the row (indexed, unique, safe to display), and the secret is checked
+against the hash.
+"""
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+
+from governance.choices import ApiPermission
+
+
+class ApiClient(models.Model):
+    """An application calling the API with Graph's application permissions."""
+
+    display_name = models.CharField(max_length=200, unique=True)
+    permissions = ArrayField(models.CharField(max_length=60, choices=ApiPermission), default=list)
+    secret_hash = models.CharField(max_length=200, editable=False)
+    secret_prefix = models.CharField(max_length=8, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                   null=True, blank=True, related_name="+")
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["display_name"]
+        verbose_name = "API client"
+
+    def __str__(self):
+        return self.display_name
+
+
+class PersonalToken(models.Model):
+    """A person's own token: the API acts as them, with their rights."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="api_tokens")
+    name = models.CharField(max_length=200)
+    token_hash = models.CharField(max_length=200, editable=False)
+    token_prefix = models.CharField(max_length=8, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.name

@@ -1,0 +1,171 @@
+"""Bearer tokens for the API: registering and revoking API clients (global administrators, or
+the system from a management command), people's own tokens, and checking a presented token.
+
+A token is "<kind>_<prefix>.<secret>" (see governance.models.api). Only a hash of the secret
+is stored; the token is returned once, by the service that makes it.
+"""
+
+import secrets
+from datetime import datetime, timedelta
+
+from django.contrib.auth.hashers import check_password, make_password
+from django.db import transaction
+
+from governance import clock
+from governance.choices import ApiPermission
+from governance.models import ApiClient, PersonalToken, User
+from governance.selectors.permissions import is_global_admin
+from governance.services.audit import audit_record
+from governance.services.config_checks import clean_name, max_length
+from governance.services.errors import Duplicate, InvalidInput, NotAllowed, NotFound
+from governance.services.guards import locked_or_not_found
+
+CLIENT_KIND = "pac"
+PERSON_KIND = "pat"
+PREFIX_LENGTH = 8
+# last_used_at is written at most this often, so that busy scripts do not write every call.
+LAST_USED_EVERY = timedelta(minutes=1)
+CLIENT_NAME_MAX = max_length(ApiClient, "display_name")
+TOKEN_NAME_MAX = max_length(PersonalToken, "name")
+
+
+def _new_secret(kind: str, model, prefix_field: str) -> tuple[str, str, str]:
+    """(prefix, secret, token) with a prefix no row of `model` uses yet."""
+    while True:
+        prefix = secrets.token_hex(PREFIX_LENGTH // 2)
+        if not model.objects.filter(**{prefix_field: prefix}).exists():
+            break
+    secret = secrets.token_urlsafe(32)
+    return prefix, secret, f"{kind}_{prefix}.{secret}"
+
+
+def _parse(raw: str) -> tuple[str, str, str] | None:
+    """(kind, prefix, secret) of a well-formed token, else None."""
+    kind, _, rest = (raw or "").partition("_")
+    prefix, _, secret = rest.partition(".")
+    if kind not in (CLIENT_KIND, PERSON_KIND) or len(prefix) != PREFIX_LENGTH or not secret:
+        return None
+    return kind, prefix, secret
+
+
+def _clean_permissions(permissions) -> list[str]:
+    chosen = list(dict.fromkeys(permissions or []))
+    if not chosen:
+        raise InvalidInput("Choose at least one permission for the API client.",
+                           field="permissions")
+    unknown = [p for p in chosen if p not in ApiPermission.values]
+    if unknown:
+        raise InvalidInput(
+            f"Unknown permission {unknown[0]!r}; choose from {', '.join(ApiPermission.values)}.",
+            field="permissions")
+    return chosen
+
+
+@transaction.atomic
+def api_client_create(*, actor: User | None, display_name: str, permissions,
+                      system: bool = False) -> tuple[ApiClient, str]:
+    """Register an API client and return it with its token, which is never shown again.
+
+    `system=True` is the management command acting as the system, with no actor.
+    """
+    if not system and (actor is None or not is_global_admin(actor)):
+        raise NotAllowed("Only global administrators register API clients.")
+    name = clean_name(display_name, field="displayName", what="API client",
+                      max_length=CLIENT_NAME_MAX)
+    chosen = _clean_permissions(permissions)
+    if ApiClient.objects.filter(display_name__iexact=name).exists():
+        raise Duplicate(f"An API client named {name!r} already exists; choose another name.",
+                        code="duplicateName")
+    prefix, secret, token = _new_secret(CLIENT_KIND, ApiClient, "secret_prefix")
+    client = ApiClient.objects.create(
+        display_name=name, permissions=chosen, secret_prefix=prefix,
+        secret_hash=make_password(secret), created_by=actor)
+    audit_record(actor=actor, action="apiClient.created", obj=client,
+                 after={"displayName": name, "permissions": chosen, "prefix": prefix})
+    return client, token
+
+
+@transaction.atomic
+def api_client_revoke(*, actor: User | None, client_id, system: bool = False) -> ApiClient:
+    if not system and (actor is None or not is_global_admin(actor)):
+        raise NotAllowed("Only global administrators revoke API clients.")
+    client = locked_or_not_found(ApiClient.objects, client_id,
+                                 "This API client no longer exists; someone deleted it.",
+                                 code="apiClientNotFound")
+    if client.is_active:
+        client.is_active = False
+        client.save(update_fields=["is_active"])
+        audit_record(actor=actor, action="apiClient.revoked", obj=client,
+                     before={"isActive": True}, after={"isActive": False})
+    return client
+
+
+@transaction.atomic
+def personal_token_create(*, user: User, name: str,
+                          expires_at: datetime | None = None) -> tuple[PersonalToken, str]:
+    """A token that acts as `user`; returned once, never shown again."""
+    if not user.is_active:
+        raise NotAllowed("This account is disabled; it cannot have API tokens.")
+    clean = clean_name(name, field="name", what="token", max_length=TOKEN_NAME_MAX)
+    if expires_at is not None and expires_at <= clock.now():
+        raise InvalidInput("The expiry date must be in the future.", field="expiresAt")
+    prefix, secret, token = _new_secret(PERSON_KIND, PersonalToken, "token_prefix")
+    personal = PersonalToken.objects.create(
+        user=user, name=clean, token_prefix=prefix, token_hash=make_password(secret),
+        expires_at=expires_at)
+    audit_record(actor=user, action="personalToken.created", obj=personal,
+                 after={"name": clean, "prefix": prefix,
+                        "expiresAt": expires_at.isoformat() if expires_at else None})
+    return personal, token
+
+
+@transaction.atomic
+def personal_token_revoke(*, user: User, token_id) -> PersonalToken:
+    """Only the token's owner revokes it; another person's token is "not found"."""
+    personal = PersonalToken.objects.select_for_update().filter(pk=token_id, user=user).first()
+    if personal is None:
+        raise NotFound("This token does not exist or is not yours.", code="tokenNotFound")
+    if personal.revoked_at is None:
+        personal.revoked_at = clock.now()
+        personal.save(update_fields=["revoked_at"])
+        audit_record(actor=user, action="personalToken.revoked", obj=personal,
+                     after={"revokedAt": personal.revoked_at.isoformat()})
+    return personal
+
+
+def _touch(model, row, now: datetime) -> None:
+    """Record use, at most once a LAST_USED_EVERY, by compare-and-set (no lock, no race)."""
+    if row.last_used_at is not None and now - row.last_used_at < LAST_USED_EVERY:
+        return
+    stale = model.objects.filter(pk=row.pk, last_used_at=row.last_used_at)
+    if stale.update(last_used_at=now):
+        row.last_used_at = now
+
+
+def token_authenticate(raw: str) -> tuple[ApiClient | User, frozenset[str]] | None:
+    """(principal, scopes) for a valid token, else None.
+
+    A client's scopes are its permissions. A person's token is delegated: the API acts as
+    them, with read and write scopes, and the selectors limit it to their own rights.
+    """
+    parsed = _parse(raw)
+    if parsed is None:
+        return None
+    kind, prefix, secret = parsed
+    now = clock.now()
+    if kind == CLIENT_KIND:
+        client = ApiClient.objects.filter(secret_prefix=prefix, is_active=True).first()
+        if client is None or not check_password(secret, client.secret_hash):
+            return None
+        _touch(ApiClient, client, now)
+        return client, frozenset(client.permissions)
+    personal = (PersonalToken.objects.select_related("user")
+                .filter(token_prefix=prefix, revoked_at__isnull=True).first())
+    if personal is None or not check_password(secret, personal.token_hash):
+        return None
+    if personal.expires_at is not None and personal.expires_at <= now:
+        return None
+    if not personal.user.is_active:
+        return None
+    _touch(PersonalToken, personal, now)
+    return personal.user, frozenset({ApiPermission.READ_WRITE_ALL.value})
