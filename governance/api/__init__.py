@@ -1,0 +1,1 @@
+"""The REST API in Microsoft Graph's entitlement-management dialect."""
