@@ -1,0 +1,132 @@
+"""Microsoft Graph's JSON: camelCase keys, ISO 8601 instants (with Z) and durations.
+
+Incoming values are checked here with errors that name the field; each raises
+``errors.GraphError`` (a 400 "BadRequest" once the exception handler is wired).
+"""
+
+import datetime
+import json
+import re
+
+import isodate
+from django.utils import timezone
+
+from .errors import GraphError
+
+
+class InvalidBody(GraphError):
+    code = "BadRequest"
+
+
+def camel(name: str) -> str:
+    """``is_externally_visible`` → ``isExternallyVisible``."""
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def snake(name: str) -> str:
+    """``isExternallyVisible`` → ``is_externally_visible``."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def camel_keys(value):
+    """A dict (or list of dicts, nested) with its keys in camelCase; '@odata.*' kept."""
+    if isinstance(value, dict):
+        return {(k if k.startswith("@") else camel(k)): camel_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [camel_keys(v) for v in value]
+    return value
+
+
+def instant(value: datetime.datetime | None) -> str | None:
+    """An aware datetime as Graph writes it: UTC, ``2026-01-31T09:30:00Z``."""
+    if value is None:
+        return None
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value, datetime.UTC)
+    value = value.astimezone(datetime.UTC)
+    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    if value.microsecond:
+        text += f".{value.microsecond:06d}".rstrip("0")
+    return text + "Z"
+
+
+def duration(value: datetime.timedelta | None) -> str | None:
+    """A timedelta as an ISO 8601 duration, ``P7D``, ``PT12H``."""
+    if value is None:
+        return None
+    return isodate.duration_isoformat(value)
+
+
+def parse_instant(value, field: str) -> datetime.datetime | None:
+    """An ISO 8601 date-time with an offset (or Z) from a body; None stays None."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidBody(f"{field}: expected an ISO 8601 date-time string, got {value!r}.")
+    try:
+        parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidBody(
+            f"{field}: '{value}' is not an ISO 8601 date-time "
+            "(e.g. 2026-01-31T09:30:00Z).") from None
+    if timezone.is_naive(parsed):
+        raise InvalidBody(f"{field}: '{value}' has no time zone; add Z or an offset.")
+    return parsed
+
+
+def parse_duration(value, field: str, *, allow_zero: bool = False) -> datetime.timedelta | None:
+    """An ISO 8601 duration (``P7D``, ``PT8H``) from a body; months and years are refused,
+    since their length depends on the date they start from."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidBody(f"{field}: expected an ISO 8601 duration string, got {value!r}.")
+    try:
+        parsed = isodate.parse_duration(value)
+    except (isodate.ISO8601Error, ValueError):
+        raise InvalidBody(
+            f"{field}: '{value}' is not an ISO 8601 duration (e.g. P7D or PT12H).") from None
+    if isinstance(parsed, isodate.Duration):
+        raise InvalidBody(f"{field}: '{value}' uses months or years; give days instead (P30D).")
+    if parsed < datetime.timedelta(0) or (parsed == datetime.timedelta(0) and not allow_zero):
+        raise InvalidBody(f"{field}: '{value}' must be a positive duration.")
+    return parsed
+
+
+def parse_enum(value, field: str, allowed) -> str:
+    """One of Graph's enum values, compared exactly as the reference writes them."""
+    allowed = list(allowed)
+    if value not in allowed:
+        raise InvalidBody(f"{field}: '{value}' is not one of {', '.join(allowed)}.")
+    return value
+
+
+def load_body(raw: bytes | str) -> dict:
+    """A request body that must be a JSON object; malformed JSON is a 400."""
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidBody("The request body is not UTF-8.") from None
+    if not raw.strip():
+        raise InvalidBody("The request body is empty; a JSON object was expected.")
+    try:
+        body = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InvalidBody(
+            f"The request body is not valid JSON: {exc.msg} at line {exc.lineno} "
+            f"column {exc.colno}.") from None
+    if not isinstance(body, dict):
+        raise InvalidBody("The request body must be a JSON object.")
+    return body
+
+
+def reject_unknown(body: dict, allowed, type_name: str) -> None:
+    """Refuse properties the resource type does not have (``@odata.*`` annotations pass)."""
+    if not isinstance(body, dict):
+        raise InvalidBody(f"A {type_name} must be a JSON object.")
+    unknown = sorted(k for k in body if k not in set(allowed) and not k.startswith("@odata."))
+    if unknown:
+        names = ", ".join(f"'{k}'" for k in unknown)
+        raise InvalidBody(f"{type_name} has no property {names}.", code="BadRequest")
