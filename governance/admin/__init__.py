@@ -1,6 +1,7 @@
 """The delegated admin site (`admin_site`) and the model admins registered on it."""
 
 from governance.admin import (
+    api_clients,  # noqa: F401 - registers its model admins
     assignments,  # noqa: F401 - registers its model admins
     audit,  # noqa: F401 - registers its model admins
     catalogs,  # noqa: F401 - registers its model admins
