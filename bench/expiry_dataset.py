@@ -20,6 +20,18 @@ def truncate() -> None:
             connection.ops.quote_name(t) for t in governance_tables())))
 
 
+def insert_users(cur, n: int, domain: str = BENCH_DOMAIN) -> None:
+    """N members bench1@<domain> … benchN@<domain>, in one INSERT … SELECT."""
+    cur.execute("""
+        INSERT INTO governance_user (password, is_superuser, username, first_name,
+            last_name, email, is_staff, is_active, date_joined, display_name, user_type,
+            subject_lifecycle, account_state, preferred_language, time_zone)
+        SELECT '!', false, 'bench' || g || '@' || %(domain)s, '', '',
+            'bench' || g || '@' || %(domain)s, false, true, now(), 'Bench user ' || g,
+            'member', 'notDefined', 'active', '', ''
+        FROM generate_series(1, %(n)s) AS g""", {"n": n, "domain": domain})
+
+
 def build(n: int, emails: bool) -> dict:
     """One catalog, a package of two group Member roles, a policy; n members each holding a
     delivered, already expired assignment with two done grants and two memberships."""
@@ -59,14 +71,7 @@ def build(n: int, emails: bool) -> dict:
             send_assignment_emails=emails)
         params = {"n": n, "domain": BENCH_DOMAIN, "package": package.pk, "policy": policy.pk}
         with connection.cursor() as cur:
-            cur.execute("""
-                INSERT INTO governance_user (password, is_superuser, username, first_name,
-                    last_name, email, is_staff, is_active, date_joined, display_name, user_type,
-                    subject_lifecycle, account_state, preferred_language, time_zone)
-                SELECT '!', false, 'bench' || g || '@' || %(domain)s, '', '',
-                    'bench' || g || '@' || %(domain)s, false, true, now(), 'Bench user ' || g,
-                    'member', 'notDefined', 'active', '', ''
-                FROM generate_series(1, %(n)s) AS g""", params)
+            insert_users(cur, n)
             cur.execute("""
                 INSERT INTO governance_assignment (access_package_id, policy_id, target_id, state,
                     status, start_at, expires_at, created_at, end_reason)

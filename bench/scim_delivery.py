@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from expiry_dataset import truncate  # noqa: E402 - beside this script
+from expiry_dataset import insert_users, truncate  # noqa: E402 - beside this script
 from expiry_sweep import check, open_bench_database, row  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/portal_bench_scim"
@@ -101,14 +101,7 @@ def build(n: int, base_url: str, token: str, group_id: str) -> dict:
         params = {"n": n, "domain": BENCH_DOMAIN, "package": package.pk, "policy": policy.pk,
                   "role": role.pk}
         with connection.cursor() as cur:
-            cur.execute("""
-                INSERT INTO governance_user (password, is_superuser, username, first_name,
-                    last_name, email, is_staff, is_active, date_joined, display_name, user_type,
-                    subject_lifecycle, account_state, preferred_language, time_zone)
-                SELECT '!', false, 'bench' || g || '@' || %(domain)s, '', '',
-                    'bench' || g || '@' || %(domain)s, false, true, now(), 'Bench user ' || g,
-                    'member', 'notDefined', 'active', '', ''
-                FROM generate_series(1, %(n)s) AS g""", params)
+            insert_users(cur, n, BENCH_DOMAIN)
             cur.execute("""
                 INSERT INTO governance_assignment (access_package_id, policy_id, target_id, state,
                     status, start_at, expires_at, created_at, end_reason)
