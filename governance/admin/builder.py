@@ -19,7 +19,7 @@ from django.forms.models import BaseInlineFormSet
 from django.shortcuts import redirect
 from django.urls import reverse
 
-from governance.admin.scoped import ScopedAdmin, refusal_of
+from governance.admin.scoped import RefusedSaveReloads, ScopedAdmin, refusal_of
 from governance.models import Catalog
 from governance.selectors.permissions import (
     Capability,
@@ -50,21 +50,13 @@ def catalog_filter(path: str):
     return CatalogFilter
 
 
-class BuilderAdmin(ScopedAdmin):
+class BuilderAdmin(RefusedSaveReloads, ScopedAdmin):
     actions = None  # no bulk delete: each deletion is checked and explained one by one
 
     def _object_url(self, obj) -> str:
         opts = self.opts
         return reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk],
                        current_app=self.admin_site.name)
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except Refused as refusal:
-            # Checked a moment before, refused now: the transaction is rolled back.
-            messages.error(request, f"Nothing was saved: {refusal.message}")
-            return redirect(request.get_full_path())
 
     def delete_view(self, request, object_id, extra_context=None):
         obj = self.get_object(request, unquote(object_id))

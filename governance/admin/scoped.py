@@ -11,9 +11,10 @@ History page shows that.
 """
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db import models, transaction
 from django.forms.models import construct_instance
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 
 from governance.models import AuditEvent, Catalog
@@ -90,6 +91,18 @@ def count_column(annotation: str, description: str):
         return getattr(obj, annotation)
 
     return column
+
+
+class RefusedSaveReloads:
+    """A save its form checked a moment before, refused by its service now (someone changed
+    the row meanwhile): the transaction is rolled back; say so and show the page again."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except Refused as refusal:
+            messages.error(request, f"Nothing was saved: {refusal.message}")
+            return redirect(request.get_full_path())
 
 
 class ReadOnlyAdmin:

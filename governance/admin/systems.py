@@ -19,7 +19,13 @@ from django.urls import path, reverse
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
-from governance.admin.scoped import AuditedAdmin, GlobalAdminOnly, ServiceModelForm, adopt
+from governance.admin.scoped import (
+    AuditedAdmin,
+    GlobalAdminOnly,
+    RefusedSaveReloads,
+    ServiceModelForm,
+    adopt,
+)
 from governance.admin.site import admin_site
 from governance.admin.system_columns import check_status, report_check
 from governance.models import Catalog, TargetSystem
@@ -93,7 +99,7 @@ class RefreshForm(RefusalFormMixin, forms.Form):
                                                  actor, Capability.CATALOG)
 
 
-class TargetSystemAdmin(GlobalAdminOnly, AuditedAdmin):
+class TargetSystemAdmin(RefusedSaveReloads, GlobalAdminOnly, AuditedAdmin):
     form = TargetSystemForm
     list_display = ["display_name", "kind", "status", "resource_count"]
     list_filter = ["kind", "last_check_ok"]
@@ -142,14 +148,6 @@ class TargetSystemAdmin(GlobalAdminOnly, AuditedAdmin):
 
     def save_model(self, request, obj, form, change):
         adopt(obj, form.service_save(request.user))
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except Refused as refusal:
-            # Checked a moment before, refused now: the transaction is rolled back.
-            messages.error(request, f"Nothing was saved: {refusal.message}")
-            return redirect(request.get_full_path())
 
     # Deleting, one at a time, with the reason it cannot be done.
 
