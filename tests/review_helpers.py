@@ -7,6 +7,7 @@ from governance import clock
 from governance.choices import (
     ExpirationType,
     ReviewDecisionValue,
+    ReviewerType,
     ReviewRecommendation,
     ReviewRecurrence,
 )
@@ -18,10 +19,10 @@ from governance.models import (
     ReviewReviewer,
     User,
 )
-from governance.review_settings import ReviewSettings
+from governance.review_settings import Reviewer, ReviewSettings
 from governance.services.delivery import deliveries_process
 from governance.services.requests import request_submit
-from tests.factories import World, open_package
+from tests.factories import UserFactory, World, open_package
 
 # Monday 5 January 2026, 09:00 UTC: the first quarterly review starts.
 FIRST_START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -82,3 +83,29 @@ def decisions_state(review: AccessReview) -> list[tuple]:
     """Everything a refused call must leave as it was in the review's decisions."""
     return list(ReviewDecision.objects.filter(review=review).order_by("id").values_list(
         "id", "decision", "justification", "reviewed_by_id", "reviewed_at", "applied_result"))
+
+
+INACTIVE = (ReviewRecommendation.DENY, "Has not signed in for 30 days")
+ACTIVE = (ReviewRecommendation.APPROVE, "Signed in within the last 30 days")
+
+
+def review_team(world):
+    """Three people hold a package; the approver is their manager and reviews each of them,
+    the owner reviews the whole review (and holds the package too)."""
+    colleague = UserFactory(email="colleague@access.example", display_name="Colleague")
+    people = [world.requester, world.member, colleague, world.owner]
+    package, policy, assignments = holders(world, people)
+    reviews_on(policy, primary=(Reviewer(ReviewerType.MANAGER),
+                                Reviewer(ReviewerType.SINGLE_USER, user_id=world.owner.pk)))
+    review = review_by_hand(
+        policy, assignments.values(),
+        reviewers={assignments[person]: [world.approver] for person in people[:3]},
+        whole_review=[world.owner],
+        recommendations={assignments[world.requester]: INACTIVE,
+                         assignments[world.member]: ACTIVE})
+    return review, assignments, colleague
+
+
+def settings_change(review: AccessReview, **graph):
+    review.settings = {**review.settings, **graph}
+    review.save(update_fields=["settings"])
