@@ -6,6 +6,8 @@ from django.db import models
 class UserType(models.TextChoices):
     MEMBER = "member", "Member"
     GUEST = "guest", "Guest"
+    # The principal an API client acts as: never signs in, never requests, is no directory user.
+    SERVICE = "service", "API client"
 
 
 class SubjectLifecycle(models.TextChoices):

@@ -44,7 +44,8 @@ class AccountAdapter(DefaultAccountAdapter):
     def pre_login(self, request, user, **kwargs):
         # Password, emailed code and Microsoft all pass here. A blocked guest is also inactive;
         # the account state is checked too so the two can never disagree in the person's favour.
-        if user.is_active and user.account_state != AccountState.ACTIVE:
+        if user.is_active and (user.account_state != AccountState.ACTIVE
+                               or user.user_type == UserType.SERVICE):
             from allauth.account.internal.stagekit import clear_login
 
             clear_login(request)

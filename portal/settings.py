@@ -225,7 +225,14 @@ CELERY_BEAT_SCHEDULE = {
 # system's CAs, or against this bundle (a PEM file) when it is set.
 CONNECTOR_CA_BUNDLE = env("CONNECTOR_CA_BUNDLE", "") or True
 
-REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "governance.api.authentication.BearerTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["governance.api.permissions.HasGraphPermission"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "EXCEPTION_HANDLER": "governance.api.errors.graph_exception_handler",
+}
 
 LOGGING = {
     "version": 1,

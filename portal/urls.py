@@ -39,6 +39,7 @@ urlpatterns = [
          name="extension_callback"),
     path("mailbox/", mailbox.mailbox, name="mailbox"),
     path("mailbox/<str:key>/", mailbox.mailbox_message, name="mailbox_message"),
+    path("v1.0/", include("governance.api.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin_site.urls),
 ]

@@ -2,30 +2,13 @@
 
 from rest_framework import authentication, exceptions
 
-from governance.models import ApiClient
 from governance.services.api_tokens import token_authenticate
 
 
-class ApiClientUser:
-    """request.user for an API client: authenticated, but no person and no staff."""
-
-    is_authenticated = True
-    is_anonymous = False
-    is_active = True
-    is_staff = False
-    is_superuser = False
-
-    def __init__(self, client: ApiClient):
-        self.client = client
-        self.pk = None
-
-    def __str__(self):
-        return f"API client {self.client.display_name}"
-
-
 class BearerTokenAuthentication(authentication.BaseAuthentication):
-    """request.user is the person (delegated token) or an ApiClientUser; request.auth is the
-    set of Graph permission names the call may use."""
+    """request.user is the person (delegated token) or the API client's service principal
+    (``request.user.api_client``); request.auth is the set of Graph permission names the call
+    may use."""
 
     keyword = "Bearer"
 
@@ -44,10 +27,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         if found is None:
             raise exceptions.AuthenticationFailed(
                 "The token is not valid: it is unknown, revoked or expired.")
-        principal, scopes = found
-        if isinstance(principal, ApiClient):
-            return ApiClientUser(principal), scopes
-        return principal, scopes
+        return found
 
     def authenticate_header(self, request):
         return self.keyword

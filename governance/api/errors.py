@@ -96,8 +96,13 @@ def _validation_message(detail, path: str = "") -> str:
 
 
 def _refusal_message(exc: refusals.Refused) -> str:
+    """The refusal in the services' words, after the property it concerns (in camelCase:
+    the services name fields as the forms do)."""
     field = getattr(exc, "field", None)
-    return f"{field}: {exc.message}" if field else exc.message
+    if not field:
+        return exc.message
+    head, *rest = field.split("_")
+    return f"{head}{''.join(part.capitalize() for part in rest)}: {exc.message}"
 
 
 def graph_exception_handler(exc, context):

@@ -130,3 +130,57 @@ def reject_unknown(body: dict, allowed, type_name: str) -> None:
     if unknown:
         names = ", ".join(f"'{k}'" for k in unknown)
         raise InvalidBody(f"{type_name} has no property {names}.", code="BadRequest")
+
+
+class Body:
+    """A request body read property by property, each check naming the property it refuses.
+
+    ``allowed`` lists every property the entity type accepts (others are refused at once);
+    a property that is absent gives the default, so that PATCH changes only what it names.
+    """
+
+    def __init__(self, data: dict, allowed, type_name: str):
+        reject_unknown(data, allowed, type_name)
+        self.data = data
+
+    def has(self, name: str) -> bool:
+        return name in self.data
+
+    def text(self, name: str, default: str = "") -> str:
+        value = self.data.get(name, default)
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            raise InvalidBody(f"{name}: expected a string, got {json.dumps(value)}.")
+        return value
+
+    def boolean(self, name: str, default: bool = False) -> bool:
+        value = self.data.get(name, default)
+        if not isinstance(value, bool):
+            raise InvalidBody(f"{name}: expected true or false, got {json.dumps(value)}.")
+        return value
+
+    def enum(self, name: str, allowed, default: str | None = None) -> str | None:
+        if name not in self.data:
+            return default
+        return parse_enum(self.data[name], name, allowed)
+
+    def instant(self, name: str, default=None):
+        return parse_instant(self.data[name], name) if name in self.data else default
+
+    def duration(self, name: str, default=None, *, allow_zero: bool = False):
+        if name not in self.data:
+            return default
+        return parse_duration(self.data[name], name, allow_zero=allow_zero)
+
+    def object(self, name: str, default=None) -> dict | None:
+        value = self.data.get(name, default)
+        if value is not None and not isinstance(value, dict):
+            raise InvalidBody(f"{name}: expected a JSON object, got {json.dumps(value)}.")
+        return value
+
+    def items(self, name: str, default=None) -> list | None:
+        value = self.data.get(name, default)
+        if value is not None and not isinstance(value, list):
+            raise InvalidBody(f"{name}: expected a JSON array, got {json.dumps(value)}.")
+        return value

@@ -25,6 +25,12 @@ class ApiClient(models.Model):
                                    null=True, blank=True, related_name="+")
     last_used_at = models.DateTimeField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
+    # Who the client is to the services, the selectors and the audit log: a user of type
+    # "service" with the rights of a global administrator (Graph's application permissions are
+    # tenant-wide), which cannot sign in. Read.All clients are kept to reading by the API.
+    principal = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                     null=True, blank=True, editable=False,
+                                     related_name="api_client")
 
     class Meta:
         ordering = ["display_name"]

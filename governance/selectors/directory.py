@@ -29,6 +29,8 @@ from governance.models import (
 
 
 def sign_in_refusal_reason(user: User) -> str:
+    if user.user_type == UserType.SERVICE:
+        return "This account belongs to an API client; it calls the API with its token."
     if user.account_state == AccountState.DELETED:
         return "This account was deleted when its last access package ended."
     if user.account_state == AccountState.BLOCKED:

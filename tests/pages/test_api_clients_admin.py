@@ -31,7 +31,8 @@ def test_the_token_is_shown_once_and_authenticates(as_user, admin):
     client = as_user(admin)
     page = unescape(_add(client).content.decode())
     token = re.search(r"pac_[0-9a-f]{8}\.[\w-]+", page).group(0)
-    registered, scopes = token_authenticate(token)
+    principal, scopes = token_authenticate(token)
+    registered = principal.api_client
     assert registered.display_name == "Terraform" and scopes == {WRITE}
     assert AuditEvent.objects.get(action="apiClient.created").actor == admin
     for url in (reverse(f"{CLIENTS}_changelist"),

@@ -43,7 +43,9 @@ def test_client_token_authenticates_with_its_permissions(admin):
     client, token = api_client_create(actor=admin, display_name="Terraform", permissions=[READ])
     assert token.startswith(f"pac_{client.secret_prefix}.")
     principal, scopes = token_authenticate(token)
-    assert principal == client and scopes == {READ}
+    assert principal.api_client == client and scopes == {READ}
+    # The client acts as a service principal that can never sign in.
+    assert principal.user_type == "service" and not principal.has_usable_password()
     event = AuditEvent.objects.get(action="apiClient.created")
     assert event.actor == admin and token.split(".", 1)[1] not in str(event.after)
 
@@ -190,6 +192,6 @@ def test_drf_read_token_reads_but_does_not_write(admin, person):
     assert _call("get", read_token).status_code == 200
     refused = _call("post", read_token)
     assert refused.status_code == 403 and WRITE in str(refused.data["detail"])
-    assert _call("get", write_token).data["who"] == "API client Writer"
+    assert _call("get", write_token).data["who"] == "Writer"
     assert _call("post", write_token).status_code == 201
     assert _call("post", person_token).data["who"] == str(person)

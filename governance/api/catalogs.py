@@ -1,0 +1,76 @@
+"""Catalogs: /identityGovernance/entitlementManagement/catalogs (accessPackageCatalog).
+
+Everyone sees the catalogs where they hold a role (all of them for global administrators and
+API clients), as the admin does; creating needs the catalog creator role, changing and
+deleting the owner role, as the services decide.
+"""
+
+from django.urls import path
+
+from governance.choices import CatalogState
+from governance.models import Catalog
+from governance.selectors.permissions import Capability, scoped
+from governance.services.catalogs import catalog_create, catalog_delete, catalog_update
+
+from .base import EM, GraphType, GraphView, get_or_404
+from .graph_json import Body
+from .shapes import CATALOG_FIELDS, catalog_json
+
+CATALOG = GraphType("accessPackageCatalog", CATALOG_FIELDS, catalog_json)
+CATALOGS = f"{EM}/catalogs"
+CATALOG_PROPERTIES = ("displayName", "description", "state", "isExternallyVisible",
+                      "catalogType", "id", "createdDateTime", "modifiedDateTime")
+
+
+def catalogs_for(user):
+    """The catalogs `user` may read (the same selector as the admin's)."""
+    return scoped(Catalog.objects.all(), user, Capability.READ)
+
+
+def catalog_for(user, catalog_id) -> Catalog:
+    return get_or_404(catalogs_for(user), catalog_id, "catalog")
+
+
+def _catalog_fields(body: Body, current: Catalog | None = None) -> dict:
+    """The service's arguments from a POST (defaults) or PATCH (the current values)."""
+    return {
+        "display_name": body.text("displayName", current.display_name if current else ""),
+        "description": body.text("description", current.description if current else ""),
+        "state": body.enum("state", CatalogState.values,
+                           current.state if current else CatalogState.UNPUBLISHED),
+        "is_externally_visible": body.boolean(
+            "isExternallyVisible", current.is_externally_visible if current else False),
+    }
+
+
+class CatalogList(GraphView):
+    def get(self, request):
+        return self.collection(catalogs_for(request.user), CATALOG, CATALOGS)
+
+    def post(self, request):
+        body = Body(self.body(), CATALOG_PROPERTIES, "accessPackageCatalog")
+        catalog = catalog_create(actor=request.user, **_catalog_fields(body))
+        return self.entity(catalog, CATALOG, CATALOGS, status=201)
+
+
+class CatalogDetail(GraphView):
+    def get(self, request, catalog_id):
+        return self.entity(catalog_for(request.user, catalog_id), CATALOG, CATALOGS)
+
+    def patch(self, request, catalog_id):
+        catalog = catalog_for(request.user, catalog_id)
+        body = Body(self.body(), CATALOG_PROPERTIES, "accessPackageCatalog")
+        catalog_update(actor=request.user, catalog_id=catalog.pk,
+                       **_catalog_fields(body, catalog))
+        return self.no_content()
+
+    def delete(self, request, catalog_id):
+        catalog = catalog_for(request.user, catalog_id)
+        catalog_delete(actor=request.user, catalog_id=catalog.pk)
+        return self.no_content()
+
+
+urlpatterns = [
+    path(f"{CATALOGS}", CatalogList.as_view()),
+    path(f"{CATALOGS}/<str:catalog_id>", CatalogDetail.as_view()),
+]

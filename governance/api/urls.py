@@ -1,0 +1,32 @@
+"""Everything under /v1.0/: each module lists its own paths (relative to /v1.0/)."""
+
+from django.urls import re_path
+
+from . import (
+    approvals,
+    assignments,
+    catalogs,
+    directory,
+    organizations,
+    packages,
+    policies,
+    requests,
+    reviews,
+    tenant,
+)
+from .fallback import not_found
+
+urlpatterns = [
+    *catalogs.urlpatterns,
+    *directory.urlpatterns,
+    *packages.urlpatterns,
+    *policies.urlpatterns,
+    *requests.urlpatterns,
+    *assignments.urlpatterns,
+    *approvals.urlpatterns,
+    *organizations.urlpatterns,
+    *tenant.urlpatterns,
+    *reviews.urlpatterns,
+    # Last: any other path under /v1.0/ is a Graph-shaped 404, not Django's HTML page.
+    re_path(r"^.*$", not_found),
+]
