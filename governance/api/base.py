@@ -85,8 +85,18 @@ def reference_id(value, field_name: str, what: str) -> int:
 
 
 class GraphView(APIView):
+    """Base of every endpoint. Subclasses set, for the OpenAPI document (governance.api.schema):
+
+    - ``graph_type``: the GraphType the view answers with (None for 204-only actions);
+    - ``body_properties``: the properties its POST/PATCH/PUT body accepts (empty: no body);
+    - ``is_collection``: True when GET answers a collection (with the OData query options).
+    """
+
     authentication_classes = [BearerTokenAuthentication]
     permission_classes = [HasGraphPermission]
+    graph_type: GraphType | None = None
+    body_properties: tuple[str, ...] = ()
+    is_collection = False
 
     def body(self) -> dict:
         """The request's JSON object; malformed JSON is a 400 naming the problem."""

@@ -44,6 +44,8 @@ def _catalog_fields(body: Body, current: Catalog | None = None) -> dict:
 
 
 class CatalogList(GraphView):
+    graph_type, body_properties, is_collection = CATALOG, CATALOG_PROPERTIES, True
+
     def get(self, request):
         return self.collection(catalogs_for(request.user), CATALOG, CATALOGS)
 
@@ -54,6 +56,8 @@ class CatalogList(GraphView):
 
 
 class CatalogDetail(GraphView):
+    graph_type, body_properties = CATALOG, CATALOG_PROPERTIES
+
     def get(self, request, catalog_id):
         return self.entity(catalog_for(request.user, catalog_id), CATALOG, CATALOGS)
 

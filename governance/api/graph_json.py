@@ -75,6 +75,10 @@ def parse_instant(value, field: str) -> datetime.datetime | None:
     return parsed
 
 
+_PYTHON_TIMEDELTA = re.compile(
+    r"(?:(?P<days>\d+) days?, )?(?P<hours>\d+):(?P<minutes>\d{2}):(?P<seconds>\d{2}(?:\.\d+)?)")
+
+
 def parse_duration(value, field: str, *, allow_zero: bool = False) -> datetime.timedelta | None:
     """An ISO 8601 duration (``P7D``, ``PT8H``) from a body; months and years are refused,
     since their length depends on the date they start from."""
@@ -82,6 +86,12 @@ def parse_duration(value, field: str, *, allow_zero: bool = False) -> datetime.t
         return None
     if not isinstance(value, str):
         raise InvalidBody(f"{field}: expected an ISO 8601 duration string, got {value!r}.")
+    python_form = _PYTHON_TIMEDELTA.fullmatch(value.strip())
+    if python_form:
+        # Microsoft's Python Graph SDK (kiota) sends str(timedelta): "30 days, 0:00:00".
+        days, hours, minutes, seconds = (python_form.group(name) or "0" for name in
+                                         ("days", "hours", "minutes", "seconds"))
+        value = f"P{int(days)}DT{int(hours)}H{int(minutes)}M{float(seconds):g}S"
     try:
         parsed = isodate.parse_duration(value)
     except (isodate.ISO8601Error, ValueError):
