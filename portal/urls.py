@@ -1,6 +1,7 @@
 from django.urls import include, path
 
 from governance.admin import admin_site
+from governance.api import docs as api_docs
 from portal.views import (
     access,
     approval_link,
@@ -9,6 +10,7 @@ from portal.views import (
     mailbox,
     overview,
     packages,
+    profile,
     requests,
     reviews,
     team,
@@ -39,6 +41,9 @@ urlpatterns = [
          name="extension_callback"),
     path("mailbox/", mailbox.mailbox, name="mailbox"),
     path("mailbox/<str:key>/", mailbox.mailbox_message, name="mailbox_message"),
+    path("profile/", profile.profile, name="profile"),
+    path("api/openapi.json", api_docs.openapi_document, name="api_openapi"),
+    path("api/docs/", api_docs.docs_page, name="api_docs"),
     path("v1.0/", include("governance.api.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin_site.urls),

@@ -11,6 +11,7 @@ from . import (
     packages,
     policies,
     requests,
+    resources,
     reviews,
     tenant,
 )
@@ -18,6 +19,7 @@ from .fallback import not_found
 
 urlpatterns = [
     *catalogs.urlpatterns,
+    *resources.urlpatterns,
     *directory.urlpatterns,
     *packages.urlpatterns,
     *policies.urlpatterns,

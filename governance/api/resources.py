@@ -1,0 +1,3 @@
+"""Placeholder: endpoints arrive in this module."""
+
+urlpatterns = []
