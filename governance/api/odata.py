@@ -279,8 +279,32 @@ def parse_select(raw: str | None, fields: Mapping[str, Field], extra: Iterable[s
     return names
 
 
+def _split_outside_parentheses(raw: str) -> list[str]:
+    parts, depth, current = [], 0, ""
+    for char in raw:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    return [*parts, current]
+
+
+# "resourceRoleScopes($expand=role,scope)": Graph's tutorials nest one $expand; the nested
+# navigation properties are part of what the outer one shows, so the nesting is accepted.
+_NESTED_EXPAND = re.compile(r"(?P<name>\w+)\(\$expand=[\w,]+\)")
+
+
 def parse_expand(raw: str | None, allowed: Iterable[str]) -> list[str]:
-    names, allowed = (_names(raw, "$expand") if raw is not None else []), set(allowed)
+    names = []
+    for item in (_split_outside_parentheses(raw) if raw is not None else []):
+        item = item.strip()
+        if not item:
+            raise ODataError(f"$expand: empty name in '{raw}'.")
+        nested = _NESTED_EXPAND.fullmatch(item)
+        names.append(nested.group("name") if nested else item)
+    allowed = set(allowed)
     for name in names:
         if "(" in name or "/" in name:
             raise ODataError(f"$expand: '{name}' nests options or levels; "

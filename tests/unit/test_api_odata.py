@@ -110,7 +110,11 @@ def test_select_expand_and_orderby_are_checked():
     refusal(lambda: parse_select("id,,state", FIELDS), "empty name")
     assert parse_expand("accessPackages", {"accessPackages"}) == ["accessPackages"]
     refusal(lambda: parse_expand("owners", {"accessPackages"}), "'owners' cannot be expanded")
-    refusal(lambda: parse_expand("accessPackages($expand=x)", {"accessPackages"}), "one level")
+    refusal(lambda: parse_expand("accessPackages($filter=x)", {"accessPackages"}), "one level")
+    refusal(lambda: parse_expand("catalog/accessPackages", {"catalog"}), "one level")
+    # One nested $expand, as Graph's tutorials write it, reads as the outer property.
+    assert parse_expand("resourceRoleScopes($expand=role,scope),catalog",
+                        {"resourceRoleScopes", "catalog"}) == ["resourceRoleScopes", "catalog"]
     assert parse_orderby("displayName desc,createdDateTime", FIELDS) == [
         "-display_name", "created_at"]
     refusal(lambda: parse_orderby("description", FIELDS), "cannot sort by 'description'")
