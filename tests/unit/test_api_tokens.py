@@ -15,6 +15,8 @@ from governance.api.authentication import BearerTokenAuthentication
 from governance.api.permissions import HasGraphPermission
 from governance.choices import ApiPermission
 from governance.models import ApiClient, AuditEvent, PersonalToken
+from governance.selectors.directory import sign_in_refusal_reason
+from governance.selectors.permissions import is_global_admin
 from governance.services.api_tokens import (
     api_client_create,
     api_client_revoke,
@@ -74,6 +76,14 @@ def test_revoked_and_inactive_clients_are_refused(admin):
     api_client_revoke(actor=admin, client_id=client.pk)
     assert token_authenticate(token) is None
     assert AuditEvent.objects.filter(action="apiClient.revoked", actor=admin).count() == 1
+    # Its principal is no longer an administrator of anything.
+    client.principal.refresh_from_db()
+    assert not client.principal.is_active and not is_global_admin(client.principal)
+
+
+def test_a_client_principal_cannot_sign_in(admin):
+    client, _token = api_client_create(actor=admin, display_name="CI", permissions=[READ])
+    assert "API client" in sign_in_refusal_reason(client.principal)
 
 
 def test_personal_token_is_delegated_and_read_write(person):
@@ -191,7 +201,7 @@ def test_drf_read_token_reads_but_does_not_write(admin, person):
     _personal, person_token = personal_token_create(user=person, name="laptop")
     assert _call("get", read_token).status_code == 200
     refused = _call("post", read_token)
-    assert refused.status_code == 403 and WRITE in str(refused.data["detail"])
+    assert refused.status_code == 403 and WRITE in refused.data["error"]["message"]
     assert _call("get", write_token).data["who"] == "Writer"
     assert _call("post", write_token).status_code == 201
     assert _call("post", person_token).data["who"] == str(person)
