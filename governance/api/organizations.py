@@ -1,3 +1,181 @@
-"""Placeholder: endpoints arrive in this module."""
+"""Connected organizations: /identityGovernance/entitlementManagement/connectedOrganizations.
 
-urlpatterns = []
+Global administrators, API clients, connected organization administrators and anyone with a
+catalog role read them (catalog people choose them in policies); the services decide who
+changes them (connected organization administrators and global administrators). Sponsors are
+read as directoryObjects and added and removed by reference ($ref), as Graph does.
+"""
+
+from contextlib import contextmanager
+
+from django.urls import path
+
+from governance.choices import ConnectedOrganizationState
+from governance.models import ConnectedOrganization, User
+from governance.selectors.permissions import Capability, can_anywhere
+from governance.services.errors import Refused
+from governance.services.organizations import (
+    may_manage_organizations,
+    organization_delete,
+    organization_save,
+    organization_sponsor_add,
+    organization_sponsor_remove,
+)
+
+from .base import EM, GraphView, get_or_404, object_id
+from .errors import GraphError
+from .graph_json import Body
+from .organization_json import ORGANIZATION, SPONSOR, domains_from_sources, referenced_user_id
+
+ORGANIZATIONS = f"{EM}/connectedOrganizations"
+ORGANIZATION_PROPERTIES = ("displayName", "description", "state", "identitySources", "id",
+                           "createdDateTime", "modifiedDateTime", "createdBy", "modifiedBy")
+SPONSOR_KINDS = {"internalSponsors": "internal", "externalSponsors": "external"}
+
+
+def may_read_organizations(user) -> bool:
+    return may_manage_organizations(user) or can_anywhere(user, Capability.READ)
+
+
+def organizations_for(user):
+    if not may_read_organizations(user):
+        raise GraphError("Only administrators, connected organization administrators and "
+                         "people with a catalog role read connected organizations.",
+                         code="Authorization_RequestDenied", status=403)
+    return ConnectedOrganization.objects.all()
+
+
+def organization_for(user, organization_id) -> ConnectedOrganization:
+    return get_or_404(organizations_for(user), organization_id, "connected organization")
+
+
+@contextmanager
+def _domains_named_as_graph():
+    """The service names email domains `domains`; the body's property is identitySources."""
+    try:
+        yield
+    except Refused as refusal:
+        if getattr(refusal, "field", None) == "domains":
+            refusal.field = "identitySources"
+        raise
+
+
+def _save_arguments(body: Body, current: ConnectedOrganization | None = None) -> dict:
+    if body.has("identitySources"):
+        domains = domains_from_sources(body.data["identitySources"], current)
+    elif current is not None:
+        domains = [source.domain_name for source in current.identity_sources.all()
+                   if source.domain_name and source.source_type == "domainIdentitySource"]
+    else:
+        raise GraphError("identitySources: give at least one "
+                         "#microsoft.graph.domainIdentitySource with its domainName.")
+    return {
+        "display_name": body.text("displayName", current.display_name if current else ""),
+        "description": body.text("description", current.description if current else ""),
+        "state": body.enum("state", ConnectedOrganizationState.values,
+                           current.state if current else ConnectedOrganizationState.CONFIGURED),
+        "domains": domains,
+    }
+
+
+class OrganizationList(GraphView):
+    graph_type, body_properties, is_collection = ORGANIZATION, ORGANIZATION_PROPERTIES, True
+
+    def get(self, request):
+        return self.collection(organizations_for(request.user), ORGANIZATION, ORGANIZATIONS)
+
+    def post(self, request):
+        organizations_for(request.user)
+        body = Body(self.body(), ORGANIZATION_PROPERTIES, "connectedOrganization")
+        with _domains_named_as_graph():
+            organization = organization_save(actor=request.user, organization_id=None,
+                                             **_save_arguments(body))
+        organization = self.reload(ConnectedOrganization.objects, organization, ORGANIZATION)
+        return self.entity(organization, ORGANIZATION, ORGANIZATIONS, status=201)
+
+
+class OrganizationDetail(GraphView):
+    graph_type, body_properties = ORGANIZATION, ORGANIZATION_PROPERTIES
+
+    def get(self, request, organization_id):
+        organization = organization_for(request.user, organization_id)
+        organization = self.reload(ConnectedOrganization.objects, organization, ORGANIZATION)
+        return self.entity(organization, ORGANIZATION, ORGANIZATIONS)
+
+    def patch(self, request, organization_id):
+        organization = organization_for(request.user, organization_id)
+        body = Body(self.body(), ORGANIZATION_PROPERTIES, "connectedOrganization")
+        with _domains_named_as_graph():
+            organization_save(actor=request.user, organization_id=organization.pk,
+                              **_save_arguments(body, organization))
+        return self.no_content()
+
+    def delete(self, request, organization_id):
+        organization = organization_for(request.user, organization_id)
+        organization_delete(actor=request.user, organization_id=organization.pk)
+        return self.no_content()
+
+
+class SponsorList(GraphView):
+    """GET …/{id}/internalSponsors (or externalSponsors): the sponsors as directoryObjects."""
+
+    graph_type, is_collection = SPONSOR, True
+    kind = "internalSponsors"
+
+    def get(self, request, organization_id):
+        organization = organization_for(request.user, organization_id)
+        sponsors = getattr(organization, f"{SPONSOR_KINDS[self.kind]}_sponsors").all()
+        return self.collection(sponsors.order_by("display_name", "email", "id"), SPONSOR,
+                               "directoryObjects")
+
+
+class SponsorAdd(GraphView):
+    """POST …/{id}/internalSponsors/$ref {"@odata.id": "https://host/v1.0/users/{userId}"}."""
+
+    body_properties = ("@odata.id",)
+    kind = "internalSponsors"
+
+    def post(self, request, organization_id):
+        organization = organization_for(request.user, organization_id)
+        user_id = referenced_user_id(self.body())
+        person = User.objects.filter(pk=user_id).first()
+        if person is None:
+            raise GraphError(f"@odata.id: no user has the id '{user_id}'.")
+        organization_sponsor_add(actor=request.user, organization_id=organization.pk,
+                                 user=person, kind=SPONSOR_KINDS[self.kind])
+        return self.no_content()
+
+
+class SponsorRemove(GraphView):
+    """DELETE …/{id}/internalSponsors/{userId}/$ref."""
+
+    kind = "internalSponsors"
+
+    def delete(self, request, organization_id, user_id):
+        organization = organization_for(request.user, organization_id)
+        kind = SPONSOR_KINDS[self.kind]
+        sponsors = getattr(organization, f"{kind}_sponsors")
+        person = sponsors.filter(pk=object_id(user_id, "sponsor")).first()
+        if person is None:
+            raise GraphError(f"No {kind} sponsor of this connected organization has the id "
+                             f"'{user_id}'.", code="ResourceNotFound", status=404)
+        organization_sponsor_remove(actor=request.user, organization_id=organization.pk,
+                                    user=person, kind=kind)
+        return self.no_content()
+
+
+def _sponsor_paths(kind: str) -> list:
+    base = f"{ORGANIZATIONS}/<str:organization_id>/{kind}"
+    return [
+        path(base, SponsorList.as_view(kind=kind)),
+        path(f"{base}/$ref", SponsorAdd.as_view(kind=kind)),
+        path(f"{base}/<str:user_id>/$ref", SponsorRemove.as_view(kind=kind)),
+    ]
+
+
+urlpatterns = [
+    path(ORGANIZATIONS, OrganizationList.as_view()),
+    path(f"{ORGANIZATIONS}/<str:organization_id>", OrganizationDetail.as_view()),
+    *_sponsor_paths("internalSponsors"),
+    *_sponsor_paths("externalSponsors"),
+]
