@@ -1,22 +1,27 @@
-"""Catalogs: /identityGovernance/entitlementManagement/catalogs (accessPackageCatalog).
+"""Catalogs: /identityGovernance/entitlementManagement/catalogs (accessPackageCatalog), and
+what they hold: ``catalogs/{id}/resources``, ``catalogs/{id}/resourceRoles`` and
+``catalogs/{id}/accessPackages`` (read-only here; resources are added and removed through
+``resourceRequests``, packages through ``accessPackages``).
 
 Everyone sees the catalogs where they hold a role (all of them for global administrators and
-API clients), as the admin does; creating needs the catalog creator role, changing and
-deleting the owner role, as the services decide.
+API clients), as the admin does, and everything in the catalogs they see; creating needs the
+catalog creator role, changing and deleting the owner role, as the services decide.
 """
 
 from django.urls import path
 
 from governance.choices import CatalogState
-from governance.models import Catalog
+from governance.models import AccessPackage, Catalog, Resource, ResourceRole
 from governance.selectors.permissions import Capability, scoped
 from governance.services.catalogs import catalog_create, catalog_delete, catalog_update
 
 from .base import EM, GraphType, GraphView, get_or_404
 from .graph_json import Body
-from .shapes import CATALOG_FIELDS, catalog_json
+from .resources_json import RESOURCE, ROLE
+from .shapes import CATALOG_FIELDS, PACKAGE_FIELDS, catalog_json, package_json
 
 CATALOG = GraphType("accessPackageCatalog", CATALOG_FIELDS, catalog_json)
+PACKAGE = GraphType("accessPackage", PACKAGE_FIELDS, package_json)
 CATALOGS = f"{EM}/catalogs"
 CATALOG_PROPERTIES = ("displayName", "description", "state", "isExternallyVisible",
                       "catalogType", "id", "createdDateTime", "modifiedDateTime")
@@ -74,7 +79,50 @@ class CatalogDetail(GraphView):
         return self.no_content()
 
 
+class CatalogResourceList(GraphView):
+    graph_type, is_collection = RESOURCE, True
+
+    def get(self, request, catalog_id):
+        catalog = catalog_for(request.user, catalog_id)
+        return self.collection(Resource.objects.filter(catalog=catalog), RESOURCE,
+                               f"{CATALOGS}('{catalog.pk}')/resources")
+
+
+class CatalogResourceDetail(GraphView):
+    graph_type = RESOURCE
+
+    def get(self, request, catalog_id, resource_id):
+        catalog = catalog_for(request.user, catalog_id)
+        resources = RESOURCE.prefetch(Resource.objects.filter(catalog=catalog),
+                                      list(RESOURCE.expandable))
+        return self.entity(get_or_404(resources, resource_id, "resource"), RESOURCE,
+                           f"{CATALOGS}('{catalog.pk}')/resources")
+
+
+class CatalogResourceRoleList(GraphView):
+    graph_type, is_collection = ROLE, True
+
+    def get(self, request, catalog_id):
+        catalog = catalog_for(request.user, catalog_id)
+        return self.collection(ResourceRole.objects.filter(resource__catalog=catalog), ROLE,
+                               f"{CATALOGS}('{catalog.pk}')/resourceRoles")
+
+
+class CatalogPackageList(GraphView):
+    graph_type, is_collection = PACKAGE, True
+
+    def get(self, request, catalog_id):
+        catalog = catalog_for(request.user, catalog_id)
+        return self.collection(AccessPackage.objects.filter(catalog=catalog), PACKAGE,
+                               f"{CATALOGS}('{catalog.pk}')/accessPackages")
+
+
 urlpatterns = [
     path(f"{CATALOGS}", CatalogList.as_view()),
     path(f"{CATALOGS}/<str:catalog_id>", CatalogDetail.as_view()),
+    path(f"{CATALOGS}/<str:catalog_id>/resources", CatalogResourceList.as_view()),
+    path(f"{CATALOGS}/<str:catalog_id>/resources/<str:resource_id>",
+         CatalogResourceDetail.as_view()),
+    path(f"{CATALOGS}/<str:catalog_id>/resourceRoles", CatalogResourceRoleList.as_view()),
+    path(f"{CATALOGS}/<str:catalog_id>/accessPackages", CatalogPackageList.as_view()),
 ]
