@@ -234,6 +234,18 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "governance.api.errors.graph_exception_handler",
 }
 
+# The OpenAPI document (/api/openapi.json, /api/docs/): GraphViews are described from what
+# they declare (governance.api.schema), other DRF views as drf-spectacular does; only /v1.0/.
+REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "governance.api.schema.GraphAutoSchema"
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Access portal API (Microsoft Graph dialect)",
+    "VERSION": "v1.0",
+    "DESCRIPTION": "Entitlement management in Microsoft Graph v1.0's paths and JSON.",
+    "SCHEMA_PATH_PREFIX": r"/v1\.0",
+    "PREPROCESSING_HOOKS": ["governance.api.schema.only_graph_paths"],
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
