@@ -1,3 +1,96 @@
-"""Placeholder: endpoints arrive in this module."""
+"""Assignments: /identityGovernance/entitlementManagement/assignments
+(accessPackageAssignment).
 
-urlpatterns = []
+Readers of a catalog see its assignments (global administrators and API clients all of them);
+everyone sees their own, by id and through filterByCurrentUser(on='target'). Reprocessing
+needs the assignment manager's rights, as delivery_reprocess decides.
+"""
+
+from django.db.models import Q, QuerySet
+from django.urls import path, re_path
+from rest_framework.response import Response
+
+from governance.choices import UserType
+from governance.models import Assignment, User
+from governance.selectors.permissions import Capability, catalog_ids_for, scoped
+from governance.services.delivery import delivery_reprocess
+
+from .assignment_json import ASSIGNMENT
+from .base import EM, GraphView, get_or_404
+from .errors import GraphError
+
+ASSIGNMENTS = f"{EM}/assignments"
+
+
+def assignments_readable(user: User) -> QuerySet[Assignment]:
+    """The assignments of the catalogs `user` reads (the admin's selector)."""
+    return scoped(Assignment.objects.all(), user, Capability.READ)
+
+
+def assignments_for(user: User) -> QuerySet[Assignment]:
+    """What `user` may read by id: their catalogs' assignments and their own."""
+    everything = Assignment.objects.all()
+    if catalog_ids_for(user, Capability.READ) is None:
+        return everything
+    return everything.filter(Q(pk__in=assignments_readable(user).values("pk")) | Q(target=user))
+
+
+def current_person(request, on: str, allowed: tuple[str, ...]) -> User:
+    """The signed-in person of a filterByCurrentUser call; `on` must be one of `allowed`."""
+    if on not in allowed:
+        raise GraphError(f"filterByCurrentUser: on='{on}' is not supported; use "
+                         + " or ".join(f"on='{value}'" for value in allowed) + ".")
+    if request.user.user_type == UserType.SERVICE:
+        raise GraphError("filterByCurrentUser needs a person's token: an application is not "
+                         "a user. Use $filter on the collection instead.")
+    return request.user
+
+
+# filterByCurrentUser(on='target'): the quotes may also arrive percent-encoded (decoded here).
+def current_user_path(collection: str) -> str:
+    return rf"^{collection}/filterByCurrentUser[(]on='?(?P<on>\w*)'?[)]$"
+
+
+class AssignmentList(GraphView):
+    graph_type, is_collection = ASSIGNMENT, True
+
+    def get(self, request):
+        return self.collection(assignments_readable(request.user), ASSIGNMENT, ASSIGNMENTS)
+
+
+class AssignmentsOfCurrentUser(GraphView):
+    graph_type, is_collection = ASSIGNMENT, True
+
+    def get(self, request, on):
+        person = current_person(request, on, ("target",))
+        return self.collection(Assignment.objects.filter(target=person), ASSIGNMENT,
+                               ASSIGNMENTS)
+
+
+class AssignmentDetail(GraphView):
+    graph_type = ASSIGNMENT
+
+    def get(self, request, assignment_id):
+        visible = ASSIGNMENT.prefetch(assignments_for(request.user), [])
+        assignment = get_or_404(visible, assignment_id, "accessPackageAssignment")
+        return self.entity(assignment, ASSIGNMENT, ASSIGNMENTS)
+
+
+class AssignmentReprocess(GraphView):
+    """Retry the assignment's failed (and waiting) deliveries now: 202 Accepted."""
+
+    graph_type = None
+
+    def post(self, request, assignment_id):
+        assignment = get_or_404(assignments_for(request.user), assignment_id,
+                                "accessPackageAssignment")
+        delivery_reprocess(actor=request.user, assignment_id=assignment.pk)
+        return Response(status=202)
+
+
+urlpatterns = [
+    path(ASSIGNMENTS, AssignmentList.as_view()),
+    re_path(current_user_path(ASSIGNMENTS), AssignmentsOfCurrentUser.as_view()),
+    path(f"{ASSIGNMENTS}/<str:assignment_id>", AssignmentDetail.as_view()),
+    path(f"{ASSIGNMENTS}/<str:assignment_id>/reprocess", AssignmentReprocess.as_view()),
+]

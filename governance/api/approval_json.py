@@ -1,0 +1,124 @@
+"""The JSON of approval (an assignment request's approval, with the request's id) and of
+approvalStage; who may see which approvals.
+
+An approval is visible to the approvers of any of its stages and to the readers of its
+catalog. ``assignedToMe`` depends on the caller, so the entity types are made per caller.
+"""
+
+from django.db.models import Prefetch, Q, QuerySet
+
+from governance.choices import RequestState, StageState
+from governance.models import ApprovalStage, AssignmentRequest, StageApprover, User
+from governance.selectors.permissions import Capability, catalog_ids_for, scoped
+
+from . import odata
+from .base import EM, GraphType, get_or_404
+from .graph_json import instant
+from .shapes import sid
+
+APPROVALS = f"{EM}/accessPackageAssignmentApprovals"
+
+STAGE_STATUS = {StageState.NOT_STARTED: "NotStarted", StageState.IN_PROGRESS: "InProgress",
+                StageState.APPROVED: "Completed", StageState.DENIED: "Completed",
+                StageState.TIMED_OUT: "Expired", StageState.SKIPPED: "Canceled"}
+
+STAGE_FIELDS = {
+    "id": odata.ident("pk"),
+    "justification": odata.text("decision__justification"),
+    "reviewedDateTime": odata.instant("decision__decided_at"),
+    "reviewedBy/id": odata.ident("decision__approver_id"),
+}
+
+APPROVAL_FIELDS = {"id": odata.ident("pk")}
+
+
+def _decision(stage: ApprovalStage):
+    try:
+        return stage.decision
+    except ApprovalStage.decision.RelatedObjectDoesNotExist:
+        return None
+
+
+def assigned_to(stage: ApprovalStage, request: AssignmentRequest, user: User | None) -> bool:
+    """True when `user` may decide the stage now (uses the prefetched stage_approvers)."""
+    if user is None or user.pk in (request.requestor_id, request.target_id):
+        return False
+    if stage.state != StageState.IN_PROGRESS or request.state != RequestState.PENDING_APPROVAL:
+        return False
+    return any(row.user_id == user.pk for row in stage.stage_approvers.all())
+
+
+def stage_json(stage: ApprovalStage, request: AssignmentRequest, user: User | None) -> dict:
+    decision = _decision(stage)
+    approver = decision.approver if decision is not None else None
+    return {
+        "id": sid(stage.pk),
+        "displayName": f"Stage {stage.order}",
+        "reviewResult": stage.review_result,
+        "status": STAGE_STATUS.get(stage.state, stage.state),
+        "assignedToMe": assigned_to(stage, request, user),
+        "justification": decision.justification if decision is not None else None,
+        "reviewedBy": ({"id": sid(approver.pk), "displayName": approver.display_name
+                        or approver.email} if approver is not None else None),
+        "reviewedDateTime": instant(decision.decided_at) if decision is not None else None,
+    }
+
+
+def stages_queryset() -> QuerySet[ApprovalStage]:
+    return (ApprovalStage.objects.select_related("decision__approver")
+            .prefetch_related(Prefetch("stage_approvers",
+                                       queryset=StageApprover.objects.only("stage_id",
+                                                                           "user_id")))
+            .order_by("order"))
+
+
+def approval_type(user: User | None) -> GraphType:
+    """approval, whose stages say whether they are assigned to `user`."""
+
+    def to_json(request: AssignmentRequest, expand=()) -> dict:
+        return {"id": sid(request.pk),
+                "stages": [stage_json(stage, request, user) for stage in request.stages.all()]}
+
+    def prefetch(queryset: QuerySet, expand) -> QuerySet:
+        return queryset.prefetch_related(Prefetch("stages", queryset=stages_queryset()))
+
+    return GraphType("approval", APPROVAL_FIELDS, to_json, prefetch=prefetch)
+
+
+def stage_type(request: AssignmentRequest, user: User | None) -> GraphType:
+    """approvalStage, within `request`'s approval."""
+
+    def to_json(stage: ApprovalStage, expand=()) -> dict:
+        return stage_json(stage, request, user)
+
+    def prefetch(queryset: QuerySet, expand) -> QuerySet:
+        return queryset.select_related("decision__approver").prefetch_related(
+            Prefetch("stage_approvers", queryset=StageApprover.objects.only("stage_id",
+                                                                            "user_id")))
+
+    return GraphType("approvalStage", STAGE_FIELDS, to_json, prefetch=prefetch)
+
+
+APPROVAL = approval_type(None)
+STAGE = GraphType("approvalStage", STAGE_FIELDS, lambda stage, expand=(): stage_json(
+    stage, stage.request, None))
+
+
+def approvals_for(user: User) -> QuerySet[AssignmentRequest]:
+    """Requests with an approval that `user` may see: as an approver of one of its stages,
+    or as a reader of its catalog."""
+    with_stages = AssignmentRequest.objects.filter(
+        pk__in=ApprovalStage.objects.values("request_id"))
+    as_approver = Q(pk__in=StageApprover.objects.filter(user=user).values("stage__request_id"))
+    if catalog_ids_for(user, Capability.READ) is None:
+        return with_stages
+    readable = scoped(AssignmentRequest.objects.all(), user, Capability.READ)
+    return with_stages.filter(Q(pk__in=readable.values("pk")) | as_approver)
+
+
+def approval_for(user: User, approval_id) -> AssignmentRequest:
+    return get_or_404(approvals_for(user), approval_id, "approval")
+
+
+def stage_of(request: AssignmentRequest, stage_id) -> ApprovalStage:
+    return get_or_404(request.stages.all(), stage_id, "approvalStage")

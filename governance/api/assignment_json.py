@@ -1,0 +1,86 @@
+"""The JSON of accessPackageAssignment, and the minimal accessPackageAssignmentPolicy that an
+assignment or a request expands to. Graph's property names; ids are strings.
+
+The schedule (entitlementManagementSchedule) is shared with requests:
+``{"startDateTime", "expiration": {"type", "endDateTime", "duration"}}``.
+"""
+
+from django.db.models import QuerySet
+
+from governance.choices import AssignmentState
+from governance.models import Assignment, AssignmentPolicy
+
+from . import odata
+from .base import GraphType
+from .graph_json import instant
+from .shapes import package_json, sid, subject_json
+
+
+def schedule_json(start_at, end_at) -> dict:
+    """entitlementManagementSchedule: access from `start_at` (None: at once) until `end_at`."""
+    if end_at is None:
+        expiration = {"type": "noExpiration", "endDateTime": None, "duration": None}
+    else:
+        expiration = {"type": "afterDateTime", "endDateTime": instant(end_at), "duration": None}
+    return {"startDateTime": instant(start_at), "expiration": expiration, "recurrence": None}
+
+
+def policy_brief_json(policy: AssignmentPolicy | None, expand=()) -> dict | None:
+    """accessPackageAssignmentPolicy, only the properties an assignment needs to name it."""
+    if policy is None:
+        return None
+    return {
+        "id": sid(policy.pk),
+        "displayName": policy.display_name,
+        "description": policy.description,
+        "allowedTargetScope": policy.allowed_target_scope,
+    }
+
+
+ASSIGNMENT_STATES = [value for value, _label in AssignmentState.choices]
+
+ASSIGNMENT_FIELDS = {
+    "id": odata.ident("pk"),
+    "state": odata.enum("state", ASSIGNMENT_STATES),
+    "status": odata.text("status"),
+    "expiredDateTime": odata.instant("ended_at"),
+    "accessPackage/id": odata.ident("access_package_id"),
+    "assignmentPolicy/id": odata.ident("policy_id"),
+    "target/objectId": odata.ident("target_id"),
+    "target/id": odata.ident("target_id"),
+    "target/email": odata.text("target__email"),
+    "schedule/startDateTime": odata.instant("start_at"),
+    "schedule/expiration/endDateTime": odata.instant("expires_at"),
+}
+
+ASSIGNMENT_EXPANDABLE = ("target", "accessPackage", "assignmentPolicy")
+
+
+def assignment_json(assignment: Assignment, expand=()) -> dict:
+    """accessPackageAssignment; `target`, `accessPackage` and `assignmentPolicy` on $expand."""
+    expired = assignment.state == AssignmentState.EXPIRED
+    item = {
+        "id": sid(assignment.pk),
+        "state": assignment.state,
+        "status": assignment.status or assignment.get_state_display(),
+        "expiredDateTime": instant(assignment.ended_at) if expired else None,
+        "schedule": schedule_json(assignment.start_at,
+                                  assignment.ended_at if expired and assignment.ended_at
+                                  else assignment.expires_at),
+        "customExtensionCalloutInstances": [],
+    }
+    if "target" in expand:
+        item["target"] = subject_json(assignment.target)
+    if "accessPackage" in expand:
+        item["accessPackage"] = package_json(assignment.access_package)
+    if "assignmentPolicy" in expand:
+        item["assignmentPolicy"] = policy_brief_json(assignment.policy)
+    return item
+
+
+def assignment_prefetch(queryset: QuerySet, expand) -> QuerySet:
+    return queryset.select_related("target", "access_package", "policy")
+
+
+ASSIGNMENT = GraphType("accessPackageAssignment", ASSIGNMENT_FIELDS, assignment_json,
+                       expandable=ASSIGNMENT_EXPANDABLE, prefetch=assignment_prefetch)
