@@ -1,3 +1,121 @@
-"""Placeholder: endpoints arrive in this module."""
+"""Access reviews of package assignments, read only:
+/identityGovernance/accessReviews/definitions (accessReviewScheduleDefinition), each with one
+instance (accessReviewInstance, the same id) and its decisions
+(accessReviewInstanceDecisionItem). Shapes in review_json.
 
-urlpatterns = []
+Readers of a package's catalog (and global administrators and API clients) read its reviews
+and every decision; a reviewer reads the decisions they review, as the My Access pages show
+them (selectors.reviews.reviewable_decisions).
+"""
+
+from django.urls import path
+
+from governance.models import AccessReview, ReviewDecision
+from governance.selectors.permissions import Capability, scoped
+from governance.selectors.reviews import reviewable_decisions
+
+from .base import GraphView, ResourceNotFound, get_or_404, object_id
+from .review_json import DECISION, DEFINITION, INSTANCE, decision_type
+
+DEFINITIONS = "identityGovernance/accessReviews/definitions"
+
+
+def reviews_for(user):
+    """The reviews `user` reads in full: those of the catalogs they may read."""
+    return scoped(AccessReview.objects.all(), user, Capability.READ)
+
+
+def review_for(user, definition_id) -> AccessReview:
+    return get_or_404(reviews_for(user), definition_id, "access review definition")
+
+
+def _instance_id(definition_id, instance_id) -> None:
+    """Each definition has one instance, with the definition's id."""
+    if object_id(instance_id, "access review instance") != object_id(
+            definition_id, "access review definition"):
+        raise ResourceNotFound(f"No access review instance has the id '{instance_id}'.")
+
+
+def decisions_for(user, definition_id):
+    """The decisions of one review that `user` may read: all of them for readers of its
+    catalog, those they review for a reviewer; a 404 when neither."""
+    review_id = object_id(definition_id, "access review definition")
+    if reviews_for(user).filter(pk=review_id).exists():
+        return ReviewDecision.objects.filter(review_id=review_id)
+    mine = reviewable_decisions(user).filter(review_id=review_id)
+    if not mine.exists():
+        raise ResourceNotFound(f"No access review definition has the id '{definition_id}', "
+                               "or you may not see it.")
+    return mine
+
+
+class DefinitionList(GraphView):
+    graph_type, is_collection = DEFINITION, True
+
+    def get(self, request):
+        return self.collection(reviews_for(request.user), DEFINITION, DEFINITIONS)
+
+
+class DefinitionDetail(GraphView):
+    graph_type = DEFINITION
+
+    def get(self, request, definition_id):
+        review = review_for(request.user, definition_id)
+        return self.entity(self.reload(AccessReview.objects, review, DEFINITION), DEFINITION,
+                           DEFINITIONS)
+
+
+class InstanceList(GraphView):
+    graph_type, is_collection = INSTANCE, True
+
+    def get(self, request, definition_id):
+        review = review_for(request.user, definition_id)
+        return self.collection(AccessReview.objects.filter(pk=review.pk), INSTANCE,
+                               f"{DEFINITIONS}('{review.pk}')/instances")
+
+
+class InstanceDetail(GraphView):
+    graph_type = INSTANCE
+
+    def get(self, request, definition_id, instance_id):
+        review = review_for(request.user, definition_id)
+        _instance_id(definition_id, instance_id)
+        return self.entity(self.reload(AccessReview.objects, review, INSTANCE), INSTANCE,
+                           f"{DEFINITIONS}('{review.pk}')/instances")
+
+
+class DecisionList(GraphView):
+    graph_type, is_collection = DECISION, True
+
+    def get(self, request, definition_id, instance_id):
+        decisions = decisions_for(request.user, definition_id)
+        _instance_id(definition_id, instance_id)
+        return self.collection(decisions.order_by("id"), decision_type(request),
+                               f"{DEFINITIONS}('{definition_id}')/instances('{instance_id}')"
+                               "/decisions")
+
+
+class DecisionDetail(GraphView):
+    graph_type = DECISION
+
+    def get(self, request, definition_id, instance_id, decision_id):
+        decisions = decisions_for(request.user, definition_id)
+        _instance_id(definition_id, instance_id)
+        graph_type = decision_type(request)
+        decision = get_or_404(graph_type.prefetch(decisions, []), decision_id,
+                              "access review decision")
+        return self.entity(decision, graph_type,
+                           f"{DEFINITIONS}('{definition_id}')/instances('{instance_id}')"
+                           "/decisions")
+
+
+INSTANCES = f"{DEFINITIONS}/<str:definition_id>/instances"
+
+urlpatterns = [
+    path(DEFINITIONS, DefinitionList.as_view()),
+    path(f"{DEFINITIONS}/<str:definition_id>", DefinitionDetail.as_view()),
+    path(INSTANCES, InstanceList.as_view()),
+    path(f"{INSTANCES}/<str:instance_id>", InstanceDetail.as_view()),
+    path(f"{INSTANCES}/<str:instance_id>/decisions", DecisionList.as_view()),
+    path(f"{INSTANCES}/<str:instance_id>/decisions/<str:decision_id>", DecisionDetail.as_view()),
+]

@@ -1,0 +1,153 @@
+"""accessReviews/definitions: package reviews as schedule definitions, their one instance and
+its decisions; who reads what."""
+
+from datetime import timedelta
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from governance import clock
+from governance.choices import ReviewDecisionValue
+from governance.services.reviews import review_decide
+from tests.api.conftest import assert_graph_error, assert_refused_three_ways, person_client
+from tests.factories import UserFactory
+from tests.review_helpers import decision_of, holders, review_by_hand, review_team, reviews_on
+
+DEFINITIONS = "/v1.0/identityGovernance/accessReviews/definitions"
+
+
+def test_a_review_reads_as_a_schedule_definition(world, callers):
+    review, _assignments, _colleague = review_team(world)
+    body = callers.owner.get(DEFINITIONS).json()
+    assert body["@odata.context"].endswith("$metadata#identityGovernance/accessReviews/"
+                                           "definitions")
+    [definition] = body["value"]
+    assert definition["id"] == str(review.pk)
+    assert definition["displayName"] == "Review of Falcon wiki"
+    assert definition["status"] == "InProgress"
+    assert definition["scope"] == {
+        "@odata.type": "#microsoft.graph.accessReviewQueryScope",
+        "query": "/identityGovernance/entitlementManagement/accessPackageAssignments?$filter="
+                 f"(accessPackage/id eq '{review.access_package_id}' and "
+                 f"assignmentPolicy/id eq '{review.policy_id}')",
+        "queryType": "MicrosoftGraph", "queryRoot": None}
+    assert definition["reviewers"] == [
+        {"query": "./manager", "queryType": "MicrosoftGraph", "queryRoot": "decisions"},
+        {"query": f"/users/{world.owner.pk}", "queryType": "MicrosoftGraph", "queryRoot": None}]
+    settings = definition["settings"]
+    assert settings["instanceDurationInDays"] == 14
+    assert settings["recurrence"]["pattern"] == {"type": "absoluteMonthly", "interval": 3,
+                                                 "dayOfMonth": 5}
+    assert settings["recurrence"]["range"]["startDate"] == "2026-01-05"
+    assert (settings["defaultDecisionEnabled"], settings["defaultDecision"]) == (True,
+                                                                                  "Approve")
+    assert settings["autoApplyDecisionsEnabled"] is True
+    assert definition["createdDateTime"].endswith("Z") and "instances" not in definition
+
+
+def test_definition_instances_and_query_options(world, callers):
+    review, _assignments, _colleague = review_team(world)
+    url = f"{DEFINITIONS}/{review.pk}"
+    definition = callers.reader.get(url, {"$expand": "instances"}).json()
+    assert definition["@odata.context"].endswith("/definitions/$entity")
+    [instance] = definition["instances"]
+    assert instance["id"] == str(review.pk) and instance["status"] == "InProgress"
+    listed = callers.reader.get(f"{url}/instances").json()["value"]
+    assert [i["id"] for i in listed] == [str(review.pk)]
+    assert listed[0]["startDateTime"].endswith("Z") and listed[0]["endDateTime"]
+    one = callers.reader.get(f"{url}/instances/{review.pk}").json()
+    assert one["endDateTime"] == instance["endDateTime"]
+    assert_graph_error(callers.reader.get(f"{url}/instances/{review.pk + 1}"), 404)
+    assert_graph_error(callers.reader.get(f"{url}/instances/x"), 404)
+    done = callers.reader.get(DEFINITIONS, {"$filter": "status eq 'Completed'"}).json()
+    assert done["value"] == []
+    assert_graph_error(callers.reader.get(DEFINITIONS, {"$filter": "status eq 'Done'"}), 400,
+                       "Done")
+    selected = callers.reader.get(DEFINITIONS, {"$select": "status", "$count": "true"}).json()
+    assert selected["@odata.count"] == 1
+    assert selected["value"] == [{"id": str(review.pk), "status": "InProgress"}]
+
+
+def test_decisions_read_by_catalog_readers_and_by_their_reviewers(world, callers):
+    review, assignments, colleague = review_team(world)
+    decision = decision_of(review, world.requester)
+    review_decide(reviewer=world.approver, decision_id=decision.pk,
+                  decision=ReviewDecisionValue.DENY, justification="Left the project")
+    url = f"{DEFINITIONS}/{review.pk}/instances/{review.pk}/decisions"
+    everything = callers.owner.get(url).json()
+    assert everything["@odata.context"].endswith(
+        f"definitions('{review.pk}')/instances('{review.pk}')/decisions")
+    assert len(everything["value"]) == 4
+    denied = callers.owner.get(url, {"$filter": "decision eq 'Deny'"}).json()["value"]
+    [item] = denied
+    assert item["id"] == str(decision.pk) and item["accessReviewId"] == str(review.pk)
+    assert item["justification"] == "Left the project"
+    assert item["principal"] == {"@odata.type": "#microsoft.graph.userIdentity",
+                                 "id": str(world.requester.pk), "displayName": "Requester",
+                                 "userPrincipalName": "requester@contoso.example"}
+    assert item["reviewedBy"]["id"] == str(world.approver.pk)
+    assert item["reviewedDateTime"].endswith("Z")
+    assert item["recommendation"] == "Deny" and item["applyResult"] == "New"
+    assert item["principalLink"] == f"http://testserver/v1.0/users/{world.requester.pk}"
+    assert item["resource"]["type"] == "accessPackage"
+    inactive = callers.owner.get(url, {"$filter": "recommendation eq 'NoInfoAvailable'"})
+    assert len(inactive.json()["value"]) == 2
+    # The approver reviews three people (not the owner) without any catalog role.
+    approver = person_client(world.approver)
+    mine = approver.get(url).json()["value"]
+    assert {d["principal"]["id"] for d in mine} == {
+        str(world.requester.pk), str(world.member.pk), str(colleague.pk)}
+    assert_graph_error(approver.get(f"{DEFINITIONS}/{review.pk}"), 404)
+    owner_decision = decision_of(review, world.owner)
+    assert approver.get(f"{url}/{decision.pk}").json()["decision"] == "Deny"
+    assert_graph_error(approver.get(f"{url}/{owner_decision.pk}"), 404)
+    assert callers.owner.get(f"{url}/{owner_decision.pk}").status_code == 200
+    # A person under review who reviews nobody reads nothing.
+    assert_graph_error(callers.member.get(url), 404)
+
+
+def _queries(client, url) -> tuple[int, int]:
+    client.get(url)  # the token's first use of the minute writes last_used_at
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200, response.content
+    return len(queries), len(response.json()["value"])
+
+
+def test_pages_cost_the_same_queries_for_2_and_20(world, callers):
+    people = [UserFactory(email=f"holder{n}@access.example") for n in range(20)]
+    _package, policy, assignments = holders(world, people)
+    reviews_on(policy)
+    held = list(assignments.values())
+    small = review_by_hand(policy, held[:2], whole_review=[world.approver])
+    large = review_by_hand(policy, held, start_at=clock.now() - timedelta(days=1),
+                           whole_review=[world.approver])
+    approver = person_client(world.approver)
+    for client in (callers.reader, approver):
+        counts = [_queries(client, f"{DEFINITIONS}/{r.pk}/instances/{r.pk}/decisions")
+                  for r in (small, large)]
+        assert [shown for _n, shown in counts] == [2, 20]
+        assert counts[0][0] == counts[1][0]
+    two = _queries(callers.reader, DEFINITIONS)
+    for n in range(18):
+        review_by_hand(policy, held[:1], start_at=clock.now() - timedelta(days=2 + n))
+    twenty = _queries(callers.reader, DEFINITIONS)
+    assert (two[1], twenty[1]) == (2, 20) and two[0] == twenty[0]
+
+
+def test_permissions(world, callers):
+    review, _assignments, _colleague = review_team(world)
+    urls = [DEFINITIONS, f"{DEFINITIONS}/{review.pk}", f"{DEFINITIONS}/{review.pk}/instances",
+            f"{DEFINITIONS}/{review.pk}/instances/{review.pk}",
+            f"{DEFINITIONS}/{review.pk}/instances/{review.pk}/decisions"]
+    for url in urls:
+        assert callers.reader.get(url).status_code == 200
+        assert_graph_error(callers.anonymous.get(url), 401)
+    assert callers.stranger.get(DEFINITIONS).json()["value"] == []
+    for url in urls[1:]:
+        assert_refused_three_ways(callers, "get", url)
+    # Read only: writes are refused, by permission first, then as a method Graph lacks here.
+    assert_graph_error(callers.reader.post(DEFINITIONS, {}, format="json"), 403)
+    assert callers.writer.post(DEFINITIONS, {}, format="json").status_code == 405
+    assert callers.writer.delete(urls[1]).status_code == 405
+    assert_graph_error(callers.writer.get(f"{DEFINITIONS}/abc"), 404)
