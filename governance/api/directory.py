@@ -1,3 +1,167 @@
-"""Placeholder: endpoints arrive in this module."""
+"""The directory: /v1.0/users, /v1.0/me and /v1.0/groups (Graph's user and group).
 
-urlpatterns = []
+Who sees whom: global administrators, API clients and anyone holding a catalog role or a
+global role (whoever may use the admin) see all people and all groups; anyone else sees
+only themselves and the groups they belong to. API clients' service principals are no
+directory users and are never listed. A group's ``members`` and ``owners`` are
+directoryObjects (users with ``@odata.type``), limited to the people the caller sees.
+
+POST /groups creates one of the portal's groups (services.groups.group_create); its
+creator becomes an owner and can then offer it in a catalog through ``resourceRequests``.
+"""
+
+from django.urls import path
+
+from governance.choices import GroupMembershipRole, UserType
+from governance.models import Group, User
+from governance.selectors.permissions import can_use_admin
+from governance.services.groups import group_create
+
+from . import odata
+from .base import GraphType, GraphView, get_or_404
+from .errors import GraphError
+from .graph_json import Body, InvalidBody, instant
+from .shapes import USER_FIELDS, sid, user_json
+
+USERS, GROUPS = "users", "groups"
+GROUP_PROPERTIES = ("displayName", "description", "mailEnabled", "mailNickname",
+                    "securityEnabled", "groupTypes")
+
+USER = GraphType("user", USER_FIELDS, user_json)
+
+
+def directory_object_json(user: User, expand=()) -> dict:
+    return {"@odata.type": "#microsoft.graph.user", **user_json(user)}
+
+
+DIRECTORY_OBJECT = GraphType("directoryObject", USER_FIELDS, directory_object_json)
+
+GROUP_FIELDS = {
+    "id": odata.ident("pk"),
+    "displayName": odata.text("display_name"),
+    "description": odata.text("description"),
+    "createdDateTime": odata.instant("created_at"),
+}
+
+
+def group_json(group: Group, expand=()) -> dict:
+    return {
+        "id": sid(group.pk),
+        "displayName": group.display_name,
+        "description": group.description,
+        "createdDateTime": instant(group.created_at),
+        "mailEnabled": False,
+        "mailNickname": None,
+        "securityEnabled": True,
+        "groupTypes": [],
+    }
+
+
+GROUP = GraphType("group", GROUP_FIELDS, group_json)
+
+
+def sees_everyone(user: User) -> bool:
+    """Global administrators (API clients are), and anyone with a catalog or global role."""
+    return can_use_admin(user)
+
+
+def users_for(user: User):
+    """The people `user` may see in the directory."""
+    people = User.objects.exclude(user_type=UserType.SERVICE)
+    return people if sees_everyone(user) else people.filter(pk=user.pk)
+
+
+def groups_for(user: User):
+    """The groups `user` may see."""
+    if sees_everyone(user):
+        return Group.objects.all()
+    return Group.objects.filter(pk__in=user.group_memberships.values("group_id"))
+
+
+def is_api_client(user: User) -> bool:
+    return user.user_type == UserType.SERVICE
+
+
+class UserList(GraphView):
+    graph_type, is_collection = USER, True
+
+    def get(self, request):
+        return self.collection(users_for(request.user), USER, USERS)
+
+
+class UserDetail(GraphView):
+    graph_type = USER
+
+    def get(self, request, user_id):
+        return self.entity(get_or_404(users_for(request.user), user_id, "user"), USER, USERS)
+
+
+class Me(GraphView):
+    graph_type = USER
+
+    def get(self, request):
+        if is_api_client(request.user):
+            raise GraphError("/me request is only valid with delegated authentication flow: "
+                             "an API client is no user; ask for /users/{id} instead.")
+        return self.entity(request.user, USER, USERS)
+
+
+def _group_fields(body: Body) -> dict:
+    """The service's arguments; the mail and security settings are checked for their types
+    only (the portal's groups are security groups without mail)."""
+    for name in ("mailEnabled", "securityEnabled"):
+        if body.has(name):
+            body.boolean(name)
+    body.text("mailNickname")
+    types = body.items("groupTypes", [])
+    if not all(isinstance(value, str) for value in types):
+        raise InvalidBody("groupTypes: expected a list of strings.")
+    return {"display_name": body.text("displayName"), "description": body.text("description")}
+
+
+class GroupList(GraphView):
+    graph_type, body_properties, is_collection = GROUP, GROUP_PROPERTIES, True
+
+    def get(self, request):
+        return self.collection(groups_for(request.user), GROUP, GROUPS)
+
+    def post(self, request):
+        body = Body(self.body(), GROUP_PROPERTIES, "group")
+        group = group_create(actor=request.user, **_group_fields(body))
+        return self.entity(group, GROUP, GROUPS, status=201)
+
+
+class GroupDetail(GraphView):
+    graph_type = GROUP
+
+    def get(self, request, group_id):
+        return self.entity(get_or_404(groups_for(request.user), group_id, "group"), GROUP,
+                           GROUPS)
+
+
+class GroupPeople(GraphView):
+    """members or owners of a group, as directoryObjects."""
+
+    graph_type, is_collection = DIRECTORY_OBJECT, True
+    role = GroupMembershipRole.MEMBER
+
+    def get(self, request, group_id):
+        group = get_or_404(groups_for(request.user), group_id, "group")
+        people = users_for(request.user).filter(
+            pk__in=group.memberships.filter(role=self.role).values("user_id"))
+        return self.collection(people, DIRECTORY_OBJECT, "directoryObjects")
+
+
+class GroupOwners(GroupPeople):
+    role = GroupMembershipRole.OWNER
+
+
+urlpatterns = [
+    path("users", UserList.as_view()),
+    path("users/<str:user_id>", UserDetail.as_view()),
+    path("me", Me.as_view()),
+    path("groups", GroupList.as_view()),
+    path("groups/<str:group_id>", GroupDetail.as_view()),
+    path("groups/<str:group_id>/members", GroupPeople.as_view()),
+    path("groups/<str:group_id>/owners", GroupOwners.as_view()),
+]
