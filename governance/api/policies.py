@@ -1,3 +1,128 @@
-"""Placeholder: endpoints arrive in this module."""
+"""Assignment policies: /identityGovernance/entitlementManagement/assignmentPolicies
+(accessPackageAssignmentPolicy).
 
-urlpatterns = []
+Callers see the policies of the packages they may read. POST creates a policy (its
+``accessPackage: {"id"}`` names the package), PUT replaces one (what the body leaves out takes
+Graph's defaults), PATCH changes what the body names. A policy and its questions are written
+in one transaction (policy_save, then question_save / question_delete), so a refused question
+leaves no policy behind.
+"""
+
+from django.db import transaction
+from django.urls import path
+
+from governance.models import AssignmentPolicy
+from governance.selectors.permissions import Capability, scoped
+from governance.services.errors import InvalidInput
+from governance.services.policies import policy_delete, policy_save, question_delete, question_save
+
+from .base import EM, GraphView, get_or_404, reference_id
+from .errors import GraphError
+from .package_json import POLICY
+from .package_links import package_for
+from .policy_body import POLICY_PROPERTIES, PolicyBody, current_arguments, graph_defaults, renamed
+
+POLICIES = f"{EM}/assignmentPolicies"
+
+
+def policies_for(user):
+    """The policies `user` may read (the same selector as the admin's)."""
+    return scoped(AssignmentPolicy.objects.all(), user, Capability.READ)
+
+
+def policy_for(user, policy_id) -> AssignmentPolicy:
+    return get_or_404(policies_for(user), policy_id, "assignment policy")
+
+
+def _write_questions(actor, policy: AssignmentPolicy, questions) -> None:
+    """The policy's questions become `questions`: those with an id are changed, the others
+    added, and those the body leaves out removed."""
+    existing = set(policy.questions.values_list("pk", flat=True))
+    kept = set()
+    for spec in questions:
+        if spec.question_id is not None and spec.question_id not in existing:
+            raise GraphError(f"{spec.path}.id: '{spec.question_id}' is not a question of "
+                             "this policy; leave the id out to add a question.")
+        kept.add(spec.question_id)
+    for question_id in sorted(existing - kept):
+        question_delete(actor=actor, question_id=question_id)
+    for spec in questions:
+        try:
+            question_save(actor=actor, policy_id=policy.pk, question_id=spec.question_id,
+                          **spec.fields)
+        except InvalidInput as refusal:
+            raise renamed(refusal, spec.path) from None
+
+
+def _save(actor, reading: PolicyBody, *, policy_id=None, access_package_id=None):
+    """policy_save and the questions, all or nothing."""
+    with transaction.atomic():
+        try:
+            policy = policy_save(actor=actor, policy_id=policy_id,
+                                 access_package_id=access_package_id, **reading.arguments)
+        except InvalidInput as refusal:
+            raise renamed(refusal) from None
+        if reading.questions is not None:
+            _write_questions(actor, policy, reading.questions)
+    return policy
+
+
+def _same_package(reading: PolicyBody, policy: AssignmentPolicy) -> None:
+    named = reading.body.data.get("accessPackage")
+    if named is not None and reference_id(named, "accessPackage",
+                                          "access package") != policy.access_package_id:
+        raise GraphError("accessPackage: a policy stays with its access package; add a "
+                             "new policy to the other package instead.")
+
+
+class PolicyList(GraphView):
+    graph_type, body_properties, is_collection = POLICY, POLICY_PROPERTIES, True
+
+    def get(self, request):
+        return self.collection(policies_for(request.user), POLICY, POLICIES)
+
+    def post(self, request):
+        reading = PolicyBody(self.body(), graph_defaults())
+        package_id = reference_id(reading.body.data.get("accessPackage"), "accessPackage",
+                                  "access package")
+        package = package_for(request.user, package_id)
+        policy = _save(request.user, reading, access_package_id=package.pk)
+        policy = self.reload(policies_for(request.user), policy, POLICY)
+        return self.entity(policy, POLICY, POLICIES, status=201)
+
+
+class PolicyDetail(GraphView):
+    graph_type, body_properties = POLICY, POLICY_PROPERTIES
+
+    def get(self, request, policy_id):
+        policy = self.reload(policies_for(request.user),
+                             policy_for(request.user, policy_id), POLICY)
+        return self.entity(policy, POLICY, POLICIES)
+
+    def put(self, request, policy_id):
+        policy = policy_for(request.user, policy_id)
+        reading = PolicyBody(self.body(), graph_defaults())
+        _same_package(reading, policy)
+        if reading.questions is None:
+            reading.questions = []
+        _save(request.user, reading, policy_id=policy.pk)
+        policy = self.reload(policies_for(request.user), policy, POLICY)
+        return self.entity(policy, POLICY, POLICIES)
+
+    def patch(self, request, policy_id):
+        policy = policy_for(request.user, policy_id)
+        reading = PolicyBody(self.body(), current_arguments(policy))
+        _same_package(reading, policy)
+        _save(request.user, reading, policy_id=policy.pk)
+        return self.no_content()
+
+    def delete(self, request, policy_id):
+        policy = policy_for(request.user, policy_id)
+        policy_delete(actor=request.user, policy_id=policy.pk)
+        return self.no_content()
+
+
+urlpatterns = [
+    path(POLICIES, PolicyList.as_view()),
+    path(f"{POLICIES}/<str:policy_id>", PolicyDetail.as_view()),
+]

@@ -1,0 +1,261 @@
+"""What an access package links to: the roles it grants (resourceRoleScopes) and its
+separation of duties (incompatibleAccessPackages, incompatibleGroups, and the packages that
+name it: accessPackagesIncompatibleWith). Graph's paths::
+
+    POST   accessPackages/{id}/resourceRoleScopes            (role + scope, as Graph writes)
+    GET    accessPackages/{id}/resourceRoleScopes[/{scopeId}]
+    DELETE accessPackages/{id}/resourceRoleScopes/{scopeId}
+    GET    accessPackages/{id}/incompatibleAccessPackages
+    POST   accessPackages/{id}/incompatibleAccessPackages/$ref {"@odata.id": "…/accessPackages/7"}
+    DELETE accessPackages/{id}/incompatibleAccessPackages/{otherId}/$ref
+    (the same for incompatibleGroups, with ".../groups/3")
+    GET    accessPackages/{id}/accessPackagesIncompatibleWith
+"""
+
+import re
+
+from django.urls import path
+
+from governance.models import AccessPackage, ResourceRole
+from governance.selectors.permissions import Capability, scoped
+from governance.services.packages import package_role_add, package_role_remove, package_update
+
+from .base import EM, GraphView, ResourceNotFound, get_or_404
+from .errors import GraphError
+from .graph_json import Body, reject_unknown
+from .package_json import GROUP, PACKAGE, ROLE_SCOPE
+
+PACKAGES = f"{EM}/accessPackages"
+
+
+def packages_for(user):
+    """The packages `user` may read (the same selector as the admin's)."""
+    return scoped(AccessPackage.objects.all(), user, Capability.READ)
+
+
+def package_for(user, package_id) -> AccessPackage:
+    return get_or_404(packages_for(user), package_id, "access package")
+
+
+def visible_incompatible_ids(package: AccessPackage, user) -> list[int]:
+    """The incompatible packages `user` may see (the service keeps the others)."""
+    return list(scoped(package.incompatible_access_packages.all(), user, Capability.READ)
+                .values_list("pk", flat=True))
+
+
+def _update_links(user, package: AccessPackage, *, packages=None, groups=None) -> None:
+    """package_update with the package's own values and the given full id lists."""
+    package_update(
+        actor=user, package_id=package.pk, display_name=package.display_name,
+        description=package.description, is_hidden=package.is_hidden,
+        incompatible_access_package_ids=packages if packages is not None
+        else visible_incompatible_ids(package, user),
+        incompatible_group_ids=groups if groups is not None
+        else list(package.incompatible_groups.values_list("pk", flat=True)))
+
+
+# Resource role scopes
+
+ROLE_SCOPE_PROPERTIES = ("role", "scope", "id", "createdDateTime")
+ROLE_PROPERTIES = ("id", "displayName", "description", "originId", "originSystem", "resource")
+RESOURCE_PROPERTIES = ("id", "displayName", "description", "originId", "originSystem",
+                       "createdDateTime", "resourceType")
+SCOPE_PROPERTIES = ("id", "displayName", "description", "originId", "originSystem",
+                    "isRootScope")
+
+
+def _nested(body: Body, name: str, allowed, type_name: str) -> dict:
+    value = body.object(name)
+    if value is None:
+        raise GraphError(f"{name}: give the {type_name}.")
+    reject_unknown(value, allowed, f"{name} ({type_name})")
+    return value
+
+
+def _find_role(user, package: AccessPackage, role: dict) -> ResourceRole:
+    """The role a Graph body names: by id, else by resource id and role originId, else by the
+    resource's originSystem and originId and the role's originId (in the package's catalog)."""
+    resource = role.get("resource") or {}
+    if not isinstance(resource, dict):
+        raise GraphError("role.resource: expected a JSON object.")
+    reject_unknown(resource, RESOURCE_PROPERTIES, "role.resource (accessPackageResource)")
+    readable = scoped(ResourceRole.objects.select_related("resource"), user, Capability.READ)
+    if role.get("id"):
+        candidates = readable.filter(pk=_digits(role["id"], "role.id"))
+    elif resource.get("id") and role.get("originId"):
+        candidates = readable.filter(resource_id=_digits(resource["id"], "role.resource.id"),
+                                     origin_id=str(role["originId"]))
+    elif resource.get("originId") and role.get("originId"):
+        candidates = readable.filter(
+            resource__catalog_id=package.catalog_id, origin_id=str(role["originId"]),
+            resource__origin_id=str(resource["originId"]),
+            resource__origin_system=str(resource.get("originSystem") or
+                                        role.get("originSystem") or "AadGroup"))
+    else:
+        raise GraphError("role: give the role's id, or its originId with the resource's id "
+                         "(or the resource's originId and originSystem).")
+    found = candidates.first()
+    if found is None:
+        raise ResourceNotFound("role: no resource role matches; add the resource to the "
+                               "package's catalog first.")
+    if found.resource.catalog_id != package.catalog_id:
+        raise GraphError(f"role: “{found}” is a role of another catalog's resource; a package "
+                         "grants roles of its own catalog's resources.")
+    return found
+
+
+def _digits(raw, field_name: str) -> int:
+    text = str(raw).strip()
+    if not text.isdigit() or len(text) > 18:
+        raise ResourceNotFound(f"{field_name}: nothing has the id '{raw}'.")
+    return int(text)
+
+
+def _check_scope(scope: dict, role: ResourceRole) -> None:
+    resource = role.resource
+    if scope.get("id") not in (None, "") and str(scope["id"]) != str(resource.pk):
+        raise GraphError(f"scope.id: '{scope['id']}' is not a scope of “{resource}”; its only "
+                         f"scope is its root, '{resource.pk}'.")
+    if scope.get("originId") not in (None, "") and str(scope["originId"]) != resource.origin_id:
+        raise GraphError(f"scope.originId: '{scope['originId']}' is not a scope of "
+                         f"“{resource}”; its only scope is its root, '{resource.origin_id}'.")
+
+
+class RoleScopeList(GraphView):
+    graph_type, body_properties, is_collection = ROLE_SCOPE, ROLE_SCOPE_PROPERTIES, True
+
+    def get(self, request, package_id):
+        package = package_for(request.user, package_id)
+        return self.collection(package.role_scopes.all(), ROLE_SCOPE,
+                               f"{PACKAGES}('{package.pk}')/resourceRoleScopes")
+
+    def post(self, request, package_id):
+        package = package_for(request.user, package_id)
+        body = Body(self.body(), ROLE_SCOPE_PROPERTIES, "accessPackageResourceRoleScope")
+        role_body = _nested(body, "role", ROLE_PROPERTIES, "accessPackageResourceRole")
+        scope_body = _nested(body, "scope", SCOPE_PROPERTIES, "accessPackageResourceScope")
+        role = _find_role(request.user, package, role_body)
+        _check_scope(scope_body, role)
+        scope = package_role_add(actor=request.user, package_id=package.pk, role_id=role.pk)
+        scope = self.reload(package.role_scopes.all(), scope, ROLE_SCOPE)
+        return self.entity(scope, ROLE_SCOPE,
+                           f"{PACKAGES}('{package.pk}')/resourceRoleScopes", status=201)
+
+
+class RoleScopeDetail(GraphView):
+    graph_type = ROLE_SCOPE
+
+    def get(self, request, package_id, scope_id):
+        package = package_for(request.user, package_id)
+        scope = get_or_404(package.role_scopes.select_related("role__resource"), scope_id,
+                           "resource role scope")
+        return self.entity(scope, ROLE_SCOPE, f"{PACKAGES}('{package.pk}')/resourceRoleScopes")
+
+    def delete(self, request, package_id, scope_id):
+        package = package_for(request.user, package_id)
+        scope = get_or_404(package.role_scopes.all(), scope_id, "resource role scope")
+        package_role_remove(actor=request.user, package_id=package.pk, role_id=scope.role_id)
+        return self.no_content()
+
+
+# Separation of duties
+
+def _referenced_id(body: dict, pattern: str, what: str) -> str:
+    reject_unknown(body, (), "reference")
+    reference = body.get("@odata.id")
+    if not isinstance(reference, str) or not reference.strip():
+        raise GraphError(f"@odata.id: give the URL of the {what}.")
+    match = re.search(pattern, reference.strip())
+    if match is None:
+        raise GraphError(f"@odata.id: '{reference}' is not the URL of an {what}.")
+    return match.group("id")
+
+
+class IncompatiblePackages(GraphView):
+    graph_type, is_collection = PACKAGE, True
+
+    def get(self, request, package_id):
+        package = package_for(request.user, package_id)
+        return self.collection(
+            scoped(package.incompatible_access_packages.all(), request.user, Capability.READ),
+            PACKAGE, f"{PACKAGES}('{package.pk}')/incompatibleAccessPackages")
+
+
+class IncompatiblePackageRefs(GraphView):
+    body_properties = ("@odata.id",)
+
+    def post(self, request, package_id):
+        package = package_for(request.user, package_id)
+        raw = _referenced_id(self.body(), r"/accessPackages/(?P<id>[^/?#]+)/?$",
+                             "access package")
+        other = get_or_404(packages_for(request.user), raw, "access package")
+        current = visible_incompatible_ids(package, request.user)
+        if other.pk not in current:
+            _update_links(request.user, package, packages=[*current, other.pk])
+        return self.no_content()
+
+
+class IncompatiblePackageRef(GraphView):
+    def delete(self, request, package_id, other_id):
+        package = package_for(request.user, package_id)
+        other = get_or_404(scoped(package.incompatible_access_packages.all(), request.user,
+                                  Capability.READ), other_id, "incompatible access package")
+        current = visible_incompatible_ids(package, request.user)
+        _update_links(request.user, package, packages=[pk for pk in current if pk != other.pk])
+        return self.no_content()
+
+
+class IncompatibleGroups(GraphView):
+    graph_type, is_collection = GROUP, True
+
+    def get(self, request, package_id):
+        package = package_for(request.user, package_id)
+        return self.collection(package.incompatible_groups.all(), GROUP,
+                               f"{PACKAGES}('{package.pk}')/incompatibleGroups")
+
+
+class IncompatibleGroupRefs(GraphView):
+    body_properties = ("@odata.id",)
+
+    def post(self, request, package_id):
+        package = package_for(request.user, package_id)
+        raw = _referenced_id(self.body(), r"/groups/(?P<id>[^/?#]+)/?$", "group")
+        current = list(package.incompatible_groups.values_list("pk", flat=True))
+        group_id = _digits(raw, "@odata.id")
+        if group_id not in current:
+            _update_links(request.user, package, groups=[*current, group_id])
+        return self.no_content()
+
+
+class IncompatibleGroupRef(GraphView):
+    def delete(self, request, package_id, group_id):
+        package = package_for(request.user, package_id)
+        group = get_or_404(package.incompatible_groups.all(), group_id, "incompatible group")
+        current = list(package.incompatible_groups.values_list("pk", flat=True))
+        _update_links(request.user, package, groups=[pk for pk in current if pk != group.pk])
+        return self.no_content()
+
+
+class IncompatibleWith(GraphView):
+    graph_type, is_collection = PACKAGE, True
+
+    def get(self, request, package_id):
+        package = package_for(request.user, package_id)
+        return self.collection(
+            scoped(package.incompatible_with.all(), request.user, Capability.READ),
+            PACKAGE, f"{PACKAGES}('{package.pk}')/accessPackagesIncompatibleWith")
+
+
+_ONE = f"{PACKAGES}/<str:package_id>"
+urlpatterns = [
+    path(f"{_ONE}/resourceRoleScopes", RoleScopeList.as_view()),
+    path(f"{_ONE}/resourceRoleScopes/<str:scope_id>", RoleScopeDetail.as_view()),
+    path(f"{_ONE}/incompatibleAccessPackages", IncompatiblePackages.as_view()),
+    path(f"{_ONE}/incompatibleAccessPackages/$ref", IncompatiblePackageRefs.as_view()),
+    path(f"{_ONE}/incompatibleAccessPackages/<str:other_id>/$ref",
+         IncompatiblePackageRef.as_view()),
+    path(f"{_ONE}/incompatibleGroups", IncompatibleGroups.as_view()),
+    path(f"{_ONE}/incompatibleGroups/$ref", IncompatibleGroupRefs.as_view()),
+    path(f"{_ONE}/incompatibleGroups/<str:group_id>/$ref", IncompatibleGroupRef.as_view()),
+    path(f"{_ONE}/accessPackagesIncompatibleWith", IncompatibleWith.as_view()),
+]
