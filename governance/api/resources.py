@@ -12,6 +12,8 @@ leaves a catalog through a resource request, as in Graph::
     POST resourceRequests
     {"requestType": "adminRemove", "catalog": {"id": "3"}, "resource": {"id": "<resource id>"}}
 
+(a resource to remove may also be named by its originId and originSystem in the catalog).
+
 The portal's own groups are ``AadGroup`` resources (origin id: the group's id); their
 Member and Owner roles are made by services.packages.resource_add. Resources of target
 systems are imported by Refresh in the admin, not through requests.
@@ -94,10 +96,20 @@ def _add(actor, catalog, resource: Body) -> Resource:
 
 
 def _remove(actor, catalog, resource: Body) -> int:
+    """The resource named by its id, or by its origin within the catalog."""
     raw_id = resource.data.get("id")
-    if raw_id in (None, ""):
+    origin_id = resource.data.get("originId")
+    if raw_id in (None, "") and origin_id not in (None, "") and catalog is not None:
+        found = resources_for(actor).filter(
+            catalog=catalog, origin_id=str(origin_id),
+            origin_system=resource.data.get("originSystem") or OriginSystem.GROUP).first()
+        if found is None:
+            raise GraphError(f"resource: the catalog '{catalog.pk}' offers no resource with "
+                             f"the originId '{origin_id}'.", code="ResourceNotFound", status=404)
+    elif raw_id in (None, ""):
         raise GraphError("resource.id: give the id of the resource to remove.")
-    found = get_or_404(resources_for(actor), raw_id, "resource")
+    else:
+        found = get_or_404(resources_for(actor), raw_id, "resource")
     if catalog is not None and found.catalog_id != catalog.pk:
         raise GraphError(f"resource: the resource '{raw_id}' is not in the catalog "
                          f"'{catalog.pk}'.")

@@ -124,6 +124,17 @@ def test_bad_requests_are_400s_naming_the_problem_and_create_nothing(world, call
     assert _counts() == before
 
 
+def test_admin_remove_by_origin_within_the_catalog(world, callers):
+    group = GroupFactory(display_name="Marketing")
+    callers.writer.post(REQUESTS, _add_body(world.catalog, group), format="json")
+    body = {"requestType": "adminRemove", "catalog": {"id": str(world.catalog.pk)},
+            "resource": {"originId": str(group.pk), "originSystem": "AadGroup"}}
+    response = callers.writer.post(REQUESTS, body, format="json")
+    assert response.status_code == 201, response.content
+    assert not Resource.objects.filter(origin_id=str(group.pk)).exists()
+    assert_graph_error(callers.writer.post(REQUESTS, body, format="json"), 404, str(group.pk))
+
+
 def test_removing_from_the_wrong_catalog_is_refused(world, callers):
     other = CatalogFactory(display_name="Other")
     resource = Resource.objects.get(origin_id=str(world.other_group.pk))
