@@ -329,9 +329,8 @@ class PolicyBody:
                                                          "expiration.duration")
             if args["expiration_duration"] is None:
                 raise bad("expiration.duration", "give how long access lasts, e.g. P30D.")
-        else:
-            body.data.get("duration") and parse_duration(body.data["duration"],
-                                                         "expiration.duration")
+        elif body.data.get("duration"):
+            parse_duration(body.data["duration"], "expiration.duration")  # checked, not kept
 
     def _requestor(self, value) -> None:
         body, args, path = _object(value, "requestorSettings", REQUESTOR), self.arguments, \

@@ -1,0 +1,132 @@
+"""policy_body and policy_json without HTTP: Graph's policy JSON → policy_save's arguments,
+and the service's field names → Graph's property paths."""
+
+from datetime import timedelta
+
+import pytest
+
+from governance.api.graph_json import InvalidBody
+from governance.api.policy_body import (
+    PolicyBody,
+    current_arguments,
+    graph_defaults,
+    graph_path,
+    stage_spec,
+    subject_set,
+)
+from governance.api.policy_json import policy_json
+from governance.choices import SubjectSetType
+from tests.factories import GroupFactory
+
+MANAGER = {"@odata.type": "#microsoft.graph.requestorManager", "managerLevel": 2}
+
+
+def single(user) -> dict:
+    return {"@odata.type": "#microsoft.graph.singleUser", "userId": str(user.pk)}
+
+
+def test_an_empty_body_gives_graphs_defaults(db):
+    arguments = PolicyBody({"displayName": "P"}, graph_defaults()).arguments
+    assert arguments["allowed_target_scope"] == "notSpecified"
+    assert arguments["expiration_type"] == "noExpiration"
+    assert arguments["enable_self_add"] is False and arguments["stages"] == []
+
+
+def test_a_patch_keeps_what_it_does_not_name(world):
+    reading = PolicyBody({"requestorSettings": {"allowCustomAssignmentSchedule": True}},
+                         current_arguments(world.policy))
+    arguments = reading.arguments
+    assert arguments["allow_custom_schedule"] is True
+    assert arguments["display_name"] == "Contoso partners"
+    assert arguments["specific_connected_organizations"] == [world.organization]
+    assert [stage.approvers for stage in arguments["stages"]] == [[world.approver],
+                                                                  [world.second_approver]]
+    assert reading.questions is None
+
+
+def test_subject_sets(world):
+    group = GroupFactory()
+    assert subject_set(single(world.member), "x") == ("singleUser", world.member)
+    assert subject_set({"@odata.type": "#microsoft.graph.groupMembers",
+                        "groupId": str(group.pk)}, "x") == ("groupMembers", group)
+    assert subject_set(MANAGER, "x") == ("requestorManager", 2)
+    with pytest.raises(InvalidBody, match=r"x\.managerLevel"):
+        subject_set(MANAGER | {"managerLevel": 3}, "x")
+    with pytest.raises(InvalidBody, match=r"x: has no property 'groupId'"):
+        subject_set(single(world.member) | {"groupId": "1"}, "x")
+    with pytest.raises(InvalidBody, match=r"x\.userId: no user has the id '0'"):
+        subject_set({"@odata.type": "#microsoft.graph.singleUser", "userId": "0"}, "x")
+
+
+def test_a_stage_with_the_requestors_manager_and_a_group(world):
+    group = GroupFactory()
+    spec = stage_spec({
+        "durationBeforeAutomaticDenial": "P14D",
+        "primaryApprovers": [MANAGER, {"@odata.type": "#microsoft.graph.groupMembers",
+                                       "groupId": str(group.pk)}],
+        "fallbackPrimaryApprovers": [single(world.approver)],
+        "isEscalationEnabled": True, "durationBeforeEscalation": "3 days, 0:00:00",
+        "escalationApprovers": [single(world.second_approver)]}, "s")
+    assert (spec.dynamic_approver, spec.manager_level) == (SubjectSetType.REQUESTOR_MANAGER, 2)
+    assert spec.approver_group == group and spec.fallback_approvers == [world.approver]
+    assert (spec.deadline_days, spec.escalate_after_days) == (14, 3)
+    with pytest.raises(InvalidBody, match=r"s\.primaryApprovers\[1\]: a stage names at most"):
+        stage_spec({"primaryApprovers": [MANAGER, MANAGER]}, "s")
+    with pytest.raises(InvalidBody, match=r"s\.fallbackEscalationApprovers"):
+        stage_spec({"fallbackEscalationApprovers": [single(world.approver)]}, "s")
+
+
+def test_targets_requestor_and_notification_settings(world):
+    group = GroupFactory()
+    arguments = PolicyBody({
+        "specificAllowedTargets": [single(world.member),
+                                   {"@odata.type": "#microsoft.graph.groupMembers",
+                                    "groupId": str(group.pk)}],
+        "requestorSettings": {"enableOnBehalfRequestorsToAddAccess": True,
+                              "onBehalfRequestors": [MANAGER | {"managerLevel": 1}],
+                              "isRequestorJustificationRequired": True},
+        "notificationSettings": {"isAssignmentNotificationDisabled": True},
+        "expiration": {"type": "afterDuration", "duration": "PT8H"},
+    }, graph_defaults()).arguments
+    assert arguments["specific_users"] == [world.member]
+    assert arguments["specific_groups"] == [group]
+    assert arguments["enable_on_behalf_of_direct_reports"] is True
+    assert arguments["is_requestor_justification_required"] is True
+    assert arguments["send_assignment_emails"] is False
+    assert arguments["expiration_duration"] == timedelta(hours=8)
+    for body, where in (
+            ({"requestorSettings": {"enableOnBehalfRequestorsToRemoveAccess": True}},
+             "requestorSettings.enableOnBehalfRequestorsToRemoveAccess"),
+            ({"requestorSettings": {"onBehalfRequestors": [MANAGER]}},
+             r"requestorSettings.onBehalfRequestors\[0\]"),
+            ({"specificAllowedTargets": [MANAGER]}, r"specificAllowedTargets\[0\]"),
+            ({"automaticRequestSettings": {}}, "automaticRequestSettings"),
+            ({"expiration": {"type": "afterDuration"}}, "expiration.duration")):
+        with pytest.raises(InvalidBody, match=where):
+            PolicyBody(body, graph_defaults())
+
+
+def test_service_fields_become_graph_paths():
+    assert graph_path("stage2_deadline_days") == (
+        "requestApprovalSettings.stages[1].durationBeforeAutomaticDenial")
+    assert graph_path("stage1_fallback_approvers") == (
+        "requestApprovalSettings.stages[0].fallbackPrimaryApprovers")
+    assert graph_path("specific_users") == "specificAllowedTargets"
+    assert graph_path("expiration_end_at") == "expiration.endDateTime"
+    assert graph_path("regex_pattern", "questions[2]") == "questions[2].regexPattern"
+    assert graph_path(None, "questions[0]") == "questions[0]"
+
+
+def test_the_worlds_policy_as_graph_writes_it(world):
+    item = policy_json(world.policy, expand=("accessPackage", "catalog"))
+    assert item["allowedTargetScope"] == "specificConnectedOrganizationUsers"
+    assert item["specificAllowedTargets"] == [{
+        "@odata.type": "#microsoft.graph.connectedOrganizationMembers",
+        "connectedOrganizationId": str(world.organization.pk), "description": "Contoso"}]
+    assert item["expiration"]["duration"] == "P30D"
+    assert [s["durationBeforeAutomaticDenial"]
+            for s in item["requestApprovalSettings"]["stages"]] == ["P14D", "P14D"]
+    assert item["questions"][0]["regexPattern"] == r"[A-Z]{3}-\d{4}"
+    assert item["reviewSettings"] is None
+    assert item["accessPackage"]["id"] == str(world.package.pk)
+    assert item["catalog"]["id"] == str(world.catalog.pk)
