@@ -1,15 +1,19 @@
 """resourceRequests: adding and removing a catalog's resources as Graph does, the requests
 listed from the audit log, refusals that change nothing, and who may do what."""
 
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
 from governance.choices import CatalogRole, GroupMembershipRole
 from governance.models import AuditEvent, GroupMembership, Resource
+from governance.services.packages import resource_add
 from tests.api.conftest import (
     EM,
     assert_graph_error,
     assert_refused_three_ways,
     person_client,
 )
-from tests.factories import CatalogFactory, GroupFactory, role_holder
+from tests.factories import CatalogFactory, GroupFactory, UserFactory, role_holder
 
 REQUESTS = f"{EM}/resourceRequests"
 
@@ -175,3 +179,23 @@ def test_permissions(world, callers):
     assert_graph_error(callers.anonymous.get(REQUESTS), 401)
     assert callers.reader.get(REQUESTS).status_code == 200
     assert reader.get(REQUESTS).status_code == 200
+
+
+def test_request_pages_cost_the_same_for_2_and_20_items(world, callers):
+    def page_queries() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            response = callers.owner.get(REQUESTS, {"$expand": "resource,catalog"})
+        assert response.status_code == 200
+        return len(queries)
+
+    admin = UserFactory(email="admin@access.example", is_superuser=True)
+    for number in range(2):
+        resource_add(actor=admin, catalog_id=world.catalog.pk,
+                     group_id=GroupFactory(display_name=f"A{number}").pk)
+    callers.owner.get(REQUESTS)  # the token's first use is recorded once
+    small = page_queries()
+    for number in range(18):
+        resource_add(actor=admin, catalog_id=world.catalog.pk,
+                     group_id=GroupFactory(display_name=f"B{number}").pk)
+    assert len(callers.owner.get(REQUESTS).json()["value"]) == 20
+    assert page_queries() == small
