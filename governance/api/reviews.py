@@ -5,15 +5,18 @@ instance (accessReviewInstance, the same id) and its decisions
 
 Readers of a package's catalog (and global administrators and API clients) read its reviews
 and every decision; a reviewer reads the decisions they review, as the My Access pages show
-them (selectors.reviews.reviewable_decisions).
+them (selectors.reviews.reviewable_decisions). A person's token also finds their own work
+with Graph's filterByCurrentUser(on='reviewer') on definitions and on an instance's decisions.
 """
 
-from django.urls import path
+from django.db.models import Exists, OuterRef
+from django.urls import path, re_path
 
 from governance.models import AccessReview, ReviewDecision
 from governance.selectors.permissions import Capability, scoped
 from governance.selectors.reviews import reviewable_decisions
 
+from .assignments import current_person, current_user_path
 from .base import GraphView, ResourceNotFound, get_or_404, object_id
 from .review_json import DECISION, DEFINITION, INSTANCE, decision_type
 
@@ -56,6 +59,19 @@ class DefinitionList(GraphView):
         return self.collection(reviews_for(request.user), DEFINITION, DEFINITIONS)
 
 
+class DefinitionsOfCurrentUser(GraphView):
+    """definitions/filterByCurrentUser(on='reviewer'): the reviews where the caller reviews
+    someone, open or closed."""
+
+    graph_type, is_collection = DEFINITION, True
+
+    def get(self, request, on):
+        person = current_person(request, on, ("reviewer",))
+        mine = reviewable_decisions(person).filter(review_id=OuterRef("pk"))
+        return self.collection(AccessReview.objects.filter(Exists(mine)), DEFINITION,
+                               DEFINITIONS)
+
+
 class DefinitionDetail(GraphView):
     graph_type = DEFINITION
 
@@ -95,6 +111,21 @@ class DecisionList(GraphView):
                                "/decisions")
 
 
+class DecisionsOfCurrentUser(GraphView):
+    """…/decisions/filterByCurrentUser(on='reviewer'): the decisions the caller reviews."""
+
+    graph_type, is_collection = DECISION, True
+
+    def get(self, request, definition_id, instance_id, on):
+        person = current_person(request, on, ("reviewer",))
+        _instance_id(definition_id, instance_id)
+        review_id = object_id(definition_id, "access review definition")
+        mine = reviewable_decisions(person).filter(review_id=review_id).order_by("id")
+        return self.collection(mine, decision_type(request),
+                               f"{DEFINITIONS}('{definition_id}')/instances('{instance_id}')"
+                               "/decisions")
+
+
 class DecisionDetail(GraphView):
     graph_type = DECISION
 
@@ -111,8 +142,13 @@ class DecisionDetail(GraphView):
 
 INSTANCES = f"{DEFINITIONS}/<str:definition_id>/instances"
 
+DECISIONS_PATTERN = (f"{DEFINITIONS}/(?P<definition_id>[^/]+)/instances/"
+                     "(?P<instance_id>[^/]+)/decisions")
+
 urlpatterns = [
     path(DEFINITIONS, DefinitionList.as_view()),
+    re_path(current_user_path(DEFINITIONS), DefinitionsOfCurrentUser.as_view()),
+    re_path(current_user_path(DECISIONS_PATTERN), DecisionsOfCurrentUser.as_view()),
     path(f"{DEFINITIONS}/<str:definition_id>", DefinitionDetail.as_view()),
     path(INSTANCES, InstanceList.as_view()),
     path(f"{INSTANCES}/<str:instance_id>", InstanceDetail.as_view()),

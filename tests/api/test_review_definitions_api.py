@@ -151,3 +151,27 @@ def test_permissions(world, callers):
     assert callers.writer.post(DEFINITIONS, {}, format="json").status_code == 405
     assert callers.writer.delete(urls[1]).status_code == 405
     assert_graph_error(callers.writer.get(f"{DEFINITIONS}/abc"), 404)
+
+
+def test_reviewers_find_their_reviews_and_decisions(world, callers):
+    review, _assignments, colleague = review_team(world)
+    approver = person_client(world.approver)
+    mine = approver.get(f"{DEFINITIONS}/filterByCurrentUser(on='reviewer')").json()
+    assert [d["id"] for d in mine["value"]] == [str(review.pk)]
+    url = f"{DEFINITIONS}/{review.pk}/instances/{review.pk}/decisions"
+    decisions = approver.get(f"{url}/filterByCurrentUser(on='reviewer')").json()["value"]
+    assert {d["principal"]["id"] for d in decisions} == {
+        str(world.requester.pk), str(world.member.pk), str(colleague.pk)}
+    # The owner reviews the whole review, but never their own access.
+    owners = callers.owner.get(f"{url}/filterByCurrentUser(on='reviewer')").json()["value"]
+    assert len(owners) == 3 and str(world.owner.pk) not in {d["principal"]["id"]
+                                                            for d in owners}
+    assert callers.member.get(f"{DEFINITIONS}/filterByCurrentUser(on='reviewer')").json()[
+        "value"] == []
+    assert callers.member.get(f"{url}/filterByCurrentUser(on='reviewer')").json()[
+        "value"] == []
+    assert_graph_error(approver.get(f"{DEFINITIONS}/filterByCurrentUser(on='owner')"), 400,
+                       "reviewer")
+    assert_graph_error(callers.reader.get(f"{DEFINITIONS}/filterByCurrentUser(on='reviewer')"),
+                       400, "person")
+    assert_graph_error(callers.anonymous.get(f"{url}/filterByCurrentUser(on='reviewer')"), 401)
