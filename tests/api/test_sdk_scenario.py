@@ -46,15 +46,18 @@ from msgraph.generated.models.expiration_pattern import ExpirationPattern
 from msgraph.generated.models.expiration_pattern_type import ExpirationPatternType
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.models.single_user import SingleUser
+from msgraph_core.tasks.page_iterator import PageIterator
 
-from governance.choices import GroupMembershipRole
+from governance.choices import CatalogRole, GroupMembershipRole
 from governance.models import ConnectedOrganization as Organization
 from governance.models import GroupMembership
 from tests.api.sdk import (
     AssignmentsRequestBuilder,
+    CatalogsRequestBuilder,
     ResourceRolesRequestBuilder,
     ResourcesRequestBuilder,
     api_client_token,
+    assert_graph_v1_properties,
     call,
     graph_service_client,
     person_token,
@@ -62,7 +65,7 @@ from tests.api.sdk import (
     run,
 )
 from tests.conftest import wait_for
-from tests.factories import GroupFactory, GuestFactory, UserFactory
+from tests.factories import CatalogFactory, GroupFactory, GuestFactory, UserFactory, role_holder
 
 pytestmark = [
     pytest.mark.services, pytest.mark.django_db(transaction=True),
@@ -231,8 +234,8 @@ def test_the_scenario_through_the_sdk(live_server, celery_worker):
     assert late.value.response_status_code == 409, first.recorder.last()
 
     # Stage 2, then delivery by the worker.
-    approve(graph_service_client(live_server.url, person_token(second)), request.id,
-            "Project lead agrees")
+    last = graph_service_client(live_server.url, person_token(second))
+    approve(last, request.id, "Project lead agrees")
     wait_for(state_is(AccessPackageRequestState.Delivered), timeout=30,
              what="the request to be delivered")
     assignments = call(admin, em.assignments.get(request_configuration=query(
@@ -264,3 +267,72 @@ def test_the_scenario_through_the_sdk(live_server, celery_worker):
     members = call(admin, admin.groups.by_group_id(str(group.pk)).members.get(),
                    "GET groups/{id}/members")
     assert str(guest.pk) not in [member.id for member in members.value]
+
+    assert_graph_v1_properties(admin, own, first, last)
+
+
+def refusal(coro) -> ODataError:
+    """The ODataError the SDK raises for a refused call."""
+    with pytest.raises(ODataError) as refused:
+        run(coro)
+    return refused.value
+
+
+def catalogs(client):
+    return client.identity_governance.entitlement_management.catalogs
+
+
+def test_graph_errors_reach_the_sdk_as_odata_errors(live_server):
+    catalog = CatalogFactory(display_name="Projects")
+    stranger = role_holder(CatalogFactory(display_name="Elsewhere"), CatalogRole.OWNER,
+                           email="stranger@access.example")
+    _principal, read_only = api_client_token("Read only", write=False)
+    _principal, writer_token = api_client_token("Writer")
+
+    nobody = graph_service_client(live_server.url, "")
+    error = refusal(catalogs(nobody).get())
+    assert error.response_status_code == 401, nobody.recorder.last()
+    assert error.error.code and error.error.message
+
+    reader = graph_service_client(live_server.url, read_only)
+    assert call(reader, catalogs(reader).get(), "GET catalogs (read only)").value
+    error = refusal(catalogs(reader).post(AccessPackageCatalog(display_name="New")))
+    assert error.response_status_code == 403, reader.recorder.last()
+    assert "EntitlementManagement.ReadWrite.All" in error.error.message
+
+    other = graph_service_client(live_server.url, person_token(stranger))
+    error = refusal(catalogs(other).by_access_package_catalog_id(str(catalog.pk)).get())
+    assert error.response_status_code == 404, other.recorder.last()
+
+    writer = graph_service_client(live_server.url, writer_token)
+    error = refusal(catalogs(writer).by_access_package_catalog_id("not-an-id").get())
+    assert error.response_status_code == 404, writer.recorder.last()
+    error = refusal(catalogs(writer).post(AccessPackageCatalog(
+        display_name="New", additional_data={"colour": "red"})))
+    assert error.response_status_code == 400, writer.recorder.last()
+    assert "colour" in error.error.message
+
+
+def test_the_sdk_pages_through_next_links(live_server):
+    for name in ("Alpha", "Bravo", "Charlie", "Delta", "Echo"):
+        CatalogFactory(display_name=name)
+    _principal, token = api_client_token("Pager")
+    client = graph_service_client(live_server.url, token)
+    catalogs = client.identity_governance.entitlement_management.catalogs
+
+    first = call(client, catalogs.get(request_configuration=query(
+        CatalogsRequestBuilder, "CatalogsRequestBuilder", top=2, orderby=["displayName"],
+        count=True)), "GET catalogs?$top=2&$orderby&$count=true")
+    assert [c.display_name for c in first.value] == ["Alpha", "Bravo"]
+    assert first.odata_count == 5
+    assert first.odata_next_link
+
+    names = []
+
+    async def every_page():
+        pages = PageIterator(first, client.request_adapter)
+        await pages.iterate(lambda catalog: names.append(catalog.display_name) or True)
+
+    call(client, every_page(), "the SDK's PageIterator following @odata.nextLink")
+    assert names == ["Alpha", "Bravo", "Charlie", "Delta", "Echo"]
+    assert_graph_v1_properties(client)

@@ -38,6 +38,7 @@ from msgraph.generated.models.access_package_resource_scope import AccessPackage
 from msgraph.generated.models.allowed_target_scope import AllowedTargetScope
 from msgraph.generated.models.expiration_pattern import ExpirationPattern
 from msgraph.generated.models.expiration_pattern_type import ExpirationPatternType
+from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.models.single_user import SingleUser
 
 from governance.choices import GroupMembershipRole
@@ -48,10 +49,12 @@ from tests.api.sdk import (
     ResourceRolesRequestBuilder,
     ResourcesRequestBuilder,
     api_client_token,
+    assert_graph_v1_properties,
     call,
     graph_service_client,
     person_token,
     query,
+    run,
 )
 from tests.conftest import wait_for
 from tests.factories import CatalogFactory, GroupFactory, UserFactory
@@ -211,3 +214,25 @@ def test_the_tutorial_through_the_sdk(live_server, celery_worker):
     assert str(requestor.pk) in [member.id for member in members.value]
     assert GroupMembership.objects.filter(group=group, user=requestor,
                                           role=GroupMembershipRole.MEMBER).exists()
+
+    # Step 4: clean up: remove the assignment, then delete the policy and the package.
+    removal = call(admin, em.assignment_requests.post(AccessPackageAssignmentRequest(
+        request_type=AccessPackageRequestType.AdminRemove,
+        assignment=AccessPackageAssignment(id=assignment.id),
+    )), "4 POST assignmentRequests (adminRemove)")
+    assert removal.id and removal.request_type == AccessPackageRequestType.AdminRemove
+    ended = em.assignments.by_access_package_assignment_id(assignment.id)
+    wait_for(lambda: call(admin, ended.get(), "4 GET assignments/{id}").state
+             == AccessPackageAssignmentState.Expired, timeout=30,
+             what="the assignment to end")
+    wait_for(lambda: not GroupMembership.objects.filter(group=group, user=requestor).exists(),
+             timeout=30, what="the membership to be removed")
+    call(admin, em.assignment_policies.by_access_package_assignment_policy_id(policy.id)
+         .delete(), "4 DELETE assignmentPolicies/{id}")
+    call(admin, em.access_packages.by_access_package_id(package.id).delete(),
+         "4 DELETE accessPackages/{id}")
+    with pytest.raises(ODataError) as gone:
+        run(em.access_packages.by_access_package_id(package.id).get())
+    assert gone.value.response_status_code == 404, admin.recorder.last()
+
+    assert_graph_v1_properties(admin, own)
