@@ -140,15 +140,16 @@ def domains_from_sources(items, current: ConnectedOrganization | None) -> list[s
 _USER_REFERENCE = re.compile(r"/(?:users|directoryObjects)/(?P<id>[^/?#]+)/?$")
 
 
-def referenced_user_id(body: dict) -> int:
-    """The user id of ``{"@odata.id": "https://host/v1.0/users/12"}``."""
+def referenced_user_id(body: dict, name: str = "@odata.id") -> int:
+    """The user id of ``{"@odata.id": "https://host/v1.0/users/12"}`` (or of a
+    …/directoryObjects/12 URL)."""
     reject_unknown(body, ("@odata.id",), "reference")
     reference = body.get("@odata.id")
     if not isinstance(reference, str) or not reference:
-        raise GraphError("@odata.id: give the user's URL, e.g. "
+        raise GraphError(f"{name}: give the user's URL, e.g. "
                          "https://graph.microsoft.com/v1.0/users/{id}.")
     match = _USER_REFERENCE.search(reference)
     if not match or not match.group("id").isdigit() or len(match.group("id")) > 18:
-        raise GraphError(f"@odata.id: '{reference}' is not the URL of a user "
+        raise GraphError(f"{name}: '{reference}' is not the URL of a user "
                          "(…/v1.0/users/{id}).")
     return int(match.group("id"))

@@ -22,10 +22,11 @@ from governance.services.organizations import (
     organization_sponsor_remove,
 )
 
-from .base import EM, GraphView, get_or_404, object_id
+from .base import API_ROOT, EM, GraphType, GraphView, get_or_404, object_id
 from .errors import GraphError
 from .graph_json import Body
 from .organization_json import ORGANIZATION, SPONSOR, domains_from_sources, referenced_user_id
+from .shapes import USER_FIELDS
 
 ORGANIZATIONS = f"{EM}/connectedOrganizations"
 ORGANIZATION_PROPERTIES = ("displayName", "description", "state", "identitySources", "id",
@@ -129,11 +130,25 @@ class SponsorList(GraphView):
                                "directoryObjects")
 
 
-class SponsorAdd(GraphView):
-    """POST …/{id}/internalSponsors/$ref {"@odata.id": "https://host/v1.0/users/{userId}"}."""
+class SponsorReferences(GraphView):
+    """…/{id}/internalSponsors/$ref (or externalSponsors):
+
+    - POST {"@odata.id": "https://host/v1.0/users/{userId}"} adds a sponsor;
+    - DELETE ?@id=https://host/v1.0/users/{userId} removes one (as the SDK's ref.delete());
+    - GET lists the references, [{"@odata.id": "https://host/v1.0/directoryObjects/{id}"}].
+    """
 
     body_properties = ("@odata.id",)
     kind = "internalSponsors"
+
+    def get(self, request, organization_id):
+        organization = organization_for(request.user, organization_id)
+        root = request.build_absolute_uri(API_ROOT)
+        references = GraphType("directoryObject", USER_FIELDS, lambda user, expand=(): {
+            "@odata.id": f"{root}/directoryObjects/{user.pk}"})
+        sponsors = getattr(organization, f"{SPONSOR_KINDS[self.kind]}_sponsors").all()
+        return self.collection(sponsors.order_by("display_name", "email", "id"), references,
+                               "Collection($ref)")
 
     def post(self, request, organization_id):
         organization = organization_for(request.user, organization_id)
@@ -145,6 +160,26 @@ class SponsorAdd(GraphView):
                                  user=person, kind=SPONSOR_KINDS[self.kind])
         return self.no_content()
 
+    def delete(self, request, organization_id):
+        reference = request.query_params.get("@id")
+        if not reference:
+            raise GraphError("@id: give the sponsor to remove, e.g. "
+                             "$ref?@id=https://graph.microsoft.com/v1.0/users/{id}.")
+        return _sponsor_remove(request, organization_id, self.kind,
+                               referenced_user_id({"@odata.id": reference}, "@id"))
+
+
+def _sponsor_remove(request, organization_id, kind_name: str, user_id: int):
+    organization = organization_for(request.user, organization_id)
+    kind = SPONSOR_KINDS[kind_name]
+    person = getattr(organization, f"{kind}_sponsors").filter(pk=user_id).first()
+    if person is None:
+        raise GraphError(f"No {kind} sponsor of this connected organization has the id "
+                         f"'{user_id}'.", code="ResourceNotFound", status=404)
+    organization_sponsor_remove(actor=request.user, organization_id=organization.pk,
+                                user=person, kind=kind)
+    return GraphView.no_content()
+
 
 class SponsorRemove(GraphView):
     """DELETE …/{id}/internalSponsors/{userId}/$ref."""
@@ -152,23 +187,15 @@ class SponsorRemove(GraphView):
     kind = "internalSponsors"
 
     def delete(self, request, organization_id, user_id):
-        organization = organization_for(request.user, organization_id)
-        kind = SPONSOR_KINDS[self.kind]
-        sponsors = getattr(organization, f"{kind}_sponsors")
-        person = sponsors.filter(pk=object_id(user_id, "sponsor")).first()
-        if person is None:
-            raise GraphError(f"No {kind} sponsor of this connected organization has the id "
-                             f"'{user_id}'.", code="ResourceNotFound", status=404)
-        organization_sponsor_remove(actor=request.user, organization_id=organization.pk,
-                                    user=person, kind=kind)
-        return self.no_content()
+        return _sponsor_remove(request, organization_id, self.kind,
+                               object_id(user_id, "sponsor"))
 
 
 def _sponsor_paths(kind: str) -> list:
     base = f"{ORGANIZATIONS}/<str:organization_id>/{kind}"
     return [
         path(base, SponsorList.as_view(kind=kind)),
-        path(f"{base}/$ref", SponsorAdd.as_view(kind=kind)),
+        path(f"{base}/$ref", SponsorReferences.as_view(kind=kind)),
         path(f"{base}/<str:user_id>/$ref", SponsorRemove.as_view(kind=kind)),
     ]
 

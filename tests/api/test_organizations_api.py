@@ -196,6 +196,29 @@ def test_sponsors_added_read_and_removed_by_reference(world, callers):
     assert_graph_error(callers.writer.delete(f"{base}/internalSponsors/abc/$ref"), 404)
 
 
+def test_sponsor_references_as_the_sdk_reads_and_removes_them(world, callers):
+    base = f"{ORGANIZATIONS}/{world.organization.pk}/internalSponsors/$ref"
+    world.organization.internal_sponsors.add(world.approver, world.member)
+    listed = callers.reader.get(base).json()
+    assert listed["@odata.context"].endswith("$metadata#Collection($ref)")
+    assert {item["@odata.id"] for item in listed["value"]} == {
+        f"http://testserver/v1.0/directoryObjects/{world.approver.pk}",
+        f"http://testserver/v1.0/directoryObjects/{world.member.pk}"}
+    removed = callers.writer.delete(
+        f"{base}?@id=https://graph.microsoft.com/v1.0/directoryObjects/{world.member.pk}")
+    assert removed.status_code == 204, removed.content
+    assert list(world.organization.internal_sponsors.all()) == [world.approver]
+    assert_graph_error(callers.writer.delete(base), 400, "@id")
+    assert_graph_error(callers.writer.delete(f"{base}?@id=https://x/v1.0/groups/4"), 400,
+                       "@id")
+    assert_graph_error(callers.writer.delete(f"{base}?@id=https://x/v1.0/users/"
+                                             f"{world.member.pk}"), 404)
+    assert_refused_three_ways(callers, "delete",
+                              f"{base}?@id=https://x/v1.0/users/{world.approver.pk}",
+                              stranger_status=403)
+    assert list(world.organization.internal_sponsors.all()) == [world.approver]
+
+
 def test_connected_organization_administrators_write(world, callers):
     administrator = UserFactory(email="orgs@access.example")
     GlobalRoleAssignment.objects.create(user=administrator, role=GlobalRole.CONNECTED_ORG_ADMIN)
