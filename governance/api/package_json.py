@@ -1,9 +1,12 @@
 """accessPackage with its navigation properties, accessPackageResourceRoleScope, and the few
 properties of a group that a package's incompatibleGroups show."""
 
+import dataclasses
+
 from django.db.models import Prefetch, QuerySet
 
 from governance.models import AccessPackage, Group, ResourceRoleScope
+from governance.selectors.permissions import Capability, scoped
 
 from . import odata
 from .base import GraphType
@@ -73,7 +76,10 @@ def package_full_json(package: AccessPackage, expand=()) -> dict:
     return item
 
 
-def prefetch_packages(queryset: QuerySet, expand) -> QuerySet:
+def prefetch_packages(queryset: QuerySet, expand, visible=None) -> QuerySet:
+    """The joins of a page of packages; `visible` limits the incompatible packages shown."""
+    if visible is None:
+        visible = AccessPackage.objects.all()
     queryset = queryset.select_related("catalog")
     if "resourceRoleScopes" in expand:
         queryset = queryset.prefetch_related(Prefetch("role_scopes",
@@ -81,7 +87,8 @@ def prefetch_packages(queryset: QuerySet, expand) -> QuerySet:
     if "assignmentPolicies" in expand:
         queryset = queryset.prefetch_related("policies", *policy_prefetches("policies__"))
     if "incompatibleAccessPackages" in expand:
-        queryset = queryset.prefetch_related("incompatible_access_packages")
+        queryset = queryset.prefetch_related(Prefetch("incompatible_access_packages",
+                                                      queryset=visible))
     if "incompatibleGroups" in expand:
         queryset = queryset.prefetch_related("incompatible_groups")
     return queryset
@@ -89,6 +96,16 @@ def prefetch_packages(queryset: QuerySet, expand) -> QuerySet:
 
 PACKAGE = GraphType("accessPackage", PACKAGE_FIELDS, package_full_json, PACKAGE_EXPANDABLE,
                     prefetch_packages)
+
+
+def package_type(user) -> GraphType:
+    """PACKAGE as `user` reads it: incompatible packages of catalogs they may not read are
+    left out, as the services leave them alone."""
+    visible = scoped(AccessPackage.objects.all(), user, Capability.READ)
+    return dataclasses.replace(
+        PACKAGE, prefetch=lambda queryset, expand: prefetch_packages(queryset, expand, visible))
+
+
 ROLE_SCOPE = GraphType("accessPackageResourceRoleScope", ROLE_SCOPE_FIELDS, role_scope_json,
                        (), prefetch_role_scopes)
 GROUP = GraphType("group", GROUP_FIELDS, group_json)

@@ -23,7 +23,7 @@ from governance.services.packages import package_role_add, package_role_remove, 
 from .base import EM, GraphView, ResourceNotFound, get_or_404
 from .errors import GraphError
 from .graph_json import Body, reject_unknown
-from .package_json import GROUP, PACKAGE, ROLE_SCOPE
+from .package_json import GROUP, PACKAGE, ROLE_SCOPE, package_type
 
 PACKAGES = f"{EM}/accessPackages"
 
@@ -178,7 +178,7 @@ class IncompatiblePackages(GraphView):
         package = package_for(request.user, package_id)
         return self.collection(
             scoped(package.incompatible_access_packages.all(), request.user, Capability.READ),
-            PACKAGE, f"{PACKAGES}('{package.pk}')/incompatibleAccessPackages")
+            package_type(request.user), f"{PACKAGES}('{package.pk}')/incompatibleAccessPackages")
 
 
 class IncompatiblePackageRefs(GraphView):
@@ -194,15 +194,25 @@ class IncompatiblePackageRefs(GraphView):
             _update_links(request.user, package, packages=[*current, other.pk])
         return self.no_content()
 
+    def delete(self, request, package_id):
+        """DELETE …/incompatibleAccessPackages/$ref?$id=<URL of the other package>."""
+        raw = _referenced_id({"@odata.id": request.query_params.get("$id")},
+                             r"/accessPackages/(?P<id>[^/?#]+)/?$", "access package")
+        return _drop_package(request, package_id, raw)
+
+
+def _drop_package(request, package_id, other_id):
+    package = package_for(request.user, package_id)
+    other = get_or_404(scoped(package.incompatible_access_packages.all(), request.user,
+                              Capability.READ), other_id, "incompatible access package")
+    current = visible_incompatible_ids(package, request.user)
+    _update_links(request.user, package, packages=[pk for pk in current if pk != other.pk])
+    return GraphView.no_content()
+
 
 class IncompatiblePackageRef(GraphView):
     def delete(self, request, package_id, other_id):
-        package = package_for(request.user, package_id)
-        other = get_or_404(scoped(package.incompatible_access_packages.all(), request.user,
-                                  Capability.READ), other_id, "incompatible access package")
-        current = visible_incompatible_ids(package, request.user)
-        _update_links(request.user, package, packages=[pk for pk in current if pk != other.pk])
-        return self.no_content()
+        return _drop_package(request, package_id, other_id)
 
 
 class IncompatibleGroups(GraphView):
@@ -226,14 +236,24 @@ class IncompatibleGroupRefs(GraphView):
             _update_links(request.user, package, groups=[*current, group_id])
         return self.no_content()
 
+    def delete(self, request, package_id):
+        """DELETE …/incompatibleGroups/$ref?$id=<URL of the group>."""
+        raw = _referenced_id({"@odata.id": request.query_params.get("$id")},
+                             r"/groups/(?P<id>[^/?#]+)/?$", "group")
+        return _drop_group(request, package_id, raw)
+
+
+def _drop_group(request, package_id, group_id):
+    package = package_for(request.user, package_id)
+    group = get_or_404(package.incompatible_groups.all(), group_id, "incompatible group")
+    current = list(package.incompatible_groups.values_list("pk", flat=True))
+    _update_links(request.user, package, groups=[pk for pk in current if pk != group.pk])
+    return GraphView.no_content()
+
 
 class IncompatibleGroupRef(GraphView):
     def delete(self, request, package_id, group_id):
-        package = package_for(request.user, package_id)
-        group = get_or_404(package.incompatible_groups.all(), group_id, "incompatible group")
-        current = list(package.incompatible_groups.values_list("pk", flat=True))
-        _update_links(request.user, package, groups=[pk for pk in current if pk != group.pk])
-        return self.no_content()
+        return _drop_group(request, package_id, group_id)
 
 
 class IncompatibleWith(GraphView):
@@ -243,7 +263,8 @@ class IncompatibleWith(GraphView):
         package = package_for(request.user, package_id)
         return self.collection(
             scoped(package.incompatible_with.all(), request.user, Capability.READ),
-            PACKAGE, f"{PACKAGES}('{package.pk}')/accessPackagesIncompatibleWith")
+            package_type(request.user),
+            f"{PACKAGES}('{package.pk}')/accessPackagesIncompatibleWith")
 
 
 _ONE = f"{PACKAGES}/<str:package_id>"

@@ -19,7 +19,7 @@ from .base import EM, GraphView, reference_id
 from .catalogs import catalog_for
 from .errors import GraphError
 from .graph_json import Body
-from .package_json import PACKAGE, POLICY
+from .package_json import PACKAGE, POLICY, package_type
 from .package_links import package_for, packages_for
 
 PACKAGES = f"{EM}/accessPackages"
@@ -43,7 +43,8 @@ class PackageList(GraphView):
     graph_type, body_properties, is_collection = PACKAGE, PACKAGE_PROPERTIES, True
 
     def get(self, request):
-        return self.collection(packages_for(request.user), PACKAGE, PACKAGES)
+        return self.collection(packages_for(request.user), package_type(request.user),
+                               PACKAGES)
 
     def post(self, request):
         body = Body(self.body(), PACKAGE_PROPERTIES, "accessPackage")
@@ -53,17 +54,18 @@ class PackageList(GraphView):
                                  display_name=body.text("displayName"),
                                  description=body.text("description"),
                                  is_hidden=body.boolean("isHidden", False))
-        package = self.reload(packages_for(request.user), package, PACKAGE)
-        return self.entity(package, PACKAGE, PACKAGES, status=201)
+        graph_type = package_type(request.user)
+        package = self.reload(packages_for(request.user), package, graph_type)
+        return self.entity(package, graph_type, PACKAGES, status=201)
 
 
 class PackageDetail(GraphView):
     graph_type, body_properties = PACKAGE, PACKAGE_PROPERTIES
 
     def get(self, request, package_id):
-        package = package_for(request.user, package_id)
-        return self.entity(self.reload(packages_for(request.user), package, PACKAGE),
-                           PACKAGE, PACKAGES)
+        package, graph_type = package_for(request.user, package_id), package_type(request.user)
+        return self.entity(self.reload(packages_for(request.user), package, graph_type),
+                           graph_type, PACKAGES)
 
     def patch(self, request, package_id):
         package = package_for(request.user, package_id)
@@ -87,7 +89,8 @@ class PackagesForRequestor(GraphView):
     graph_type, is_collection = PACKAGE, True
 
     def get(self, request):
-        return self.collection(packages_visible_to(request.user), PACKAGE, PACKAGES)
+        return self.collection(packages_visible_to(request.user), package_type(request.user),
+                               PACKAGES)
 
 
 class PackagePolicies(GraphView):

@@ -6,7 +6,13 @@ from django.test.utils import CaptureQueriesContext
 
 from governance.models import AccessPackage
 from tests.api.conftest import EM, assert_graph_error, assert_refused_three_ways
-from tests.factories import GroupFactory, PackageFactory, PolicyFactory, group_role
+from tests.factories import (
+    CatalogFactory,
+    GroupFactory,
+    PackageFactory,
+    PolicyFactory,
+    group_role,
+)
 
 PACKAGES = f"{EM}/accessPackages"
 
@@ -179,6 +185,40 @@ def test_incompatible_groups_by_reference(world, callers):
     assert_refused_three_ways(callers, "delete", f"{refs}/{group.pk}/$ref")
     assert callers.owner.delete(f"{refs}/{group.pk}/$ref").status_code == 204
     assert not world.package.incompatible_groups.exists()
+    world.package.incompatible_groups.add(group)
+    by_query = callers.owner.delete(
+        f"{refs}/$ref", QUERY_STRING=f"$id=https://graph.microsoft.com/v1.0/groups/{group.pk}")
+    assert by_query.status_code == 204, by_query.content
+    assert not world.package.incompatible_groups.exists()
+
+
+def test_removing_an_incompatible_package_by_id_in_the_query(world, callers):
+    other = PackageFactory(catalog=world.catalog, display_name="Osprey")
+    world.package.incompatible_access_packages.add(other)
+    refs = f"{PACKAGES}/{world.package.pk}/incompatibleAccessPackages/$ref"
+    response = callers.writer.delete(
+        refs, QUERY_STRING=f"$id=https://graph.microsoft.com/v1.0/{EM[6:]}/accessPackages/"
+                           f"{other.pk}")
+    assert response.status_code == 204, response.content
+    assert not world.package.incompatible_access_packages.exists()
+    assert_graph_error(callers.writer.delete(refs), 400, "@odata.id")
+
+
+def test_incompatible_packages_of_unreadable_catalogs_are_not_shown(world, callers):
+    hidden = PackageFactory(catalog=CatalogFactory(), display_name="Elsewhere's")
+    shown = PackageFactory(catalog=world.catalog, display_name="Osprey")
+    world.package.incompatible_access_packages.add(hidden, shown)
+    url = f"{PACKAGES}/{world.package.pk}"
+    expanded = callers.owner.get(url, {"$expand": "incompatibleAccessPackages"}).json()
+    assert [p["displayName"] for p in expanded["incompatibleAccessPackages"]] == ["Osprey"]
+    listed = callers.owner.get(f"{url}/incompatibleAccessPackages").json()["value"]
+    assert [p["displayName"] for p in listed] == ["Osprey"]
+    everything = callers.writer.get(url, {"$expand": "incompatibleAccessPackages"}).json()
+    assert len(everything["incompatibleAccessPackages"]) == 2
+    # Removing the one they see keeps the one they do not.
+    assert callers.owner.delete(f"{url}/incompatibleAccessPackages/{shown.pk}/$ref"
+                                ).status_code == 204
+    assert list(world.package.incompatible_access_packages.all()) == [hidden]
 
 
 def test_a_page_costs_the_same_for_2_and_20_packages(world, callers):

@@ -1,0 +1,247 @@
+"""The parts of a Graph accessPackageAssignmentPolicy body: subject sets, approval stages and
+questions, each read with refusals naming its property path; and the Graph paths of the
+fields that services.policies names in its refusals (policy_body reads the whole body)."""
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from governance.choices import QuestionKind, SubjectSetType
+from governance.models import ConnectedOrganization, Group, User
+from governance.services.errors import InvalidInput
+from governance.services.policies import DYNAMIC_APPROVERS, StageSpec
+
+from .graph_json import Body, InvalidBody, parse_duration
+
+GRAPH = "#microsoft.graph."
+STAGE = ("durationBeforeAutomaticDenial", "isApproverJustificationRequired",
+         "isEscalationEnabled", "durationBeforeEscalation", "primaryApprovers",
+         "fallbackPrimaryApprovers", "escalationApprovers", "fallbackEscalationApprovers")
+QUESTION = ("id", "sequence", "isRequired", "isAnswerEditable", "text", "localizations",
+            "isSingleLineQuestion", "regexPattern", "choices", "isMultipleSelectionAllowed")
+SUBJECT_SETS = {"singleUser": ("userId", "description"),
+                "groupMembers": ("groupId", "description"),
+                "connectedOrganizationMembers": ("connectedOrganizationId", "description"),
+                "requestorManager": ("managerLevel",),
+                "internalSponsors": (), "externalSponsors": (), "targetUserSponsors": ()}
+QUESTION_TYPES = {"accessPackageTextInputQuestion": QuestionKind.TEXT,
+                  "accessPackageMultipleChoiceQuestion": QuestionKind.CHOICE}
+
+
+def bad(path: str, problem: str) -> InvalidBody:
+    return InvalidBody(f"{path}: {problem}")
+
+
+def object_body(value, path: str, allowed) -> Body:
+    if not isinstance(value, dict):
+        raise bad(path, "expected a JSON object.")
+    unknown = sorted(k for k in value if k not in allowed and not k.startswith("@odata."))
+    if unknown:
+        raise bad(path, f"has no property {', '.join(repr(k) for k in unknown)}.")
+    return Body(value, allowed, path)
+
+
+def array(value, path: str) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise bad(path, "expected a JSON array.")
+    return value
+
+
+def flag(body: Body, name: str, path: str, default: bool) -> bool:
+    value = body.data.get(name, default)
+    if not isinstance(value, bool):
+        raise bad(f"{path}.{name}", "expected true or false.")
+    return value
+
+
+def _row(model, raw, path: str, what: str):
+    text = str(raw if raw is not None else "").strip()
+    found = model.objects.filter(pk=int(text)).first() \
+        if text.isdigit() and len(text) <= 18 else None
+    if found is None:
+        raise bad(path, f"no {what} has the id '{raw}'.")
+    return found
+
+
+def subject_set(value, path: str) -> tuple[str, object]:
+    """(Graph type, what it names: a User, Group, ConnectedOrganization, manager level or
+    None) of one subjectSet."""
+    if not isinstance(value, dict):
+        raise bad(path, "expected a subject set object.")
+    raw_type = value.get("@odata.type")
+    kind = raw_type[len(GRAPH):] if isinstance(raw_type, str) and raw_type.startswith(GRAPH) \
+        else raw_type
+    if kind not in SUBJECT_SETS:
+        raise bad(f"{path}.@odata.type", f"'{raw_type}' is not one of "
+                  f"{', '.join(GRAPH + name for name in SUBJECT_SETS)}.")
+    body = object_body(value, path, SUBJECT_SETS[kind])
+    if kind == "singleUser":
+        return kind, _row(User, body.data.get("userId"), f"{path}.userId", "user")
+    if kind == "groupMembers":
+        return kind, _row(Group, body.data.get("groupId"), f"{path}.groupId", "group")
+    if kind == "connectedOrganizationMembers":
+        return kind, _row(ConnectedOrganization, body.data.get("connectedOrganizationId"),
+                          f"{path}.connectedOrganizationId", "connected organization")
+    if kind == "requestorManager":
+        level = body.data.get("managerLevel", 1)
+        if level not in (1, 2) or isinstance(level, bool):
+            raise bad(f"{path}.managerLevel", "1 (the requestor's manager) or 2 (theirs).")
+        return kind, level
+    return kind, None
+
+
+def _users_only(values, path: str) -> list[User]:
+    people = []
+    for index, value in enumerate(array(values, path)):
+        kind, found = subject_set(value, f"{path}[{index}]")
+        if kind != "singleUser":
+            raise bad(f"{path}[{index}]", "only #microsoft.graph.singleUser is supported here.")
+        people.append(found)
+    return people
+
+
+def _whole_days(value, path: str, *, allow_zero: bool = False) -> int:
+    parsed = parse_duration(value, path, allow_zero=allow_zero)
+    if parsed is None:
+        raise bad(path, "give a duration in days, e.g. P14D.")
+    if parsed % timedelta(days=1):
+        raise bad(path, f"'{value}' is not a whole number of days.")
+    return parsed.days
+
+
+def stage_spec(value, path: str) -> StageSpec:
+    body = object_body(value, path, STAGE)
+    spec = StageSpec()
+    if body.has("durationBeforeAutomaticDenial"):
+        spec.deadline_days = _whole_days(body.data["durationBeforeAutomaticDenial"],
+                                         f"{path}.durationBeforeAutomaticDenial")
+    spec.justification_required = flag(body, "isApproverJustificationRequired", path, False)
+    approvers, primary = [], f"{path}.primaryApprovers"
+    for index, item in enumerate(array(body.data.get("primaryApprovers"), primary)):
+        kind, found = subject_set(item, f"{primary}[{index}]")
+        if kind == "singleUser":
+            approvers.append(found)
+        elif kind == "groupMembers":
+            if spec.approver_group is not None:
+                raise bad(f"{primary}[{index}]", "a stage names at most one group.")
+            spec.approver_group = found
+        elif kind in DYNAMIC_APPROVERS:
+            if spec.dynamic_approver:
+                raise bad(f"{primary}[{index}]", "a stage names at most one manager or "
+                          "sponsors subject set.")
+            spec.dynamic_approver = kind
+            if kind == SubjectSetType.REQUESTOR_MANAGER:
+                spec.manager_level = found
+        else:
+            raise bad(f"{primary}[{index}]", f"{GRAPH}{kind} cannot approve.")
+    spec.approvers = approvers
+    spec.fallback_approvers = _users_only(body.data.get("fallbackPrimaryApprovers"),
+                                          f"{path}.fallbackPrimaryApprovers")
+    spec.escalation_approvers = _users_only(body.data.get("escalationApprovers"),
+                                            f"{path}.escalationApprovers")
+    if array(body.data.get("fallbackEscalationApprovers"), f"{path}.fallbackEscalationApprovers"):
+        raise bad(f"{path}.fallbackEscalationApprovers", "fallback escalation approvers are not "
+                  "supported; name escalation approvers only.")
+    if flag(body, "isEscalationEnabled", path, False):
+        spec.escalate_after_days = _whole_days(body.data.get("durationBeforeEscalation"),
+                                               f"{path}.durationBeforeEscalation")
+    return spec
+
+
+def _localizations(value, path: str) -> dict:
+    result = {}
+    for index, item in enumerate(array(value, path)):
+        entry = object_body(item, f"{path}[{index}]", ("text", "languageCode"))
+        result[entry.text("languageCode")] = entry.text("text")
+    return result
+
+
+@dataclass
+class QuestionSpec:
+    question_id: int | None
+    fields: dict
+    path: str
+
+
+def question_spec(value, path: str) -> QuestionSpec:
+    raw_type = value.get("@odata.type") if isinstance(value, dict) else None
+    kind_name = raw_type[len(GRAPH):] if isinstance(raw_type, str) and raw_type.startswith(GRAPH) \
+        else raw_type
+    if raw_type is None and isinstance(value, dict):
+        kind_name = ("accessPackageMultipleChoiceQuestion" if "choices" in value
+                     else "accessPackageTextInputQuestion")
+    if kind_name not in QUESTION_TYPES:
+        raise bad(f"{path}.@odata.type", f"'{raw_type}' is not one of "
+                  f"{', '.join(GRAPH + name for name in QUESTION_TYPES)}.")
+    body = object_body(value, path, QUESTION)
+    kind = QUESTION_TYPES[kind_name]
+    sequence = body.data.get("sequence", 0)
+    if not isinstance(sequence, int) or isinstance(sequence, bool):
+        raise bad(f"{path}.sequence", "expected a whole number.")
+    choices = []
+    for index, item in enumerate(array(body.data.get("choices"), f"{path}.choices")):
+        choice = object_body(item, f"{path}.choices[{index}]",
+                         ("actualValue", "text", "localizations"))
+        entry = {"value": choice.text("actualValue"), "text": choice.text("text")}
+        localizations = _localizations(choice.data.get("localizations"),
+                                       f"{path}.choices[{index}].localizations")
+        if localizations:
+            entry["localizations"] = localizations
+        choices.append(entry)
+    raw_id = body.data.get("id")
+    question_id = None
+    if raw_id not in (None, ""):
+        if not str(raw_id).isdigit():
+            raise bad(f"{path}.id", f"'{raw_id}' is not the id of a question of this policy.")
+        question_id = int(raw_id)
+    fields = {"text": body.text("text"), "kind": kind, "sequence": sequence,
+              "is_required": flag(body, "isRequired", path, True),
+              "is_answer_editable": flag(body, "isAnswerEditable", path, False),
+              "is_single_line": flag(body, "isSingleLineQuestion", path, True),
+              "regex_pattern": body.text("regexPattern"), "choices": choices,
+              "allows_multiple_selection": flag(body, "isMultipleSelectionAllowed", path,
+                                                 False),
+              "localizations": _localizations(body.data.get("localizations"),
+                                              f"{path}.localizations")}
+    return QuestionSpec(question_id, fields, path)
+
+
+_STAGE_FIELD = re.compile(r"stage(?P<n>\d)_(?P<name>\w+)")
+_STAGE_NAMES = {"deadline_days": "durationBeforeAutomaticDenial",
+                "approvers": "primaryApprovers", "dynamic_approver": "primaryApprovers",
+                "fallback_approvers": "fallbackPrimaryApprovers",
+                "escalation_approvers": "escalationApprovers",
+                "escalate_after_days": "durationBeforeEscalation"}
+_FIELDS = {"display_name": "displayName", "description": "description",
+           "allowed_target_scope": "allowedTargetScope",
+           "specific_users": "specificAllowedTargets",
+           "specific_groups": "specificAllowedTargets",
+           "specific_connected_organizations": "specificAllowedTargets",
+           "is_approval_required_for_add": "requestApprovalSettings.isApprovalRequiredForAdd",
+           "expiration_type": "expiration.type", "expiration_duration": "expiration.duration",
+           "expiration_end_at": "expiration.endDateTime", "review_settings": "reviewSettings",
+           "access_package": "accessPackage"}
+_QUESTION_FIELDS = {"text": "text", "kind": "@odata.type", "sequence": "sequence",
+                    "choices": "choices", "regex_pattern": "regexPattern",
+                    "localizations": "localizations"}
+
+
+def graph_path(field: str | None, question_path: str | None = None) -> str | None:
+    """The Graph property path of a field policy_save or question_save named."""
+    if not field:
+        return question_path
+    if question_path is not None:
+        return f"{question_path}.{_QUESTION_FIELDS.get(field, field)}"
+    stage = _STAGE_FIELD.fullmatch(field)
+    if stage:
+        name = _STAGE_NAMES.get(stage["name"], stage["name"])
+        return f"requestApprovalSettings.stages[{int(stage['n']) - 1}].{name}"
+    return _FIELDS.get(field, field)
+
+
+def renamed(refusal: InvalidInput, question_path: str | None = None) -> InvalidInput:
+    """The service's refusal, naming the Graph property instead of the form's field."""
+    refusal.field = graph_path(getattr(refusal, "field", None), question_path)
+    return refusal
