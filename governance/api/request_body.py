@@ -15,6 +15,8 @@ request leaves nothing behind. Their refusals about a property are named as the 
 """
 
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
 
 from governance import clock
 from governance.choices import UserType
@@ -29,15 +31,26 @@ from governance.services.requests import (
 )
 
 from .base import reference_id
-from .graph_json import Body, InvalidBody, parse_duration, parse_enum, parse_instant, reject_unknown
+from .graph_json import (
+    Body,
+    InvalidBody,
+    camel_keys,
+    parse_duration,
+    parse_enum,
+    parse_instant,
+    reject_unknown,
+)
 
-REQUEST_PROPERTIES = ("requestType", "assignment", "justification", "answers", "schedule",
-                      "accessPackage", "requestor", "id", "state", "status")
-ASSIGNMENT_PROPERTIES = ("id", "accessPackageId", "assignmentPolicyId", "targetId", "state",
-                         "status", "schedule")
+# Graph's examples also write the assignment as "accessPackageAssignment".
+REQUEST_PROPERTIES = ("requestType", "assignment", "accessPackageAssignment", "justification",
+                      "answers", "schedule", "accessPackage", "requestor", "id", "state",
+                      "status")
+ASSIGNMENT_PROPERTIES = ("id", "accessPackageId", "assignmentPolicyId", "targetId", "target",
+                         "state", "status", "schedule")
+SUBJECT_PROPERTIES = ("id", "objectId", "email", "displayName", "principalName", "subjectType")
 SUPPORTED_TYPES = ("userAdd", "userUpdate", "userRemove", "adminAdd", "adminRemove")
-# Older Graph documents call an extension "userExtend".
-TYPE_ALIASES = {"userExtend": "userUpdate", "UserExtend": "userUpdate"}
+# Compared without case (Graph's examples write "UserAdd"); older documents say "userExtend".
+TYPE_NAMES = {name.lower(): name for name in SUPPORTED_TYPES} | {"userextend": "userUpdate"}
 PERSON_TYPES = ("userAdd", "userUpdate", "userRemove")
 
 # The services' field names and codes, as the body names them.
@@ -99,13 +112,15 @@ def parse_schedule(raw) -> tuple:
     """(start, end) of an entitlementManagementSchedule; (None, None) without one."""
     if raw is None:
         return None, None
-    reject_unknown(raw, ("startDateTime", "expiration", "recurrence"), "schedule")
+    # The SDK's examples send "stopDateTime": null beside startDateTime.
+    reject_unknown(raw, ("startDateTime", "stopDateTime", "expiration", "recurrence"),
+                   "schedule")
     start = parse_instant(raw.get("startDateTime"), "schedule.startDateTime")
     if raw.get("recurrence") is not None:
         raise InvalidBody("schedule.recurrence: recurring schedules are not supported.")
     expiration = raw.get("expiration")
     if expiration is None:
-        return start, None
+        return start, parse_instant(raw.get("stopDateTime"), "schedule.stopDateTime")
     reject_unknown(expiration, ("type", "endDateTime", "duration"), "schedule.expiration")
     kind = parse_enum(expiration.get("type", "notSpecified"), "schedule.expiration.type",
                       ("notSpecified", "noExpiration", "afterDateTime", "afterDuration"))
@@ -123,13 +138,34 @@ def parse_schedule(raw) -> tuple:
     return start, end
 
 
-def _person(raw) -> User:
-    user_id = reference_id(raw, "assignment.targetId", "user")
-    user = User.objects.filter(pk=user_id, is_active=True).exclude(
-        user_type=UserType.SERVICE).first()
+def _target(caller: User, assignment: dict) -> User | None:
+    """The person `assignment.targetId` or `assignment.target` (objectId, id or email) names;
+    None when neither is given."""
+    subject = assignment.get("target")
+    if subject is not None:
+        reject_unknown(subject, SUBJECT_PROPERTIES, "assignment.target")
+        raw = subject.get("objectId") or subject.get("id")
+        if raw in (None, "") and subject.get("email"):
+            user = _people().filter(email__iexact=str(subject["email"]).strip()).first()
+            if user is None:
+                raise InvalidBody(f"assignment.target.email: nobody in the directory has the "
+                                  f"email '{subject['email']}'; invite them first.")
+            return user
+        where = "assignment.target.objectId"
+    else:
+        raw, where = assignment.get("targetId"), "assignment.targetId"
+    if raw in (None, ""):
+        return None
+    if str(raw).strip() == str(caller.pk):
+        return caller
+    user = _people().filter(pk=reference_id(raw, where, "user")).first()
     if user is None:
-        raise InvalidBody(f"assignment.targetId: no user has the id '{raw}'.")
+        raise InvalidBody(f"{where}: no user has the id '{raw}'.")
     return user
+
+
+def _people():
+    return User.objects.filter(is_active=True).exclude(user_type=UserType.SERVICE)
 
 
 def _own_assignment_id(caller: User, assignment: dict) -> int:
@@ -148,15 +184,27 @@ def _own_assignment_id(caller: User, assignment: dict) -> int:
     return found.pk
 
 
-def request_from_body(caller: User, data: dict, *, visible_assignments) -> AssignmentRequest:
-    """Create the request a POST body asks for; `visible_assignments` are the assignments the
-    caller may name (others are refused as unknown)."""
-    body = Body(data, REQUEST_PROPERTIES, "accessPackageAssignmentRequest")
+@dataclass
+class Asked:
+    """A POST body, checked: what the request services are given."""
+
+    request_type: str
+    assignment: dict
+    justification: str
+    answers: dict
+    start: datetime | None
+    end: datetime | None
+
+
+def parse_request(caller: User, data: dict) -> Asked:
+    # Microsoft's Python SDK sends properties it has no field for with snake_case names
+    # ("access_package_id"); they are read as Graph's camelCase.
+    body = Body(camel_keys(data), REQUEST_PROPERTIES, "accessPackageAssignmentRequest")
     raw_type = body.data.get("requestType")
     if raw_type is None:
         raise InvalidBody(f"requestType: required; one of {', '.join(SUPPORTED_TYPES)}.")
-    request_type = TYPE_ALIASES.get(raw_type, raw_type)
-    if request_type not in SUPPORTED_TYPES:
+    request_type = TYPE_NAMES.get(str(raw_type).lower())
+    if request_type is None:
         raise InvalidBody(f"requestType: '{raw_type}' is not supported; use one of "
                           f"{', '.join(SUPPORTED_TYPES)}.")
     for read_only in ("accessPackage", "requestor", "id", "state", "status"):
@@ -166,16 +214,36 @@ def request_from_body(caller: User, data: dict, *, visible_assignments) -> Assig
     if request_type in PERSON_TYPES and caller.user_type == UserType.SERVICE:
         raise InvalidBody(f"requestType: an application cannot make a '{request_type}' request "
                           "for itself; use adminAdd or adminRemove.")
-    assignment = body.object("assignment")
+    if body.has("assignment") and body.has("accessPackageAssignment"):
+        raise InvalidBody("accessPackageAssignment: give assignment or accessPackageAssignment, "
+                          "not both.")
+    assignment = body.object("accessPackageAssignment" if body.has("accessPackageAssignment")
+                             else "assignment")
     if assignment is None:
         raise InvalidBody("assignment: required.")
     reject_unknown(assignment, ASSIGNMENT_PROPERTIES, "assignment")
     for read_only in ("state", "status", "schedule"):
-        if read_only in assignment:
+        if assignment.get(read_only) is not None:
             raise InvalidBody(f"assignment.{read_only}: read-only; give schedule at the top.")
-    justification = body.text("justification")
-    answers = parse_answers(body.items("answers"))
     start, end = parse_schedule(body.object("schedule"))
+    return Asked(request_type, assignment, body.text("justification"),
+                 parse_answers(body.items("answers")), start, end)
+
+
+def _package_and_policy(assignment: dict, *, policy_required: bool) -> tuple[int, int | None]:
+    package = reference_id(assignment.get("accessPackageId"), "assignment.accessPackageId",
+                           "access package")
+    raw_policy = assignment.get("assignmentPolicyId")
+    if raw_policy in (None, "") and not policy_required:
+        return package, None
+    return package, reference_id(raw_policy, "assignment.assignmentPolicyId", "policy")
+
+
+def request_from_body(caller: User, data: dict, *, visible_assignments) -> AssignmentRequest:
+    """Create the request a POST body asks for; `visible_assignments` are the assignments the
+    caller may name (others are refused as unknown)."""
+    asked = parse_request(caller, data)
+    assignment = asked.assignment
 
     def existing() -> int:
         assignment_id = _own_assignment_id(caller, assignment)
@@ -184,49 +252,46 @@ def request_from_body(caller: User, data: dict, *, visible_assignments) -> Assig
                               "or you may not see it.")
         return assignment_id
 
-    def package_and_policy(policy_required: bool) -> tuple[int, int | None]:
-        package = reference_id(assignment.get("accessPackageId"), "assignment.accessPackageId",
-                               "access package")
-        raw_policy = assignment.get("assignmentPolicyId")
-        if raw_policy in (None, "") and not policy_required:
-            return package, None
-        return package, reference_id(raw_policy, "assignment.assignmentPolicyId", "policy")
+    def for_caller_only() -> None:
+        target = _target(caller, assignment)
+        if target is not None and target != caller:
+            raise InvalidBody(f"assignment.targetId: a {asked.request_type} request is for "
+                              "yourself; an assignment manager uses adminAdd for others.")
 
     with body_names():
-        match request_type:
+        match asked.request_type:
             case "userAdd":
-                if assignment.get("targetId") not in (None, "", str(caller.pk), caller.pk):
-                    raise InvalidBody("assignment.targetId: a userAdd request is for yourself; "
-                                      "an assignment manager uses adminAdd for others.")
-                package, policy = package_and_policy(False)
+                for_caller_only()
+                package, policy = _package_and_policy(assignment, policy_required=False)
                 return request_submit(requestor=caller, access_package_id=package,
-                                      policy_id=policy, justification=justification,
-                                      answers=answers, start_at=start, end_at=end)
+                                      policy_id=policy, justification=asked.justification,
+                                      answers=asked.answers, start_at=asked.start,
+                                      end_at=asked.end)
             case "userUpdate":
-                if start is not None:
+                for_caller_only()
+                if asked.start is not None:
                     raise InvalidBody("schedule.startDateTime: an extension keeps the start; "
                                       "give only schedule.expiration.")
                 return request_extend(requestor=caller, assignment_id=existing(),
-                                      justification=justification, answers=answers,
-                                      end_at=end)
+                                      justification=asked.justification, answers=asked.answers,
+                                      end_at=asked.end)
             case "userRemove":
                 return request_remove(actor=caller, assignment_id=existing(),
-                                      justification=justification)
+                                      justification=asked.justification)
             case "adminAdd":
-                if assignment.get("targetId") in (None, ""):
+                target = _target(caller, assignment)
+                if target is None:
                     raise InvalidBody("assignment.targetId: required for adminAdd.")
-                target = _person(assignment["targetId"])
-                package, policy = package_and_policy(True)
-                if answers:
+                package, policy = _package_and_policy(assignment, policy_required=True)
+                if asked.answers:
                     raise InvalidBody("answers: questions are for requestors; adminAdd takes "
                                       "no answers.")
                 return request_admin_add(actor=caller, access_package_id=package,
                                          policy_id=policy, target=target,
-                                         justification=justification, start_at=start,
-                                         end_at=end)
+                                         justification=asked.justification,
+                                         start_at=asked.start, end_at=asked.end)
             case _:  # adminRemove
                 if assignment.get("id") in (None, ""):
                     raise InvalidBody("assignment.id: required for adminRemove.")
                 return request_remove(actor=caller, assignment_id=existing(),
-                                      justification=justification, as_admin=True)
-
+                                      justification=asked.justification, as_admin=True)
