@@ -168,6 +168,31 @@ def set_up_package(admin, group, approvers):
     return organization.id, package.id, policy.id
 
 
+def assert_read_back(admin, organization_id, policy_id, approvers):
+    """The SDK reads the organization and the policy back as the types it wrote (its parser
+    picks subclasses by @odata.type) and the durations as timedeltas."""
+    em = admin.identity_governance.entitlement_management
+    organization = call(admin, em.connected_organizations.by_connected_organization_id(
+        organization_id).get(), "GET connectedOrganizations/{id}")
+    assert [(type(source), source.domain_name) for source in organization.identity_sources] \
+        == [(DomainIdentitySource, "contoso.example")]
+    policy = call(admin, em.assignment_policies.by_access_package_assignment_policy_id(
+        policy_id).get(), "GET assignmentPolicies/{id}")
+    assert policy.allowed_target_scope == AllowedTargetScope.SpecificConnectedOrganizationUsers
+    target, = policy.specific_allowed_targets
+    assert isinstance(target, ConnectedOrganizationMembers)
+    assert target.connected_organization_id == organization_id
+    assert policy.expiration.type == ExpirationPatternType.AfterDuration
+    assert policy.expiration.duration == timedelta(days=30)
+    settings = policy.request_approval_settings
+    assert settings.is_approval_required_for_add and settings.is_requestor_justification_required
+    for stage, approver in zip(settings.stages, approvers, strict=True):
+        assert stage.duration_before_automatic_denial == timedelta(days=14)
+        assert stage.is_approver_justification_required is True
+        primary, = stage.primary_approvers
+        assert isinstance(primary, SingleUser) and primary.user_id == str(approver.pk)
+
+
 def approve(client, request_id: str, justification: str) -> str:
     """The approver finds the request among their approvals and approves their stage.
     Returns the stage's id."""
@@ -196,6 +221,7 @@ def test_the_scenario_through_the_sdk(live_server, celery_worker):
     em = admin.identity_governance.entitlement_management
 
     organization_id, package_id, policy_id = set_up_package(admin, group, [approver, second])
+    assert_read_back(admin, organization_id, policy_id, [approver, second])
     guest = GuestFactory(email="requester@contoso.example", display_name="Requester",
                          connected_organization=Organization.objects.get(pk=organization_id))
 
