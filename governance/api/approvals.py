@@ -24,7 +24,7 @@ from .approval_json import (
 )
 from .assignments import current_person, current_user_path
 from .base import GraphView
-from .graph_json import Body, InvalidBody
+from .graph_json import Body, InvalidBody, camel_keys
 from .request_body import body_names
 
 STAGE_PROPERTIES = ("reviewResult", "justification")
@@ -72,7 +72,7 @@ class StageDetail(GraphView):
     def patch(self, request, approval_id, stage_id):
         found = approval_for(request.user, approval_id)
         stage = stage_of(found, stage_id)
-        body = Body(self.body(), STAGE_PROPERTIES, "approvalStage")
+        body = Body(camel_keys(self.body()), STAGE_PROPERTIES, "approvalStage")
         if not body.has("reviewResult"):
             raise InvalidBody("reviewResult: required; Approve or Deny.")
         decision = body.enum("reviewResult", ("Approve", "Deny"))

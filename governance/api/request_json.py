@@ -1,8 +1,9 @@
 """The JSON of accessPackageAssignmentRequest, with its answers (accessPackageAnswerString)
 and its schedule; who may read which requests.
 
-A request always shows its `requestor` (and, beyond Graph v1.0, its `target`) as
-accessPackageSubject; `accessPackage` and `assignment` come with $expand.
+A request always shows its `requestor` as accessPackageSubject (Graph v1.0 has no `target` on
+a request: $filter=target/objectId eq '…' finds it); `accessPackage` and `assignment` come with
+$expand.
 """
 
 from django.db.models import Prefetch, Q, QuerySet
@@ -101,7 +102,6 @@ def request_json(request: AssignmentRequest, expand=()) -> dict:
         "answers": answers_json(request.answers.all()),
         "customExtensionCalloutInstances": [],
         "requestor": subject_json(request.requestor),
-        "target": subject_json(request.target),
     }
     if "accessPackage" in expand:
         item["accessPackage"] = package_json(request.access_package)
@@ -113,7 +113,7 @@ def request_json(request: AssignmentRequest, expand=()) -> dict:
 
 def request_prefetch(queryset: QuerySet, expand) -> QuerySet:
     answers = RequestAnswer.objects.select_related("question")
-    return (queryset.select_related("requestor", "target", "access_package", "assignment")
+    return (queryset.select_related("requestor", "access_package", "assignment")
             .prefetch_related(Prefetch("answers", queryset=answers)))
 
 

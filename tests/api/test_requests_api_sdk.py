@@ -31,7 +31,7 @@ def test_documented_spellings(world, callers):
                                             "accessPackageId": str(package.pk)}}
     response = callers.writer.post(REQUESTS, by_email, format="json")
     assert response.status_code == 201, response.content
-    assert response.json()["target"]["objectId"] == str(colleague.pk)
+    assert AssignmentRequest.objects.get(pk=response.json()["id"]).target == colleague
 
     mine = {"requestType": "UserAdd", "justification": "Need the wiki",
             "assignment": {"accessPackageId": str(package.pk),
