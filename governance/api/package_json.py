@@ -1,33 +1,19 @@
-"""accessPackage with its navigation properties, accessPackageResourceRoleScope, and the few
-properties of a group that a package's incompatibleGroups show."""
+"""accessPackage with its navigation properties, and accessPackageResourceRoleScope (groups, as
+a package's incompatibleGroups show them, are the directory's)."""
 
 import dataclasses
 
 from django.db.models import Prefetch, QuerySet
 
-from governance.models import AccessPackage, Group, ResourceRoleScope
+from governance.models import AccessPackage, ResourceRoleScope
 from governance.selectors.permissions import Capability, scoped
 
 from . import odata
 from .base import GraphType
+from .directory import group_json
 from .graph_json import instant
 from .policy_json import POLICY_FIELDS, policy_json, policy_prefetches, prefetch_policies
 from .shapes import PACKAGE_FIELDS, catalog_json, package_json, role_json, scope_json, sid
-
-GROUP_FIELDS = {
-    "id": odata.ident("pk"),
-    "displayName": odata.text("display_name"),
-    "description": odata.text("description"),
-    "createdDateTime": odata.instant("created_at"),
-}
-
-
-def group_json(group: Group, expand=()) -> dict:
-    return {"id": sid(group.pk), "displayName": group.display_name,
-            "description": group.description or None,
-            "securityEnabled": True, "mailEnabled": False,
-            "createdDateTime": instant(group.created_at)}
-
 
 ROLE_SCOPE_FIELDS = {
     "id": odata.ident("pk"),
@@ -108,6 +94,5 @@ def package_type(user) -> GraphType:
 
 ROLE_SCOPE = GraphType("accessPackageResourceRoleScope", ROLE_SCOPE_FIELDS, role_scope_json,
                        (), prefetch_role_scopes)
-GROUP = GraphType("group", GROUP_FIELDS, group_json)
 POLICY = GraphType("accessPackageAssignmentPolicy", POLICY_FIELDS, policy_json,
                    ("accessPackage", "catalog"), prefetch_policies)

@@ -21,9 +21,10 @@ from governance.selectors.permissions import Capability, scoped
 from governance.services.packages import package_role_add, package_role_remove, package_update
 
 from .base import EM, GraphView, ResourceNotFound, get_or_404
+from .directory import GROUP
 from .errors import GraphError
 from .graph_json import Body, reject_unknown
-from .package_json import GROUP, PACKAGE, ROLE_SCOPE, package_type
+from .package_json import PACKAGE, ROLE_SCOPE, package_type
 
 PACKAGES = f"{EM}/accessPackages"
 

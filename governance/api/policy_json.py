@@ -99,6 +99,7 @@ def stage_json(stage) -> dict:
         "fallbackPrimaryApprovers": of(ApproverKind.FALLBACK),
         "escalationApprovers": of(ApproverKind.ESCALATION),
         "fallbackEscalationApprovers": [],
+        "approverInformationVisibility": "default",
     }
 
 

@@ -16,7 +16,8 @@ from .graph_json import Body, InvalidBody, parse_duration
 GRAPH = "#microsoft.graph."
 STAGE = ("durationBeforeAutomaticDenial", "isApproverJustificationRequired",
          "isEscalationEnabled", "durationBeforeEscalation", "primaryApprovers",
-         "fallbackPrimaryApprovers", "escalationApprovers", "fallbackEscalationApprovers")
+         "fallbackPrimaryApprovers", "escalationApprovers", "fallbackEscalationApprovers",
+         "approverInformationVisibility")
 QUESTION = ("id", "sequence", "isRequired", "isAnswerEditable", "text", "localizations",
             "isSingleLineQuestion", "regexPattern", "choices", "isMultipleSelectionAllowed")
 SUBJECT_SETS = {"singleUser": ("userId", "description"),
@@ -117,6 +118,9 @@ def stage_spec(value, path: str) -> StageSpec:
     if body.has("durationBeforeAutomaticDenial"):
         spec.deadline_days = _whole_days(body.data["durationBeforeAutomaticDenial"],
                                          f"{path}.durationBeforeAutomaticDenial")
+    if body.data.get("approverInformationVisibility") not in (None, "default"):
+        raise bad(f"{path}.approverInformationVisibility", "only 'default' is supported: "
+                  "requestors see who approves as the portal shows it.")
     spec.justification_required = flag(body, "isApproverJustificationRequired", path, False)
     approvers, primary = [], f"{path}.primaryApprovers"
     for index, item in enumerate(array(body.data.get("primaryApprovers"), primary)):

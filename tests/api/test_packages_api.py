@@ -120,6 +120,19 @@ def test_permissions(world, callers):
     assert callers.owner.post(PACKAGES, body, format="json").status_code == 201
 
 
+def test_permissions_of_what_a_package_links_to(world, callers):
+    url = f"{PACKAGES}/{world.package.pk}"
+    group = GroupFactory()
+    for path in ("assignmentPolicies", "accessPackagesIncompatibleWith", "incompatibleGroups"):
+        assert callers.reader.get(f"{url}/{path}").status_code == 200
+        assert_refused_three_ways(callers, "get", f"{url}/{path}")
+    assert_refused_three_ways(callers, "post", f"{url}/incompatibleGroups/$ref",
+                              {"@odata.id": f"https://graph.microsoft.com/v1.0/groups/{group.pk}"})
+    assert not world.package.incompatible_groups.exists()
+    policies = callers.owner.get(f"{url}/assignmentPolicies").json()
+    assert [p["displayName"] for p in policies["value"]] == ["Contoso partners"]
+
+
 def test_a_catalog_reader_may_read_but_not_change(world, callers):
     from governance.choices import CatalogRole
     from tests.api.conftest import person_client
