@@ -225,8 +225,12 @@ def test_the_scenario_through_the_sdk(live_server, celery_worker):
     guest = GuestFactory(email="requester@contoso.example", display_name="Requester",
                          connected_organization=Organization.objects.get(pk=organization_id))
 
-    # The guest asks, with their own token.
+    # The guest finds the package among those they may ask for, and asks, with their token.
     own = graph_service_client(live_server.url, person_token(guest))
+    mine = own.identity_governance.entitlement_management
+    offered = call(own, mine.access_packages.filter_by_current_user_with_on(
+        "allowedRequestor").get(), "GET accessPackages/filterByCurrentUser(on='allowedRequestor')")
+    assert [package.id for package in offered.value] == [package_id]
     request = call(own, own.identity_governance.entitlement_management.assignment_requests.post(
         AccessPackageAssignmentRequest(
             request_type=AccessPackageRequestType.UserAdd,
@@ -277,6 +281,16 @@ def test_the_scenario_through_the_sdk(live_server, celery_worker):
     assert str(guest.pk) in [member.id for member in members.value]
     assert GroupMembership.objects.filter(group=group, user=guest,
                                           role=GroupMembershipRole.MEMBER).exists()
+
+    # The guest sees their request and their access.
+    requests = call(own, mine.assignment_requests.filter_by_current_user_with_on("target").get(),
+                    "GET assignmentRequests/filterByCurrentUser(on='target')")
+    assert [(r.id, r.state) for r in requests.value] == [
+        (request.id, AccessPackageRequestState.Delivered)]
+    held = call(own, mine.assignments.filter_by_current_user_with_on("target").get(),
+                "GET assignments/filterByCurrentUser(on='target')")
+    assert [(a.id, a.state) for a in held.value] == [
+        (assignment.id, AccessPackageAssignmentState.Delivered)]
 
     # An administrator removes it: the assignment ends and the membership goes.
     removal = call(admin, em.assignment_requests.post(AccessPackageAssignmentRequest(
