@@ -13,6 +13,7 @@ the loop it was opened on.
 
 import asyncio
 import json
+import os
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,10 @@ from msgraph_core.middleware.options import GraphTelemetryHandlerOption
 
 from governance.choices import ApiPermission
 from governance.services.api_tokens import api_client_create, personal_token_create
+
+# The tests read the database between SDK calls, outside any event loop; Django's guard would
+# still refuse if a loop were left running in this thread (tests/conftest.py sets it too).
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 LOOPBACK = ["127.0.0.1", "localhost"]
 
