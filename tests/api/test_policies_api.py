@@ -283,3 +283,22 @@ def test_a_page_costs_the_same_for_2_and_20_policies(world, callers):
         policy.specific_users.add(world.member)
     many, shown = count()
     assert (many, shown) == (few, 20)
+
+
+def test_review_settings_pass_through_as_graph_writes_them(world, callers):
+    review = {"isEnabled": True, "isSelfReview": True, "expirationBehavior": "removeAccess",
+              "schedule": {"startDateTime": "2030-01-07T09:00:00Z",
+                           "expiration": {"type": "afterDuration", "duration": "P7D"},
+                           "recurrence": {"pattern": {"type": "weekly", "interval": 1}}},
+              "primaryReviewers": [], "fallbackReviewers": []}
+    body = tutorial_policy(world.package, world.member) | {"reviewSettings": review}
+    response = callers.writer.post(POLICIES, body, format="json")
+    assert response.status_code == 201, response.content
+    shown = response.json()["reviewSettings"]
+    assert (shown["isEnabled"], shown["isSelfReview"], shown["expirationBehavior"]) == (
+        True, True, "removeAccess")
+    assert shown["schedule"]["recurrence"]["pattern"]["type"] == "weekly"
+    url = f"{POLICIES}/{response.json()['id']}"
+    assert callers.writer.patch(url, {"reviewSettings": None},
+                                format="json").status_code == 204
+    assert callers.writer.get(url).json()["reviewSettings"] is None
