@@ -15,6 +15,7 @@ from governance.selectors.permissions import Capability, scoped
 from governance.services.packages import package_create, package_delete, package_update
 
 from . import package_links
+from .assignments import current_person, current_user_path
 from .base import EM, GraphView, reference_id
 from .catalogs import catalog_for
 from .errors import GraphError
@@ -88,9 +89,9 @@ class PackagesForRequestor(GraphView):
 
     graph_type, is_collection = PACKAGE, True
 
-    def get(self, request):
-        return self.collection(packages_visible_to(request.user), package_type(request.user),
-                               PACKAGES)
+    def get(self, request, on):
+        person = current_person(request, on, ("allowedRequestor",))
+        return self.collection(packages_visible_to(person), package_type(person), PACKAGES)
 
 
 class PackagePolicies(GraphView):
@@ -105,8 +106,7 @@ class PackagePolicies(GraphView):
 
 urlpatterns = [
     path(PACKAGES, PackageList.as_view()),
-    re_path(rf"^{PACKAGES}/filterByCurrentUser\(on='allowedRequestor'\)$",
-            PackagesForRequestor.as_view()),
+    re_path(current_user_path(PACKAGES), PackagesForRequestor.as_view()),
     path(f"{PACKAGES}/<str:package_id>", PackageDetail.as_view()),
     path(f"{PACKAGES}/<str:package_id>/assignmentPolicies", PackagePolicies.as_view()),
     *package_links.urlpatterns,

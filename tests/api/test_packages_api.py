@@ -155,6 +155,9 @@ def test_filter_by_current_user_lists_what_the_caller_may_request(world, callers
     assert_graph_error(callers.anonymous.get(url), 401)
     encoded = f"{PACKAGES}/filterByCurrentUser(on=%27allowedRequestor%27)"
     assert callers.member.get(encoded).status_code == 200
+    assert_graph_error(callers.member.get(f"{PACKAGES}/filterByCurrentUser(on='target')"),
+                       400, "allowedRequestor")
+    assert_graph_error(callers.reader.get(url), 400, "person")
 
 
 def test_incompatible_packages_by_reference(world, callers):
