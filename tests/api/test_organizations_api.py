@@ -1,8 +1,22 @@
 """connectedOrganizations: list, read, create, change, delete, sponsors by $ref; who reads and
 who changes them."""
 
+from datetime import timedelta
+
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from msgraph.generated.models.connected_organization import (
+    ConnectedOrganization as GraphOrganization,
+)
+from msgraph.generated.models.connected_organization_state import (
+    ConnectedOrganizationState,
+)
+from msgraph.generated.models.domain_identity_source import DomainIdentitySource
+from msgraph.generated.models.entitlement_management_settings import (
+    EntitlementManagementSettings,
+)
+from msgraph.generated.models.reference_create import ReferenceCreate
 
 from governance.choices import GlobalRole, IdentitySourceType
 from governance.models import ConnectedOrganization, GlobalRoleAssignment, IdentitySource
@@ -12,6 +26,7 @@ from tests.api.conftest import (
     assert_refused_three_ways,
     person_client,
 )
+from tests.api.sdk import api_client_token, assert_graph_v1_properties, call, graph_service_client
 from tests.factories import OrganizationFactory, UserFactory
 
 ORGANIZATIONS = f"{EM}/connectedOrganizations"
@@ -256,3 +271,42 @@ def test_permissions(world, callers):
     assert world.organization.description == ""
     assert list(world.organization.internal_sponsors.all()) == [world.approver]
     assert not ConnectedOrganization.objects.filter(display_name="X").exists()
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_microsofts_sdk_reads_and_writes_organizations_and_settings(live_server):
+    sponsor = UserFactory(email="sponsor@access.example", display_name="Sponsor")
+    _principal, token = api_client_token("SDK organizations")
+    admin = graph_service_client(live_server.url, token)
+    em = admin.identity_governance.entitlement_management
+    created = call(admin, em.connected_organizations.post(GraphOrganization(
+        display_name="Woodgrove", description="Bank", state=ConnectedOrganizationState.Configured,
+        identity_sources=[DomainIdentitySource(domain_name="woodgrove.example",
+                                               display_name="woodgrove.example")])),
+        "POST connectedOrganizations")
+    assert created.display_name == "Woodgrove"
+    assert created.identity_sources[0].domain_name == "woodgrove.example"
+    item = em.connected_organizations.by_connected_organization_id(created.id)
+    call(admin, item.patch(GraphOrganization(description="A bank")), "PATCH")
+    call(admin, item.internal_sponsors.ref.post(ReferenceCreate(
+        odata_id=f"https://graph.microsoft.com/v1.0/users/{sponsor.pk}")), "POST $ref")
+    sponsors = call(admin, item.internal_sponsors.get(), "GET internalSponsors")
+    assert [s.id for s in sponsors.value] == [str(sponsor.pk)]
+    read = call(admin, item.get(), "GET connectedOrganization")
+    assert (read.description, read.state) == ("A bank", ConnectedOrganizationState.Configured)
+    listed = call(admin, em.connected_organizations.get(), "GET connectedOrganizations")
+    assert [o.display_name for o in listed.value] == ["Woodgrove"]
+    call(admin, item.internal_sponsors.by_directory_object_id(str(sponsor.pk)).ref.delete(),
+         "DELETE internalSponsors/{id}/$ref")
+    assert not ConnectedOrganization.objects.get(pk=created.id).internal_sponsors.exists()
+    call(admin, em.settings.patch(EntitlementManagementSettings(
+        duration_until_external_user_deleted_after_blocked=timedelta(days=45))),
+        "PATCH settings")
+    settings = call(admin, em.settings.get(), "GET settings")
+    assert settings.duration_until_external_user_deleted_after_blocked == timedelta(days=45)
+    assert settings.external_user_lifecycle_action.value == "blockSignInAndDelete"
+    call(admin, item.delete(), "DELETE connectedOrganization")
+    assert not ConnectedOrganization.objects.filter(pk=created.id).exists()
+    assert_graph_v1_properties(admin)

@@ -3,6 +3,7 @@ its decisions; who reads what."""
 
 from datetime import timedelta
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -10,7 +11,14 @@ from governance import clock
 from governance.choices import ReviewDecisionValue
 from governance.services.reviews import review_decide
 from tests.api.conftest import assert_graph_error, assert_refused_three_ways, person_client
-from tests.factories import UserFactory
+from tests.api.sdk import (
+    api_client_token,
+    assert_graph_v1_properties,
+    call,
+    graph_service_client,
+    person_token,
+)
+from tests.factories import UserFactory, build_world
 from tests.review_helpers import decision_of, holders, review_by_hand, review_team, reviews_on
 
 DEFINITIONS = "/v1.0/identityGovernance/accessReviews/definitions"
@@ -175,3 +183,37 @@ def test_reviewers_find_their_reviews_and_decisions(world, callers):
     assert_graph_error(callers.reader.get(f"{DEFINITIONS}/filterByCurrentUser(on='reviewer')"),
                        400, "person")
     assert_graph_error(callers.anonymous.get(f"{url}/filterByCurrentUser(on='reviewer')"), 401)
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_microsofts_sdk_reads_reviews_and_decisions(live_server):
+    world = build_world()
+    review, _assignments, _colleague = review_team(world)
+    _principal, token = api_client_token("SDK reviews", write=False)
+    admin = graph_service_client(live_server.url, token)
+    definitions = admin.identity_governance.access_reviews.definitions
+    listed = call(admin, definitions.get(), "GET definitions")
+    [definition] = listed.value
+    assert definition.id == str(review.pk) and definition.status == "InProgress"
+    assert definition.settings.instance_duration_in_days == 14
+    assert definition.scope.query.startswith("/identityGovernance/entitlementManagement/")
+    item = definitions.by_access_review_schedule_definition_id(str(review.pk))
+    assert call(admin, item.get(), "GET definition").display_name == "Review of Falcon wiki"
+    [instance] = call(admin, item.instances.get(), "GET instances").value
+    assert instance.start_date_time < instance.end_date_time
+    decisions = item.instances.by_access_review_instance_id(str(review.pk)).decisions
+    everything = call(admin, decisions.get(), "GET decisions").value
+    assert len(everything) == 4 and {d.decision for d in everything} == {"NotReviewed"}
+    assert {d.principal.display_name for d in everything} >= {"Requester", "Colleague"}
+    approver = graph_service_client(live_server.url, person_token(world.approver))
+    theirs = approver.identity_governance.access_reviews.definitions
+    mine = call(approver, theirs.filter_by_current_user_with_on("reviewer").get(),
+                "GET definitions/filterByCurrentUser")
+    assert [d.id for d in mine.value] == [str(review.pk)]
+    own = theirs.by_access_review_schedule_definition_id(str(review.pk)).instances \
+        .by_access_review_instance_id(str(review.pk)).decisions \
+        .filter_by_current_user_with_on("reviewer")
+    assert len(call(approver, own.get(), "GET decisions/filterByCurrentUser").value) == 3
+    assert_graph_v1_properties(admin, approver)
