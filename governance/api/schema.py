@@ -48,7 +48,8 @@ def url_path(path_regex: str) -> str:
     """The URL template of a Django route: ``<str:id>`` and regex groups become ``{id}``.
 
     Routes (``path()``) keep literal text such as ``$ref``; regex parts (``re_path()``, after a
-    ``^``) lose their anchors and escapes, and an optional-quote group becomes a quote, so that
+    ``^``) lose their anchors, escapes and one-character classes, and an optional quote (or a
+    group of one) becomes a quote, so that
     ``filterByCurrentUser\\(on=(?P<q>'?)(?P<on>[^')]*)(?P=q)\\)$`` reads as Graph writes it:
     ``filterByCurrentUser(on='{on}')``.
     """
@@ -59,6 +60,7 @@ def url_path(path_regex: str) -> str:
         for quote in _QUOTE_GROUP.findall(regex):
             regex = regex.replace(f"(?P<{quote}>'?)", "'").replace(f"(?P={quote})", "'")
         regex = _GROUP.sub(r"{\1}", regex)
+        regex = re.sub(r"\[(\\?[^\^\\])\]", r"\1", regex).replace("'?", "'")
         text += re.sub(r"\\(.)", r"\1", regex)
     return "/" + text.lstrip("/")
 
@@ -262,6 +264,8 @@ class GraphAutoSchema(AutoSchema):
         elif verb in ("post", "patch", "put") and entity:
             responses["200"] = body("The entity", entity)
             responses["201"] = body("Created", entity)
+        if verb == "post" and not self.view.is_collection:
+            responses["202"] = {"description": "Accepted; the work goes on in the background"}
         if not entity or verb in ("patch", "put", "delete") or (
                 verb == "post" and not self.view.is_collection):
             responses["204"] = {"description": "Done; no content"}

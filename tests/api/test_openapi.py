@@ -95,6 +95,8 @@ def test_route_and_regex_paths_read_as_their_urls():
     regex = (r"v1.0/^identityGovernance/entitlementManagement/assignments/"
              r"filterByCurrentUser\(on=(?P<q>'?)(?P<on>[^')]*)(?P=q)\)$")
     assert url_path(regex) == f"{EM}/assignments/filterByCurrentUser(on='{{on}}')"
+    regex = r"v1.0/^groups/filterByCurrentUser[(]on='?(?P<on>\w*)'?[)]$"
+    assert url_path(regex) == "/v1.0/groups/filterByCurrentUser(on='{on}')"
 
 
 @pytest.mark.django_db
