@@ -33,13 +33,27 @@ def bad(path: str, problem: str) -> InvalidBody:
     return InvalidBody(f"{path}: {problem}")
 
 
+class _Part(Body):
+    """A nested object of the body: its refusals name the whole path."""
+
+    def __init__(self, data: dict, allowed, path: str):
+        super().__init__(data, allowed, path)
+        self.path = path
+
+    def text(self, name: str, default: str = "") -> str:
+        try:
+            return super().text(name, default)
+        except InvalidBody as error:
+            raise bad(f"{self.path}.{name}", error.message.split(": ", 1)[-1]) from None
+
+
 def object_body(value, path: str, allowed) -> Body:
     if not isinstance(value, dict):
         raise bad(path, "expected a JSON object.")
     unknown = sorted(k for k in value if k not in allowed and not k.startswith("@odata."))
     if unknown:
         raise bad(path, f"has no property {', '.join(repr(k) for k in unknown)}.")
-    return Body(value, allowed, path)
+    return _Part(value, allowed, path)
 
 
 def array(value, path: str) -> list:
@@ -170,10 +184,12 @@ class QuestionSpec:
 
 
 def question_spec(value, path: str) -> QuestionSpec:
-    raw_type = value.get("@odata.type") if isinstance(value, dict) else None
+    if not isinstance(value, dict):
+        raise bad(path, "expected a question object.")
+    raw_type = value.get("@odata.type")
     kind_name = raw_type[len(GRAPH):] if isinstance(raw_type, str) and raw_type.startswith(GRAPH) \
         else raw_type
-    if raw_type is None and isinstance(value, dict):
+    if raw_type is None:
         kind_name = ("accessPackageMultipleChoiceQuestion" if "choices" in value
                      else "accessPackageTextInputQuestion")
     if kind_name not in QUESTION_TYPES:

@@ -130,3 +130,23 @@ def test_the_worlds_policy_as_graph_writes_it(world):
     assert item["reviewSettings"] is None
     assert item["accessPackage"]["id"] == str(world.package.pk)
     assert item["catalog"]["id"] == str(world.catalog.pk)
+
+
+@pytest.mark.parametrize("body", [
+    {"specificAllowedTargets": {"userId": "1"}}, {"specificAllowedTargets": [5]},
+    {"expiration": "P30D"}, {"expiration": {"type": "afterDuration", "duration": 30}},
+    {"requestorSettings": []}, {"requestApprovalSettings": {"stages": {}}},
+    {"requestApprovalSettings": {"stages": [None]}},
+    {"requestApprovalSettings": {"stages": [{"primaryApprovers": [[]]}]}},
+    {"requestApprovalSettings": {"stages": [{"durationBeforeAutomaticDenial": None}]}},
+    {"requestApprovalSettings": {"stages": [{"isEscalationEnabled": True}]}},
+    {"questions": {}}, {"questions": ["Why?"]}, {"questions": [{"text": 5}]},
+    {"questions": [{"choices": [{"actualValue": 1}]}]}, {"questions": [{"sequence": "1"}]},
+    {"questions": [{"localizations": [{"languageCode": 5}]}]},
+    {"reviewSettings": []}, {"notificationSettings": {"isAssignmentNotificationDisabled": 1}},
+    {"allowedTargetScope": None}, {"displayName": ["x"]},
+])
+def test_malformed_parts_are_400s_naming_where(db, body):
+    with pytest.raises(InvalidBody) as refused:
+        PolicyBody(body, graph_defaults())
+    assert refused.value.message.split(":")[0].split(".")[0].split("[")[0] in body
