@@ -113,14 +113,15 @@ def _text(item: dict, name: str, where: str) -> str:
 
 
 def domains_from_sources(items, current: ConnectedOrganization | None) -> list[str]:
-    """The email domains of a body's identitySources. Tenant and federation sources must be
-    ones the organization already has (they stay in any case); new ones are refused."""
+    """The email domains of a body's identitySources, for the service. Tenant and federation
+    sources must be ones the organization already has, and stay whatever the body says (the
+    service keeps a source whose domain it is given, so federation domains are passed on)."""
     if not isinstance(items, list):
         raise GraphError("identitySources: expected a JSON array of identity sources.")
-    kept = set()
-    if current is not None:
-        for source in current.identity_sources.exclude(source_type=IdentitySourceType.DOMAIN):
-            kept.add((source.source_type, source.tenant_id.lower(), source.domain_name.lower()))
+    existing = list(current.identity_sources.exclude(source_type=IdentitySourceType.DOMAIN)
+                    if current is not None else [])
+    kept = {(source.source_type, source.tenant_id.lower(), source.domain_name.lower())
+            for source in existing}
     domains = []
     for index, item in enumerate(items):
         where = f"identitySources[{index}]"
@@ -134,7 +135,12 @@ def domains_from_sources(items, current: ConnectedOrganization | None) -> list[s
             raise GraphError(f"{where}: {kind} identity sources cannot be added through the "
                              "API; connected organizations are recognised by email domain "
                              "(#microsoft.graph.domainIdentitySource).")
-    return domains
+    return domains + federation_domains(existing)
+
+
+def federation_domains(sources) -> list[str]:
+    return [source.domain_name for source in sources
+            if source.source_type == IdentitySourceType.FEDERATION and source.domain_name]
 
 
 _USER_REFERENCE = re.compile(r"/(?:users|directoryObjects)/(?P<id>[^/?#]+)/?$")

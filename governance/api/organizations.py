@@ -66,7 +66,7 @@ def _save_arguments(body: Body, current: ConnectedOrganization | None = None) ->
         domains = domains_from_sources(body.data["identitySources"], current)
     elif current is not None:
         domains = [source.domain_name for source in current.identity_sources.all()
-                   if source.domain_name and source.source_type == "domainIdentitySource"]
+                   if source.domain_name]  # domain and federation sources: all kept
     else:
         raise GraphError("identitySources: give at least one "
                          "#microsoft.graph.domainIdentitySource with its domainName.")

@@ -48,6 +48,11 @@ def test_owner_lists_organizations_as_graph_writes_them(world, callers):
                                            "contoso.example", "domainName": "contoso.example"}]
     assert contoso["createdDateTime"].endswith("Z") and fabrikam["displayName"] == "Fabrikam"
     assert "internalSponsors" not in contoso
+    first = callers.owner.get(ORGANIZATIONS, {"$top": "1", "$orderby": "displayName"}).json()
+    assert [o["displayName"] for o in first["value"]] == ["Contoso"]
+    second = callers.owner.get(first["@odata.nextLink"]).json()
+    assert [o["displayName"] for o in second["value"]] == ["Fabrikam"]
+    assert "@odata.nextLink" not in second
 
 
 def test_filter_and_expand_sponsors(world, callers):
@@ -138,6 +143,19 @@ def test_tenant_sources_are_kept_but_not_added(world, callers):
                                    format="json")
     assert_graph_error(response, 400, "externalDomainFederation")
     assert world.organization.identity_sources.count() == 2
+    # A federation the organization has stays, even when a body leaves it out.
+    IdentitySource.objects.create(organization=world.organization, domain_name="fed.example",
+                                  issuer_uri="https://fed.example/idp",
+                                  source_type=IdentitySourceType.FEDERATION)
+    assert callers.writer.patch(url, {"identitySources": [_domain("contoso.example"),
+                                                          _domain("contoso.test")]},
+                                format="json").status_code == 204
+    assert callers.writer.patch(url, {"description": "Kept"}, format="json").status_code == 204
+    sources = callers.writer.get(url).json()["identitySources"]
+    assert sorted(s["@odata.type"].split(".")[-1] + ":" + (s.get("domainName") or s.get(
+        "tenantId")) for s in sources) == [
+        "azureActiveDirectoryTenant:abc-123", "domainIdentitySource:contoso.example",
+        "domainIdentitySource:contoso.test", "externalDomainFederation:fed.example"]
 
 
 def test_bad_bodies_change_nothing(world, callers):
