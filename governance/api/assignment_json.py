@@ -5,15 +5,18 @@ The schedule (entitlementManagementSchedule) is shared with requests:
 ``{"startDateTime", "expiration": {"type", "endDateTime", "duration"}}``.
 """
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from governance.choices import AssignmentState
-from governance.models import Assignment, AssignmentPolicy
+from governance.models import Assignment, AssignmentPolicy, User
+from governance.selectors.permissions import Capability, catalog_ids_for, scoped
 
 from . import odata
-from .base import GraphType
+from .base import EM, GraphType
 from .graph_json import instant
 from .shapes import package_json, sid, subject_json
+
+ASSIGNMENTS = f"{EM}/assignments"
 
 
 def schedule_json(start_at, end_at) -> dict:
@@ -84,3 +87,16 @@ def assignment_prefetch(queryset: QuerySet, expand) -> QuerySet:
 
 ASSIGNMENT = GraphType("accessPackageAssignment", ASSIGNMENT_FIELDS, assignment_json,
                        expandable=ASSIGNMENT_EXPANDABLE, prefetch=assignment_prefetch)
+
+
+def assignments_readable(user: User) -> QuerySet[Assignment]:
+    """The assignments of the catalogs `user` reads (the admin's selector)."""
+    return scoped(Assignment.objects.all(), user, Capability.READ)
+
+
+def assignments_for(user: User) -> QuerySet[Assignment]:
+    """What `user` may read by id: their catalogs' assignments and their own."""
+    everything = Assignment.objects.all()
+    if catalog_ids_for(user, Capability.READ) is None:
+        return everything
+    return everything.filter(Q(pk__in=assignments_readable(user).values("pk")) | Q(target=user))

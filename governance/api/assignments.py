@@ -6,33 +6,17 @@ everyone sees their own, by id and through filterByCurrentUser(on='target'). Rep
 needs the assignment manager's rights, as delivery_reprocess decides.
 """
 
-from django.db.models import Q, QuerySet
 from django.urls import path, re_path
 from rest_framework.response import Response
 
 from governance.choices import UserType
 from governance.models import Assignment, User
-from governance.selectors.permissions import Capability, catalog_ids_for, scoped
 from governance.services.delivery import delivery_reprocess
 
-from .assignment_json import ASSIGNMENT
-from .base import EM, GraphView, get_or_404
+from .assignment_json import ASSIGNMENT, ASSIGNMENTS, assignments_for, assignments_readable
+from .assignment_links import assignment_links
+from .base import GraphView, get_or_404
 from .errors import GraphError
-
-ASSIGNMENTS = f"{EM}/assignments"
-
-
-def assignments_readable(user: User) -> QuerySet[Assignment]:
-    """The assignments of the catalogs `user` reads (the admin's selector)."""
-    return scoped(Assignment.objects.all(), user, Capability.READ)
-
-
-def assignments_for(user: User) -> QuerySet[Assignment]:
-    """What `user` may read by id: their catalogs' assignments and their own."""
-    everything = Assignment.objects.all()
-    if catalog_ids_for(user, Capability.READ) is None:
-        return everything
-    return everything.filter(Q(pk__in=assignments_readable(user).values("pk")) | Q(target=user))
 
 
 def current_person(request, on: str, allowed: tuple[str, ...]) -> User:
@@ -93,4 +77,5 @@ urlpatterns = [
     re_path(current_user_path(ASSIGNMENTS), AssignmentsOfCurrentUser.as_view()),
     path(f"{ASSIGNMENTS}/<str:assignment_id>", AssignmentDetail.as_view()),
     path(f"{ASSIGNMENTS}/<str:assignment_id>/reprocess", AssignmentReprocess.as_view()),
+    *assignment_links,
 ]

@@ -14,7 +14,9 @@ from governance.models import AssignmentRequest
 from governance.services.delivery import delivery_reprocess
 from governance.services.requests import request_cancel
 
-from .assignments import assignments_for, current_person, current_user_path
+from .assignment_json import assignments_for
+from .assignment_links import request_links
+from .assignments import current_person, current_user_path
 from .base import GraphView
 from .errors import GraphError
 from .request_body import REQUEST_PROPERTIES, request_from_body
@@ -56,14 +58,14 @@ class RequestDetail(GraphView):
 
 
 class RequestCancel(GraphView):
-    """Graph's cancel: 200 with no body."""
+    """Graph's cancel: 204, no body."""
 
     graph_type = None
 
     def post(self, request, request_id):
         found = request_for(request.user, request_id)
         request_cancel(actor=request.user, request_id=found.pk)
-        return Response(status=200)
+        return self.no_content()
 
 
 class RequestReprocess(GraphView):
@@ -88,4 +90,5 @@ urlpatterns = [
     path(f"{REQUESTS}/<str:request_id>", RequestDetail.as_view()),
     path(f"{REQUESTS}/<str:request_id>/cancel", RequestCancel.as_view()),
     path(f"{REQUESTS}/<str:request_id>/reprocess", RequestReprocess.as_view()),
+    *request_links,
 ]

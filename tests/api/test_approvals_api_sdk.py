@@ -106,7 +106,16 @@ def test_requests_approvals_and_assignments_through_the_sdk(live_server):
     assert assignment.target.email == "requester@contoso.example"
     assert assignment.assignment_policy.id == str(world.policy.pk)
     assert assignment.schedule.expiration.end_date_time is not None
-    run(admin_em.assignments.by_access_package_assignment_id(assignment.id).reprocess.post())
+    by_id = admin_em.assignments.by_access_package_assignment_id(assignment.id)
+    policy = call(admin, by_id.assignment_policy.get(), "GET assignments/{id}/assignmentPolicy")
+    assert policy.display_name == "Contoso partners"
+    links = admin_em.assignment_requests.by_access_package_assignment_request_id(request.id)
+    assert call(admin, links.access_package.get(), "GET …/accessPackage").id == str(
+        world.package.pk)
+    assert call(admin, links.assignment.get(), "GET …/assignment").id == assignment.id
+    assert call(admin, links.requestor.get(), "GET …/requestor").email == (
+        "requester@contoso.example")
+    run(by_id.reprocess.post())
     run(admin_em.assignment_requests.by_access_package_assignment_request_id(request.id)
         .reprocess.post())
 

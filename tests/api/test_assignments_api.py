@@ -6,9 +6,9 @@ from django.test.utils import CaptureQueriesContext
 
 from governance.choices import DeliveryState
 from governance.models import RoleDelivery
-from governance.services.requests import request_admin_add
+from governance.services.requests import request_admin_add, request_submit
 from tests.api.conftest import EM, assert_graph_error, assert_refused_three_ways, person_client
-from tests.factories import UserFactory, delivered_assignment, open_package
+from tests.factories import UserFactory, delivered_assignment, member_package, open_package
 
 ASSIGNMENTS = f"{EM}/assignments"
 
@@ -122,3 +122,26 @@ def test_a_page_costs_the_same_queries_for_2_and_20_assignments(world, callers):
     add(18)
     many, shown = _page_queries(callers.owner)
     assert shown == 20 and many == few
+
+
+def test_navigation_properties_as_paths(world, callers):
+    assignment = delivered_assignment(world)
+    request = assignment.requests.get()
+    package = callers.reader.get(f"{ASSIGNMENTS}/{assignment.pk}/accessPackage").json()
+    assert package["displayName"] == "Falcon collaboration"
+    assert package["@odata.context"].endswith("/accessPackages/$entity")
+    policy = callers.owner.get(f"{ASSIGNMENTS}/{assignment.pk}/assignmentPolicy").json()
+    assert policy["id"] == str(world.policy.pk)
+    requests = f"{EM}/assignmentRequests/{request.pk}"
+    assert callers.reader.get(f"{requests}/assignment").json()["id"] == str(assignment.pk)
+    assert callers.reader.get(f"{requests}/accessPackage").json()["id"] == str(
+        world.package.pk)
+    requestor = person_client(world.requester).get(f"{requests}/requestor").json()
+    assert requestor["objectId"] == str(world.requester.pk)
+    for url in (f"{ASSIGNMENTS}/{assignment.pk}/accessPackage", f"{requests}/requestor"):
+        assert_refused_three_ways(callers, "get", url)
+        assert_graph_error(callers.member.get(url), 404)
+    pending = request_submit(requestor=world.member,
+                             access_package_id=member_package(world).pk)
+    assert_graph_error(callers.reader.get(f"{EM}/assignmentRequests/{pending.pk}/assignment"),
+                       404, "no assignment")

@@ -232,7 +232,7 @@ def test_cancel_twice_and_permissions(world, callers):
     assert_refused_three_ways(callers, "post", url)
     assert_graph_error(callers.member.post(url), 404)
     response = person_client(world.requester).post(url)
-    assert response.status_code == 200 and response.content == b""
+    assert response.status_code == 204 and response.content == b""
     request.refresh_from_db()
     assert request.state == RequestState.CANCELED
     assert_graph_error(person_client(world.requester).post(url), 409, "canceled")
@@ -241,7 +241,7 @@ def test_cancel_twice_and_permissions(world, callers):
 
 def test_the_owner_cancels_a_request_of_their_catalog(world, callers):
     request = submit_request(world)
-    assert callers.owner.post(f"{REQUESTS}/{request.pk}/cancel").status_code == 200
+    assert callers.owner.post(f"{REQUESTS}/{request.pk}/cancel").status_code == 204
 
 
 def test_reprocess(world, callers):
