@@ -4,6 +4,8 @@ Both are public: they describe the endpoints and reveal no data. The page is ren
 server from the same document, without any script, so it works on machines with no internet.
 """
 
+import functools
+
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -23,9 +25,15 @@ QUERY_OPTIONS = [
 ]
 
 
+@functools.cache
+def served_document() -> dict:
+    """Built once per process: the routes do not change while it runs."""
+    return build_document()
+
+
 @require_GET
 def openapi_document(request):
-    return JsonResponse(build_document(), json_dumps_params={"indent": 1})
+    return JsonResponse(served_document(), json_dumps_params={"indent": 1})
 
 
 def _operations(document: dict) -> list[dict]:
@@ -56,7 +64,7 @@ def _operations(document: dict) -> list[dict]:
 
 @require_GET
 def docs_page(request):
-    document = build_document()
+    document = served_document()
     base_url = request.build_absolute_uri(f"{API_ROOT}/")
     return render(request, "api/docs.html", {
         "info": document["info"],

@@ -256,9 +256,11 @@ class GraphAutoSchema(AutoSchema):
                     "content": {"application/json": {"schema": schema}}}
 
         responses = {}
-        if verb == "get" and entity:
-            responses["200"] = body("The collection (one page)" if collection else "The entity",
-                                    self.collection_ref(entity) if collection else entity)
+        if verb == "get":
+            responses["200"] = body(
+                "The collection (one page)" if collection else "The entity",
+                ({"type": "object"} if not entity else
+                 self.collection_ref(entity) if collection else entity))
         elif verb == "post" and self.view.is_collection and entity:
             responses["201"] = body("Created", entity)
         elif verb in ("post", "patch", "put") and entity:
@@ -266,7 +268,7 @@ class GraphAutoSchema(AutoSchema):
             responses["201"] = body("Created", entity)
         if verb == "post" and not self.view.is_collection:
             responses["202"] = {"description": "Accepted; the work goes on in the background"}
-        if not entity or verb in ("patch", "put", "delete") or (
+        if (not entity and verb != "get") or verb in ("patch", "put", "delete") or (
                 verb == "post" and not self.view.is_collection):
             responses["204"] = {"description": "Done; no content"}
         error = self.error_ref()

@@ -82,6 +82,8 @@ def test_every_operation_has_a_unique_id_security_and_graph_errors(document):
             content = operation["responses"][status]["content"]["application/json"]
             assert content["schema"] == error, (path, method, status)
         assert ("409" in operation["responses"]) == (method != "get"), (path, method)
+        if method == "get":
+            assert "application/json" in operation["responses"]["200"]["content"], path
         for name in re.findall(r"{(\w+)}", path):
             assert any(p["name"] == name and p["in"] == "path"
                        for p in operation["parameters"]), (path, name)
