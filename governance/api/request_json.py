@@ -8,7 +8,7 @@ $expand.
 
 from django.db.models import Prefetch, Q, QuerySet
 
-from governance.choices import RequestState, RequestType
+from governance.choices import QuestionKind, RequestState, RequestType
 from governance.models import AssignmentRequest, RequestAnswer, User
 from governance.selectors.permissions import Capability, catalog_ids_for, scoped
 
@@ -45,7 +45,7 @@ REQUEST_EXPANDABLE = ("accessPackage", "assignment", "requestor")
 
 
 def _question_json(question) -> dict:
-    choice = question.kind == "choice"
+    choice = question.kind == QuestionKind.CHOICE
     item = {
         "@odata.type": "#microsoft.graph." + ("accessPackageMultipleChoiceQuestion" if choice
                                              else "accessPackageTextInputQuestion"),
