@@ -122,3 +122,12 @@ def test_the_docs_page_explains_authentication_and_lists_every_path(document):
     for path in document["paths"]:
         assert path.replace("'", "&#x27;") in page, path
     assert "<script src=\"http" not in page
+
+
+@pytest.mark.django_db
+def test_a_signed_in_person_sees_the_docs_page_in_the_site(world):
+    client = Client()
+    client.force_login(world.member)
+    response = client.get("/api/docs/")
+    assert response.status_code == 200
+    assert "Sign out" in response.content.decode()
