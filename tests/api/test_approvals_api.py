@@ -1,6 +1,9 @@
 """accessPackageAssignmentApprovals: the caller's pending approvals, an approval and its
 stages, and deciding a stage with PATCH; what each caller may see and do."""
 
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
 from governance.choices import RequestState
 from governance.models import ApprovalDecision
 from governance.services.requests import request_submit
@@ -132,3 +135,26 @@ def test_stages_and_unknown_ids(world, callers):
                        404)
     assert_graph_error(callers.reader.get(f"{APPROVALS}/abc"), 404)
     assert_graph_error(callers.reader.get(f"{APPROVALS}/{request.pk}/stages/abc"), 404)
+
+
+def test_a_page_of_approvals_costs_the_same_queries_for_2_and_20(world):
+    package = member_package(world)
+    client = person_client(world.approver)
+
+    def add(count):
+        for _ in range(count):
+            request_submit(requestor=UserFactory(), access_package_id=package.pk)
+
+    def page_queries():
+        with CaptureQueriesContext(connection) as queries:
+            body = client.get(MINE, {"$orderby": "id desc"}).json()
+        assert all(approval["stages"][0]["assignedToMe"] for approval in body["value"])
+        return len(queries), len(body["value"])
+
+    add(2)
+    client.get(MINE)  # the token's first use records it, once
+    few, shown = page_queries()
+    assert shown == 2
+    add(18)
+    many, shown = page_queries()
+    assert shown == 20 and many == few

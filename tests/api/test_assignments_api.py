@@ -84,6 +84,8 @@ def test_filter_by_current_user(world, callers):
                        400, "target")
     assert_graph_error(callers.reader.get(f"{ASSIGNMENTS}/filterByCurrentUser(on='target')"),
                        400, "person")
+    assert_graph_error(callers.anonymous.get(f"{ASSIGNMENTS}/filterByCurrentUser(on='target')"),
+                       401)
 
 
 def test_reprocess(world, callers):

@@ -279,6 +279,9 @@ def test_list_filter_expand_and_paging(world, callers):
     first = callers.reader.get(REQUESTS, {"$top": "1", "$select": "state"}).json()
     assert len(first["value"]) == 1 and set(first["value"][0]) == {"id", "state"}
     assert "$skiptoken=1" in first["@odata.nextLink"]
+    ordered = callers.reader.get(REQUESTS, {"$orderby": "createdDateTime asc"}).json()["value"]
+    assert [item["requestor"]["email"] for item in ordered] == [
+        "requester@contoso.example", "member@access.example"]
     assert_graph_error(callers.reader.get(REQUESTS, {"$filter": "state eq 'done'"}), 400,
                        "done")
     assert_graph_error(callers.reader.get(REQUESTS, {"$expand": "policy"}), 400, "policy")
