@@ -28,8 +28,8 @@ from governance.services.requests import request_submit
 from tests.factories import build_world, delivered_assignment, member_package
 from tests.review_helpers import review_by_hand, reviews_on
 
-MAX_EXAMPLES = 12  # per operation, with data that fits the document
-NEGATIVE_EXAMPLES = 6  # per operation with a body, with data that does not
+MAX_EXAMPLES = 15  # per operation, with data that fits the document
+NEGATIVE_EXAMPLES = 8  # per operation with a body, with data that does not
 FUNCTION_VALUES = ["target", "approver", "allowedRequestor"]  # filterByCurrentUser(on='…')
 # Path parameters whose name does not say their model (Graph's approval is the request).
 MODEL_OF = {"approval": "assignmentrequest", "other": "accesspackage", "scope": "rolescope",
