@@ -122,10 +122,12 @@ def parse_schedule(raw) -> tuple:
     if expiration is None:
         return start, parse_instant(raw.get("stopDateTime"), "schedule.stopDateTime")
     reject_unknown(expiration, ("type", "endDateTime", "duration"), "schedule.expiration")
-    kind = parse_enum(expiration.get("type", "notSpecified"), "schedule.expiration.type",
-                      ("notSpecified", "noExpiration", "afterDateTime", "afterDuration"))
     end = parse_instant(expiration.get("endDateTime"), "schedule.expiration.endDateTime")
     length = parse_duration(expiration.get("duration"), "schedule.expiration.duration")
+    # Without a type, what is given says it (the SDK leaves unset properties out, or null).
+    implied = "afterDateTime" if end else "afterDuration" if length else "notSpecified"
+    kind = parse_enum(expiration.get("type") or implied, "schedule.expiration.type",
+                      ("notSpecified", "noExpiration", "afterDateTime", "afterDuration"))
     if kind == "afterDateTime" and end is None:
         raise InvalidBody("schedule.expiration.endDateTime: required when type is afterDateTime.")
     if kind == "afterDuration":
@@ -134,6 +136,9 @@ def parse_schedule(raw) -> tuple:
                               "afterDuration.")
         end = (start or clock.now()) + length
     if kind in ("noExpiration", "notSpecified"):
+        if end is not None or length is not None:
+            raise InvalidBody(f"schedule.expiration.type: '{kind}' takes no endDateTime or "
+                              "duration.")
         end = None
     return start, end
 

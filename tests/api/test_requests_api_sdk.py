@@ -66,7 +66,13 @@ def test_documented_spellings_refused(world, callers):
               "accessPackageAssignment": assignment}, ("not both",)),
             ({"requestType": "adminUpdate", "assignment": assignment}, ("adminUpdate",)),
             ({"requestType": "adminAdd", "assignment": assignment | {"targetId": "1"},
-              "schedule": {"recurrence": {"pattern": {}}}}, ("schedule.recurrence",))):
+              "schedule": {"recurrence": {"pattern": {}}}}, ("schedule.recurrence",)),
+            ({"requestType": "adminAdd", "assignment": assignment | {"targetId": "1"},
+              "schedule": {"expiration": {"type": "noExpiration", "duration": "P3D"}}},
+             ("noExpiration",)),
+            ({"requestType": "adminAdd", "assignment": assignment | {"targetId": "1"},
+              "schedule": {"expiration": {"type": "afterDateTime"}}},
+             ("schedule.expiration.endDateTime",))):
         assert_graph_error(callers.writer.post(REQUESTS, body, format="json"), 400, *words)
     assert snapshot() == before
     assert not AssignmentRequest.objects.exists()
@@ -86,7 +92,7 @@ def test_multiple_choice_answers_and_a_chosen_schedule(world):
     body = {"requestType": "userAdd", "answers": chosen,
             "assignment": {"accessPackageId": str(package.pk)},
             "schedule": {"startDateTime": start.isoformat().replace("+00:00", "Z"),
-                         "expiration": {"type": "afterDuration", "duration": "7 days, 0:00:00"}}}
+                         "expiration": {"type": None, "duration": "7 days, 0:00:00"}}}
     response = person_client(world.member).post(REQUESTS, body, format="json")
     assert response.status_code == 201, response.content
     created = response.json()
