@@ -265,7 +265,8 @@ class GraphAutoSchema(AutoSchema):
             responses["201"] = body("Created", entity)
         elif verb in ("post", "patch", "put") and entity:
             responses["200"] = body("The entity", entity)
-            responses["201"] = body("Created", entity)
+            if verb == "post":
+                responses["201"] = body("Created", entity)
         if verb == "post" and not self.view.is_collection:
             responses["202"] = {"description": "Accepted; the work goes on in the background"}
         if (not entity and verb != "get") or verb in ("patch", "put", "delete") or (
