@@ -10,18 +10,22 @@ from governance.choices import ExpirationType
 from governance.models import AssignmentPolicy
 from governance.services.policies import StageSpec
 
-from .graph_json import Body, parse_duration, parse_enum, parse_instant
+from .graph_json import Body, parse_enum
 from .policy_json import SCOPES
 from .policy_parts import (
     GRAPH,
     QuestionSpec,
     array,
     bad,
+    duration_at,
     flag,
     graph_path,
+    instant_at,
     object_body,
     question_spec,
+    refuse_nul,
     renamed,
+    review_shape,
     stage_spec,
     subject_set,
 )
@@ -80,6 +84,7 @@ class PolicyBody:
 
     def __init__(self, data: dict, base: dict):
         self.body = Body(data, POLICY_PROPERTIES, "accessPackageAssignmentPolicy")
+        refuse_nul(data)
         self.arguments = dict(base)
         self.questions: list[QuestionSpec] | None = None
         self._read()
@@ -108,6 +113,8 @@ class PolicyBody:
             review = body.data["reviewSettings"]
             if review is not None and not isinstance(review, dict):
                 raise bad("reviewSettings", "expected a JSON object or null.")
+            if review is not None:
+                review_shape(review)
             args["review_settings"] = review
         if body.data.get("notificationSettings") is not None:
             notes = object_body(body.data["notificationSettings"], "notificationSettings",
@@ -139,15 +146,15 @@ class PolicyBody:
                           ExpirationType.values)
         args["expiration_type"] = kind
         if kind == ExpirationType.AFTER_DATETIME:
-            args["expiration_end_at"] = parse_instant(body.data.get("endDateTime"),
+            args["expiration_end_at"] = instant_at(body.data.get("endDateTime"),
                                                       "expiration.endDateTime")
         if kind == ExpirationType.AFTER_DURATION:
-            args["expiration_duration"] = parse_duration(body.data.get("duration"),
+            args["expiration_duration"] = duration_at(body.data.get("duration"),
                                                          "expiration.duration")
             if args["expiration_duration"] is None:
                 raise bad("expiration.duration", "give how long access lasts, e.g. P30D.")
         elif body.data.get("duration"):
-            parse_duration(body.data["duration"], "expiration.duration")  # checked, not kept
+            duration_at(body.data["duration"], "expiration.duration")  # checked, not kept
 
     def _requestor(self, value) -> None:
         body, args, path = object_body(value, "requestorSettings", REQUESTOR), self.arguments, \

@@ -4,16 +4,17 @@ fields that services.policies names in its refusals (policy_body reads the whole
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from governance.choices import QuestionKind, SubjectSetType
 from governance.models import ConnectedOrganization, Group, User
 from governance.services.errors import InvalidInput
 from governance.services.policies import DYNAMIC_APPROVERS, StageSpec
 
-from .graph_json import Body, InvalidBody, parse_duration
+from .graph_json import Body, InvalidBody, parse_duration, parse_instant
 
 GRAPH = "#microsoft.graph."
+SEQUENCE_MAX = 32767
 STAGE = ("durationBeforeAutomaticDenial", "isApproverJustificationRequired",
          "isEscalationEnabled", "durationBeforeEscalation", "primaryApprovers",
          "fallbackPrimaryApprovers", "escalationApprovers", "fallbackEscalationApprovers",
@@ -31,6 +32,67 @@ QUESTION_TYPES = {"accessPackageTextInputQuestion": QuestionKind.TEXT,
 
 def bad(path: str, problem: str) -> InvalidBody:
     return InvalidBody(f"{path}: {problem}")
+
+
+def graph_type_name(value, path: str):
+    """The name in ``"@odata.type": "#microsoft.graph.<name>"`` (None when absent)."""
+    raw = value.get("@odata.type")
+    if raw is not None and not isinstance(raw, str):
+        raise bad(f"{path}.@odata.type", "expected a string such as '#microsoft.graph.…'.")
+    return raw.removeprefix(GRAPH) if raw else None
+
+
+def refuse_nul(value, path: str = "") -> None:
+    """PostgreSQL text holds no NUL character: refuse one anywhere in a body, naming where."""
+    if isinstance(value, str) and "\x00" in value:
+        raise bad(path or "body", "text may not contain the NUL character (\\u0000).")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            refuse_nul(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            refuse_nul(item, f"{path}[{index}]")
+
+
+def review_shape(review: dict) -> None:
+    """The objects and lists of Graph's accessPackageAssignmentReviewSettings are what they
+    should be (governance.review_settings checks their values)."""
+    schedule = review.get("schedule")
+    parts = [("reviewSettings.schedule", schedule)]
+    if isinstance(schedule, dict):
+        recurrence = schedule.get("recurrence")
+        parts += [("reviewSettings.schedule.expiration", schedule.get("expiration")),
+                  ("reviewSettings.schedule.recurrence", recurrence)]
+        if isinstance(recurrence, dict):
+            parts.append(("reviewSettings.schedule.recurrence.pattern",
+                          recurrence.get("pattern")))
+    for path, value in parts:
+        if value is not None and not isinstance(value, dict):
+            raise bad(path, "expected a JSON object.")
+    for name in ("primaryReviewers", "fallbackReviewers"):
+        for index, item in enumerate(array(review.get(name), f"reviewSettings.{name}")):
+            if not isinstance(item, dict):
+                raise bad(f"reviewSettings.{name}[{index}]", "expected a subject set object.")
+
+
+def duration_at(value, path: str, *, allow_zero: bool = False):
+    """parse_duration, with a duration too long for any date a 400 as well."""
+    try:
+        return parse_duration(value, path, allow_zero=allow_zero)
+    except OverflowError:
+        raise bad(path, f"'{value}' is far too long.") from None
+
+
+def instant_at(value, path: str):
+    """parse_instant, with instants PostgreSQL cannot store (after 9998) refused."""
+    parsed = parse_instant(value, path)
+    try:
+        too_late = parsed is not None and parsed.astimezone(UTC).year > 9998
+    except OverflowError:
+        too_late = True
+    if too_late:
+        raise bad(path, f"'{value}' is too far in the future.")
+    return parsed
 
 
 class _Part(Body):
@@ -86,8 +148,7 @@ def subject_set(value, path: str) -> tuple[str, object]:
     if not isinstance(value, dict):
         raise bad(path, "expected a subject set object.")
     raw_type = value.get("@odata.type")
-    kind = raw_type[len(GRAPH):] if isinstance(raw_type, str) and raw_type.startswith(GRAPH) \
-        else raw_type
+    kind = graph_type_name(value, path)
     if kind not in SUBJECT_SETS:
         raise bad(f"{path}.@odata.type", f"'{raw_type}' is not one of "
                   f"{', '.join(GRAPH + name for name in SUBJECT_SETS)}.")
@@ -118,7 +179,7 @@ def _users_only(values, path: str) -> list[User]:
 
 
 def _whole_days(value, path: str, *, allow_zero: bool = False) -> int:
-    parsed = parse_duration(value, path, allow_zero=allow_zero)
+    parsed = duration_at(value, path, allow_zero=allow_zero)
     if parsed is None:
         raise bad(path, "give a duration in days, e.g. P14D.")
     if parsed % timedelta(days=1):
@@ -187,9 +248,8 @@ def question_spec(value, path: str) -> QuestionSpec:
     if not isinstance(value, dict):
         raise bad(path, "expected a question object.")
     raw_type = value.get("@odata.type")
-    kind_name = raw_type[len(GRAPH):] if isinstance(raw_type, str) and raw_type.startswith(GRAPH) \
-        else raw_type
-    if raw_type is None:
+    kind_name = graph_type_name(value, path)
+    if kind_name is None:
         kind_name = ("accessPackageMultipleChoiceQuestion" if "choices" in value
                      else "accessPackageTextInputQuestion")
     if kind_name not in QUESTION_TYPES:
@@ -198,8 +258,9 @@ def question_spec(value, path: str) -> QuestionSpec:
     body = object_body(value, path, QUESTION)
     kind = QUESTION_TYPES[kind_name]
     sequence = body.data.get("sequence", 0)
-    if not isinstance(sequence, int) or isinstance(sequence, bool):
-        raise bad(f"{path}.sequence", "expected a whole number.")
+    if not isinstance(sequence, int) or isinstance(sequence, bool) \
+            or not 0 <= sequence <= SEQUENCE_MAX:
+        raise bad(f"{path}.sequence", f"expected a whole number from 0 to {SEQUENCE_MAX}.")
     choices = []
     for index, item in enumerate(array(body.data.get("choices"), f"{path}.choices")):
         choice = object_body(item, f"{path}.choices[{index}]",

@@ -1,6 +1,9 @@
 """accessPackages: list, read, create, change, delete, what the caller may request, and the
 separation of duties ($ref to incompatible packages and groups)."""
 
+import json
+
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -258,3 +261,36 @@ def test_a_page_costs_the_same_for_2_and_20_packages(world, callers):
         package.incompatible_access_packages.add(world.package)
     many, shown = count()
     assert (many, shown) == (few, 20)
+
+
+@pytest.mark.parametrize("method,path,body", [
+    ("post", "", {"displayName": "a\x00", "catalog": {"id": "CAT"}}),
+    ("post", "", {"displayName": "a", "description": "\x00", "catalog": {"id": "CAT"}}),
+    ("post", "", {"displayName": "a", "catalog": {"id": "99999999999999999"}}),
+    ("post", "", {"displayName": "a", "catalog": "CAT"}),
+    ("post", "", {"displayName": "a" * 300, "catalog": {"id": "CAT"}}),
+    ("patch", "/PKG", {"displayName": "a\x00"}),
+    ("patch", "/PKG", {"catalog": ["x"]}),
+    ("post", "/PKG/resourceRoleScopes", {"role": {"id": ["1"]}, "scope": {}}),
+    ("post", "/PKG/resourceRoleScopes", {"role": {"id": "99999999999999999"}, "scope": {}}),
+    ("post", "/PKG/resourceRoleScopes", {"role": {"originId": {}, "resource": {"id": {}}},
+                                         "scope": {}}),
+    ("post", "/PKG/resourceRoleScopes", {"role": {"originId": "x\x00",
+                                                  "resource": {"originId": "\x00"}},
+                                         "scope": {}}),
+    ("post", "/PKG/resourceRoleScopes", {"role": {"originId": "x", "resource": "r"},
+                                         "scope": []}),
+    ("post", "/PKG/resourceRoleScopes", {"role": {"originId": "x", "resource": []},
+                                         "scope": {}}),
+    ("post", "/PKG/incompatibleAccessPackages/$ref", {"@odata.id": ["x"]}),
+    ("post", "/PKG/incompatibleAccessPackages/$ref",
+     {"@odata.id": "https://x/accessPackages/99999999999999999999"}),
+    ("post", "/PKG/incompatibleGroups/$ref", {"@odata.id": "https://x/groups/\x00"}),
+    ("post", "/PKG/incompatibleGroups/$ref", {"@odata.id": "https://x/groups/9999999999999"}),
+])
+def test_odd_bodies_are_refused_not_failed(world, callers, method, path, body):
+    text = json.dumps(body).replace("CAT", str(world.catalog.pk))
+    url = PACKAGES + path.replace("PKG", str(world.package.pk))
+    response = getattr(callers.writer, method)(url, json.loads(text), format="json")
+    assert 400 <= response.status_code < 500, response.content[:300]
+    assert AccessPackage.objects.count() == 1 and world.package.role_scopes.count() == 2

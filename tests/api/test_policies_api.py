@@ -1,6 +1,7 @@
 """assignmentPolicies: Graph v1.0's accessPackageAssignmentPolicy both ways, created, replaced
 (PUT), changed (PATCH) and deleted; refusals name the property path and change nothing."""
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -302,3 +303,37 @@ def test_review_settings_pass_through_as_graph_writes_them(world, callers):
     assert callers.writer.patch(url, {"reviewSettings": None},
                                 format="json").status_code == 204
     assert callers.writer.get(url).json()["reviewSettings"] is None
+
+
+WEEKLY = {"startDateTime": "2030-01-07T09:00:00Z",
+          "recurrence": {"pattern": {"type": "weekly", "interval": 1}}}
+
+
+@pytest.mark.parametrize("extra", [
+    {"specificAllowedTargets": [{"@odata.type": ["x"]}]},
+    {"questions": [{"@odata.type": {}, "text": "x"}]},
+    {"questions": [{"text": "x", "sequence": 100000}]},
+    {"questions": [{"text": "x", "localizations": [{"languageCode": "fr", "text": 5}]}]},
+    {"questions": [{"text": "x", "choices": [{"actualValue": "a", "text": "A",
+                                              "localizations": {}}]}]},
+    {"reviewSettings": {"isEnabled": True, "isSelfReview": True,
+                        "schedule": WEEKLY | {"expiration": "P7D"}}},
+    {"reviewSettings": {"isEnabled": True, "isSelfReview": True,
+                        "schedule": WEEKLY | {"recurrence": "weekly"}}},
+    {"reviewSettings": {"isEnabled": True, "schedule": WEEKLY, "primaryReviewers": ["x"]}},
+    {"reviewSettings": {"isEnabled": True, "isSelfReview": True, "schedule": WEEKLY,
+                        "expirationBehavior": ["x"]}},
+    {"expiration": {"type": "afterDuration", "duration": "P99999999999D"}},
+    {"expiration": {"type": "afterDuration", "duration": "999999999 days, 0:00:00"}},
+    {"expiration": {"type": "afterDateTime", "endDateTime": "9999-12-31T23:59:59-05:00"}},
+    {"requestApprovalSettings": {"isApprovalRequiredForAdd": True, "stages": [
+        {"durationBeforeAutomaticDenial": "P99999999999D", "primaryApprovers": []}]}},
+    {"displayName": "x" * 500}, {"displayName": "a\x00b"}, {"description": "\x00"},
+    {"allowedTargetScope": ["x"]},
+    {"accessPackage": {"id": "99999999999999999"}}, {"accessPackage": ["1"]},
+])
+def test_odd_bodies_are_refused_not_failed(world, callers, extra):
+    body = tutorial_policy(world.package, world.member) | extra
+    response = callers.writer.post(POLICIES, body, format="json")
+    assert 400 <= response.status_code < 500, (extra, response.content[:300])
+    assert AssignmentPolicy.objects.count() == 1
