@@ -98,6 +98,14 @@ class GraphView(APIView):
     body_properties: tuple[str, ...] = ()
     is_collection = False
 
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        # PostgreSQL text holds no NUL; a query option with one would fail in the database.
+        for key, value in request.query_params.items():
+            if "\x00" in key or "\x00" in value:
+                raise odata.ODataError(f"The query option '{key.replace(chr(0), '')}' contains "
+                                       "the NUL character (%00).")
+
     def body(self) -> dict:
         """The request's JSON object; malformed JSON is a 400 naming the problem."""
         return load_body(self.request.body)

@@ -129,7 +129,21 @@ def load_body(raw: bytes | str) -> dict:
             f"column {exc.colno}.") from None
     if not isinstance(body, dict):
         raise InvalidBody("The request body must be a JSON object.")
+    _refuse_nul(body)
     return body
+
+
+def _refuse_nul(value, path: str = "") -> None:
+    """PostgreSQL text holds no NUL character: refuse one anywhere in a body, naming where."""
+    if isinstance(value, str) and "\x00" in value:
+        raise InvalidBody(f"{path or 'body'}: text may not contain the NUL character (\\u0000).")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_nul(key, path or "body")
+            _refuse_nul(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _refuse_nul(item, f"{path}[{index}]")
 
 
 def reject_unknown(body: dict, allowed, type_name: str) -> None:

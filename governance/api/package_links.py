@@ -25,16 +25,8 @@ from .directory import GROUP
 from .errors import GraphError
 from .graph_json import Body, reject_unknown
 from .package_json import PACKAGE, ROLE_SCOPE, package_type
-from .policy_parts import refuse_nul
 
 PACKAGES = f"{EM}/accessPackages"
-
-
-def checked_body(view: GraphView) -> dict:
-    """The request's JSON object, with no NUL character anywhere (PostgreSQL stores none)."""
-    data = view.body()
-    refuse_nul(data)
-    return data
 
 
 def packages_for(user):
@@ -140,7 +132,7 @@ class RoleScopeList(GraphView):
 
     def post(self, request, package_id):
         package = package_for(request.user, package_id)
-        body = Body(checked_body(self), ROLE_SCOPE_PROPERTIES, "accessPackageResourceRoleScope")
+        body = Body(self.body(), ROLE_SCOPE_PROPERTIES, "accessPackageResourceRoleScope")
         role_body = _nested(body, "role", ROLE_PROPERTIES, "accessPackageResourceRole")
         scope_body = _nested(body, "scope", SCOPE_PROPERTIES, "accessPackageResourceScope")
         role = _find_role(request.user, package, role_body)
@@ -195,7 +187,7 @@ class IncompatiblePackageRefs(GraphView):
 
     def post(self, request, package_id):
         package = package_for(request.user, package_id)
-        raw = _referenced_id(checked_body(self), r"/accessPackages/(?P<id>[^/?#]+)/?$",
+        raw = _referenced_id(self.body(), r"/accessPackages/(?P<id>[^/?#]+)/?$",
                              "access package")
         other = get_or_404(packages_for(request.user), raw, "access package")
         current = visible_incompatible_ids(package, request.user)
@@ -238,7 +230,7 @@ class IncompatibleGroupRefs(GraphView):
 
     def post(self, request, package_id):
         package = package_for(request.user, package_id)
-        raw = _referenced_id(checked_body(self), r"/groups/(?P<id>[^/?#]+)/?$", "group")
+        raw = _referenced_id(self.body(), r"/groups/(?P<id>[^/?#]+)/?$", "group")
         current = list(package.incompatible_groups.values_list("pk", flat=True))
         group_id = _digits(raw, "@odata.id")
         if group_id not in current:

@@ -21,7 +21,7 @@ from .catalogs import catalog_for
 from .errors import GraphError
 from .graph_json import Body
 from .package_json import PACKAGE, POLICY, package_type
-from .package_links import checked_body, package_for, packages_for
+from .package_links import package_for, packages_for
 
 PACKAGES = f"{EM}/accessPackages"
 PACKAGE_PROPERTIES = ("displayName", "description", "isHidden", "catalog", "id",
@@ -48,7 +48,7 @@ class PackageList(GraphView):
                                PACKAGES)
 
     def post(self, request):
-        body = Body(checked_body(self), PACKAGE_PROPERTIES, "accessPackage")
+        body = Body(self.body(), PACKAGE_PROPERTIES, "accessPackage")
         catalog_id = reference_id(body.object("catalog"), "catalog", "catalog")
         catalog = catalog_for(request.user, catalog_id)
         package = package_create(actor=request.user, catalog_id=catalog.pk,
@@ -70,7 +70,7 @@ class PackageDetail(GraphView):
 
     def patch(self, request, package_id):
         package = package_for(request.user, package_id)
-        body = Body(checked_body(self), PACKAGE_PROPERTIES, "accessPackage")
+        body = Body(self.body(), PACKAGE_PROPERTIES, "accessPackage")
         if body.has("catalog") and reference_id(body.object("catalog"), "catalog",
                                                 "catalog") != package.catalog_id:
             raise GraphError("catalog: a package stays in its catalog.")

@@ -23,7 +23,6 @@ from .policy_parts import (
     instant_at,
     object_body,
     question_spec,
-    refuse_nul,
     renamed,
     review_shape,
     stage_spec,
@@ -84,7 +83,6 @@ class PolicyBody:
 
     def __init__(self, data: dict, base: dict):
         self.body = Body(data, POLICY_PROPERTIES, "accessPackageAssignmentPolicy")
-        refuse_nul(data)
         self.arguments = dict(base)
         self.questions: list[QuestionSpec] | None = None
         self._read()

@@ -42,18 +42,6 @@ def graph_type_name(value, path: str):
     return raw.removeprefix(GRAPH) if raw else None
 
 
-def refuse_nul(value, path: str = "") -> None:
-    """PostgreSQL text holds no NUL character: refuse one anywhere in a body, naming where."""
-    if isinstance(value, str) and "\x00" in value:
-        raise bad(path or "body", "text may not contain the NUL character (\\u0000).")
-    if isinstance(value, dict):
-        for key, item in value.items():
-            refuse_nul(item, f"{path}.{key}" if path else str(key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            refuse_nul(item, f"{path}[{index}]")
-
-
 def review_shape(review: dict) -> None:
     """The objects and lists of Graph's accessPackageAssignmentReviewSettings are what they
     should be (governance.review_settings checks their values)."""

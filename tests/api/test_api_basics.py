@@ -13,3 +13,14 @@ def test_bad_token_is_401_with_www_authenticate(db):
         "/v1.0/identityGovernance/entitlementManagement/catalogs")
     assert_graph_error(response, 401, "token")
     assert response["WWW-Authenticate"] == "Bearer"
+
+
+def test_nul_characters_are_refused_in_bodies_and_query_options(world, callers):
+    catalogs = "/v1.0/identityGovernance/entitlementManagement/catalogs"
+    response = callers.writer.post(catalogs, {"displayName": "A\x00B"}, format="json")
+    assert_graph_error(response, 400, "displayName", "NUL")
+    response = callers.writer.post(catalogs, {"displayName": "Ok", "description": ["\x00"]},
+                                   format="json")
+    assert_graph_error(response, 400)
+    response = callers.reader.get(catalogs, {"$filter": "displayName eq 'A\x00'"})
+    assert_graph_error(response, 400, "$filter", "NUL")
