@@ -39,15 +39,16 @@ def camel_keys(value):
 
 
 def instant(value: datetime.datetime | None) -> str | None:
-    """An aware datetime as Graph writes it: UTC, ``2026-01-31T09:30:00Z``."""
+    """An aware datetime as Graph writes it: UTC, ``2026-01-31T09:30:00Z`` (a fraction only
+    when there is one). Called for every date of every item of a page: kept lean."""
     if value is None:
         return None
-    if timezone.is_naive(value):
-        value = timezone.make_aware(value, datetime.UTC)
-    value = value.astimezone(datetime.UTC)
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    # The database hands back datetime.UTC: no conversion then (naive ones are meant as UTC).
+    if value.tzinfo is not None and value.tzinfo is not datetime.UTC:
+        value = value.astimezone(datetime.UTC)
+    text = value.replace(tzinfo=None).isoformat()
     if value.microsecond:
-        text += f".{value.microsecond:06d}".rstrip("0")
+        text = text.rstrip("0")
     return text + "Z"
 
 

@@ -48,3 +48,9 @@ def test_review_start_benchmark_runs_and_verifies_its_result(require_postgres):
     assert "review_start: verified reviews=1, decisions=50" in output, output[-3000:]
     assert "review_start (tracemalloc): verified" in output, output[-3000:]
     assert "floor: verified reviews=1, decisions=50" in output, output[-3000:]
+
+
+def test_api_pages_benchmark_runs_and_verifies_its_result(require_postgres):
+    output = run_bench("api_pages.py", "portal_bench_api_smoke", "--n", "30", "--top", "7")
+    assert "api: verified items=30, distinct=30, count=30" in output, output[-3000:]
+    assert "floor: verified items=30" in output, output[-3000:]
