@@ -5,6 +5,21 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+def permissions_to_jsonb(apps, schema_editor):
+    # 0011 first made this column a varchar[] (PostgreSQL only: SQLite could not create it);
+    # where it did, it becomes the jsonb 0011 now makes, keeping each client's permissions.
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute("SELECT data_type FROM information_schema.columns WHERE table_name = "
+                       "'governance_apiclient' AND column_name = 'permissions' "
+                       "AND table_schema = current_schema()")
+        found = cursor.fetchone()
+    if found and found[0] == "ARRAY":
+        schema_editor.execute('ALTER TABLE "governance_apiclient" ALTER COLUMN "permissions" '
+                              'TYPE jsonb USING to_jsonb("permissions")')
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -12,6 +27,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.RunPython(permissions_to_jsonb, migrations.RunPython.noop),
         migrations.AddField(
             model_name='apiclient',
             name='principal',

@@ -7,17 +7,16 @@ against the hash.
 """
 
 from django.conf import settings
-from django.contrib.postgres.fields import ArrayField
 from django.db import models
-
-from governance.choices import ApiPermission
 
 
 class ApiClient(models.Model):
     """An application calling the API with Graph's application permissions."""
 
     display_name = models.CharField(max_length=200, unique=True)
-    permissions = ArrayField(models.CharField(max_length=60, choices=ApiPermission), default=list)
+    # Graph's permission names (ApiPermission), as a JSON list: the embedded demo runs on
+    # SQLite, which has no arrays.
+    permissions = models.JSONField(default=list)
     secret_hash = models.CharField(max_length=200, editable=False)
     secret_prefix = models.CharField(max_length=8, unique=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
