@@ -12,6 +12,7 @@ the loop it was opened on.
 """
 
 import asyncio
+import concurrent.futures
 import json
 import os
 import warnings
@@ -148,8 +149,18 @@ def graph_service_client(base_url: str, token: str) -> GraphServiceClient:
 
 
 def run(coro) -> Any:
-    """Run one SDK call (a coroutine) to completion."""
-    return asyncio.run(coro)
+    """Run one SDK call (a coroutine) to completion, on a fresh event loop.
+
+    Playwright's sync API (the browser tests, which may run earlier in the same session)
+    leaves an event loop running in the main thread, where asyncio.run() refuses to start
+    another: the call then runs on a loop of its own in a worker thread. The SDK only speaks
+    HTTP, so nothing of Django's crosses the thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def api_client_token(name: str = "SDK tests", *, write: bool = True) -> tuple[Any, str]:

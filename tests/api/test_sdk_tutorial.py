@@ -215,7 +215,7 @@ def test_the_tutorial_through_the_sdk(live_server, celery_worker):
     assert GroupMembership.objects.filter(group=group, user=requestor,
                                           role=GroupMembershipRole.MEMBER).exists()
 
-    # Step 4: clean up: remove the assignment, then delete the policy and the package.
+    # Step 4: clean up: remove the assignment, then (in Graph) delete the policy and package.
     removal = call(admin, em.assignment_requests.post(AccessPackageAssignmentRequest(
         request_type=AccessPackageRequestType.AdminRemove,
         assignment=AccessPackageAssignment(id=assignment.id),
@@ -227,12 +227,24 @@ def test_the_tutorial_through_the_sdk(live_server, celery_worker):
              what="the assignment to end")
     wait_for(lambda: not GroupMembership.objects.filter(group=group, user=requestor).exists(),
              timeout=30, what="the membership to be removed")
-    call(admin, em.assignment_policies.by_access_package_assignment_policy_id(policy.id)
-         .delete(), "4 DELETE assignmentPolicies/{id}")
-    call(admin, em.access_packages.by_access_package_id(package.id).delete(),
-         "4 DELETE accessPackages/{id}")
-    with pytest.raises(ODataError) as gone:
-        run(em.access_packages.by_access_package_id(package.id).get())
-    assert gone.value.response_status_code == 404, admin.recorder.last()
+    # Graph deletes the policy and the package here. The portal keeps both while requests and
+    # assignments refer to them (their history is the audit trail): the delete is a 409 that
+    # says so and changes nothing, and the package is hidden instead, out of everyone's list.
+    for what, builder in (
+            ("policy", em.assignment_policies.by_access_package_assignment_policy_id(policy.id)),
+            ("package", em.access_packages.by_access_package_id(package.id))):
+        with pytest.raises(ODataError) as kept:
+            run(builder.delete())
+        assert kept.value.response_status_code == 409, admin.recorder.last()
+        assert "history" in kept.value.error.message, (what, kept.value.error.message)
+    call(admin, em.access_packages.by_access_package_id(package.id).patch(
+        AccessPackage(is_hidden=True)), "4 PATCH accessPackages/{id} (hide)")
+    hidden = call(admin, em.access_packages.by_access_package_id(package.id).get(),
+                  "4 GET accessPackages/{id}")
+    assert hidden.is_hidden is True
+    offered = call(own, own.identity_governance.entitlement_management.access_packages
+                   .filter_by_current_user_with_on("allowedRequestor").get(),
+                   "4 GET accessPackages/filterByCurrentUser(on='allowedRequestor')")
+    assert package.id not in [item.id for item in offered.value]
 
     assert_graph_v1_properties(admin, own)
