@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import pytest
 from kiota_abstractions.authentication import (
     AccessTokenProvider,
     AllowedHostsValidator,
@@ -61,6 +62,15 @@ with warnings.catch_warnings():
 # Re-exported for the tests (imported above without their import-time warnings).
 BUILDERS = (AssignmentsRequestBuilder, CatalogsRequestBuilder, ResourceRolesRequestBuilder,
             ResourcesRequestBuilder)
+
+# The marks of a test driving the live server through the SDK: PostgreSQL and Redis, a
+# transactional database (the server answers from its own thread), and quiet about the SDK's
+# request builders warning about their own deprecated classes.
+SDK_TEST_MARKS = [
+    pytest.mark.services, pytest.mark.django_db(transaction=True),
+    pytest.mark.filterwarnings("ignore:GetQueryParameters is deprecated:DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:This class is deprecated:DeprecationWarning"),
+]
 
 
 class StaticTokenProvider(AccessTokenProvider):

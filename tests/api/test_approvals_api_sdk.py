@@ -21,6 +21,7 @@ from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from governance.choices import RequestState
 from governance.models import AssignmentRequest
 from tests.api.sdk import (
+    SDK_TEST_MARKS,
     AssignmentsRequestBuilder,
     api_client_token,
     assert_graph_v1_properties,
@@ -32,16 +33,8 @@ from tests.api.sdk import (
 )
 from tests.factories import build_world, member_package
 
-pytestmark = [
-    pytest.mark.services, pytest.mark.django_db(transaction=True),
-    pytest.mark.filterwarnings("ignore:GetQueryParameters is deprecated:DeprecationWarning"),
-    pytest.mark.filterwarnings("ignore:This class is deprecated:DeprecationWarning"),
-]
+pytestmark = SDK_TEST_MARKS
 
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def decide(client, request_id: str, result: str) -> str:

@@ -52,6 +52,7 @@ from governance.choices import CatalogRole, GroupMembershipRole
 from governance.models import ConnectedOrganization as Organization
 from governance.models import GroupMembership
 from tests.api.sdk import (
+    SDK_TEST_MARKS,
     AssignmentsRequestBuilder,
     CatalogsRequestBuilder,
     ResourceRolesRequestBuilder,
@@ -67,17 +68,8 @@ from tests.api.sdk import (
 from tests.conftest import wait_for
 from tests.factories import CatalogFactory, GroupFactory, GuestFactory, UserFactory, role_holder
 
-pytestmark = [
-    pytest.mark.services, pytest.mark.django_db(transaction=True),
-    # Request builders that the SDK imports during a call warn about their own classes.
-    pytest.mark.filterwarnings("ignore:GetQueryParameters is deprecated:DeprecationWarning"),
-    pytest.mark.filterwarnings("ignore:This class is deprecated:DeprecationWarning"),
-]
+pytestmark = SDK_TEST_MARKS
 
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def approval_stage(approver) -> AccessPackageApprovalStage:

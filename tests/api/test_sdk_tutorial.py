@@ -38,12 +38,14 @@ from msgraph.generated.models.access_package_resource_scope import AccessPackage
 from msgraph.generated.models.allowed_target_scope import AllowedTargetScope
 from msgraph.generated.models.expiration_pattern import ExpirationPattern
 from msgraph.generated.models.expiration_pattern_type import ExpirationPatternType
+from msgraph.generated.models.group import Group as GraphGroup
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.models.single_user import SingleUser
 
 from governance.choices import GroupMembershipRole
-from governance.models import GroupMembership
+from governance.models import Group, GroupMembership
 from tests.api.sdk import (
+    SDK_TEST_MARKS,
     AssignmentsRequestBuilder,
     CatalogsRequestBuilder,
     ResourceRolesRequestBuilder,
@@ -57,30 +59,24 @@ from tests.api.sdk import (
     run,
 )
 from tests.conftest import wait_for
-from tests.factories import CatalogFactory, GroupFactory, UserFactory
+from tests.factories import CatalogFactory, UserFactory
 
-pytestmark = [
-    pytest.mark.services, pytest.mark.django_db(transaction=True),
-    # Request builders that the SDK imports during a call warn about their own classes.
-    pytest.mark.filterwarnings("ignore:GetQueryParameters is deprecated:DeprecationWarning"),
-    pytest.mark.filterwarnings("ignore:This class is deprecated:DeprecationWarning"),
-]
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+pytestmark = SDK_TEST_MARKS
 
 
 def test_the_tutorial_through_the_sdk(live_server, celery_worker):
     principal, admin_token = api_client_token("Tutorial administrator")
     requestor = UserFactory(email="requestor1@access.example", display_name="Requestor1")
     CatalogFactory(display_name="General", description="Built-in catalog.")
-    # Prerequisite: a security group that the administrator owns.
-    group = GroupFactory(display_name="Marketing resources", description="Marketing group")
-    GroupMembership.objects.create(group=group, user=principal, role=GroupMembershipRole.OWNER)
-    group_id = str(group.pk)
     admin = graph_service_client(live_server.url, admin_token)
     em = admin.identity_governance.entitlement_management
+    # Step 0: the group "Marketing resources" (its creator becomes its owner).
+    created = call(admin, admin.groups.post(GraphGroup(
+        description="Marketing group", display_name="Marketing resources", mail_enabled=False,
+        mail_nickname="markres", security_enabled=True)), "0 POST groups")
+    group_id = created.id
+    group = Group.objects.get(pk=group_id)
+    assert group.memberships.filter(user=principal, role=GroupMembershipRole.OWNER).exists()
 
     # Step 1.1: the General catalog's id.
     found = call(admin, em.catalogs.get(request_configuration=query(
