@@ -21,17 +21,13 @@ from . import odata
 from .base import GraphType, GraphView, get_or_404
 from .errors import GraphError
 from .graph_json import Body, InvalidBody, instant
-from .shapes import USER_FIELDS, sid, user_json
+from .shapes import USER_FIELDS, directory_object_json, sid, user_json
 
 USERS, GROUPS = "users", "groups"
 GROUP_PROPERTIES = ("displayName", "description", "mailEnabled", "mailNickname",
                     "securityEnabled", "groupTypes")
 
 USER = GraphType("user", USER_FIELDS, user_json)
-
-
-def directory_object_json(user: User, expand=()) -> dict:
-    return {"@odata.type": "#microsoft.graph.user", **user_json(user)}
 
 
 DIRECTORY_OBJECT = GraphType("directoryObject", USER_FIELDS, directory_object_json)

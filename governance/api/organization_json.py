@@ -18,9 +18,8 @@ from . import odata
 from .base import GraphType
 from .errors import GraphError
 from .graph_json import instant, reject_unknown
-from .shapes import USER_FIELDS, sid, user_json
+from .shapes import GRAPH, USER_FIELDS, directory_object_json, sid
 
-GRAPH = "#microsoft.graph."
 SOURCE_PROPERTIES = {
     IdentitySourceType.DOMAIN: ("domainName", "displayName"),
     IdentitySourceType.TENANT: ("tenantId", "displayName"),
@@ -50,11 +49,6 @@ def identity_source_json(source: IdentitySource) -> dict:
     return item
 
 
-def sponsor_json(user: User, expand=()) -> dict:
-    """A sponsor as a directoryObject: a user, with its type annotated."""
-    return {"@odata.type": f"{GRAPH}user", **user_json(user)}
-
-
 def organization_json(organization: ConnectedOrganization, expand=()) -> dict:
     item = {
         "id": sid(organization.pk),
@@ -69,7 +63,8 @@ def organization_json(organization: ConnectedOrganization, expand=()) -> dict:
     for name, related in (("internalSponsors", "internal_sponsors"),
                           ("externalSponsors", "external_sponsors")):
         if name in expand:
-            item[name] = [sponsor_json(user) for user in getattr(organization, related).all()]
+            item[name] = [directory_object_json(user)
+                          for user in getattr(organization, related).all()]
     return item
 
 
@@ -87,7 +82,7 @@ def organization_prefetch(queryset, expand):
 ORGANIZATION = GraphType("connectedOrganization", ORGANIZATION_FIELDS, organization_json,
                          expandable=("internalSponsors", "externalSponsors"),
                          prefetch=organization_prefetch)
-SPONSOR = GraphType("directoryObject", USER_FIELDS, sponsor_json)
+SPONSOR = GraphType("directoryObject", USER_FIELDS, directory_object_json)
 
 
 def _source_kind(item, where: str) -> str:

@@ -11,9 +11,8 @@ from governance.models import ApproverSet, AssignmentPolicy, Question
 
 from . import odata
 from .graph_json import duration, instant
-from .shapes import catalog_json, package_json, sid
+from .shapes import GRAPH, catalog_json, package_json, sid
 
-GRAPH = "#microsoft.graph."
 SCOPES = ("notSpecified", "specificDirectoryUsers", "specificConnectedOrganizationUsers",
           "allMemberUsers", "allDirectoryUsers", "allConfiguredConnectedOrganizationUsers",
           "allExternalUsers")

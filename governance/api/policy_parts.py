@@ -12,8 +12,8 @@ from governance.services.errors import InvalidInput
 from governance.services.policies import DYNAMIC_APPROVERS, StageSpec
 
 from .graph_json import Body, InvalidBody, parse_duration, parse_instant
+from .shapes import GRAPH
 
-GRAPH = "#microsoft.graph."
 SEQUENCE_MAX = 32767
 STAGE = ("durationBeforeAutomaticDenial", "isApproverJustificationRequired",
          "isEscalationEnabled", "durationBeforeEscalation", "primaryApprovers",

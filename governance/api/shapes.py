@@ -12,6 +12,9 @@ from governance.models import AccessPackage, Catalog, Resource, ResourceRole, Us
 from . import odata
 from .graph_json import instant
 
+# The namespace of Graph's type names in "@odata.type": "#microsoft.graph.singleUser".
+GRAPH = "#microsoft.graph."
+
 
 def sid(pk) -> str | None:
     return None if pk is None else str(pk)
@@ -43,6 +46,11 @@ def user_json(user: User, expand=()) -> dict:
         "preferredLanguage": user.preferred_language or None,
         "createdDateTime": instant(user.date_joined),
     }
+
+
+def directory_object_json(user: User, expand=()) -> dict:
+    """A user where Graph lists directoryObjects (group members, sponsors): typed."""
+    return {"@odata.type": f"{GRAPH}user", **user_json(user)}
 
 
 def subject_json(user: User | None) -> dict | None:
