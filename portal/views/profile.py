@@ -14,7 +14,7 @@ from django.shortcuts import redirect
 from django.views.decorators.cache import never_cache
 
 from governance import clock
-from governance.models import PersonalToken
+from governance.selectors.api_tokens import token_rows_of
 from governance.services.api_tokens import (
     PERSON_KIND,
     TOKEN_NAME_MAX,
@@ -38,14 +38,6 @@ class TokenForm(RefusalFormMixin, forms.Form):
         error_messages={"invalid": "Enter a whole number of days, such as 90.",
                         "min_value": "A token lasts at least 1 day.",
                         "max_value": f"A token lasts at most {EXPIRY_DAYS_MAX} days."})
-
-
-def _state(token: PersonalToken, now) -> str:
-    if token.revoked_at is not None:
-        return "Revoked"
-    if token.expires_at is not None and token.expires_at <= now:
-        return "Expired"
-    return "Active"
 
 
 def _revoke(request):
@@ -78,10 +70,7 @@ def profile(request):
         else:
             form = TokenForm()
             messages.success(request, f"The token “{created.name}” was created.")
-    now = clock.now()
-    tokens = [{"token": token, "state": _state(token, now)}
-              for token in PersonalToken.objects.filter(user=request.user)
-              .order_by("-created_at", "-id")]
+    tokens = token_rows_of(request.user)
     return render_page(request, "profile", "portal/profile.html", {
         "form": form, "tokens": tokens, "new_token": new_token, "kind": PERSON_KIND,
         "api_root": request.build_absolute_uri("/v1.0/"),
