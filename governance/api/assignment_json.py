@@ -81,8 +81,20 @@ def assignment_json(assignment: Assignment, expand=()) -> dict:
     return item
 
 
+# The columns assignment_json reads, here and in what it expands: a page of 999 builds four
+# objects a row, and loading whole people and packages doubled the cost of a page.
+ASSIGNMENT_COLUMNS = (
+    "state", "status", "start_at", "expires_at", "ended_at",
+    "target__display_name", "target__email", "target__subject_lifecycle",
+    "access_package__display_name", "access_package__description",
+    "access_package__is_hidden", "access_package__created_at", "access_package__modified_at",
+    "policy__display_name", "policy__description", "policy__allowed_target_scope",
+)
+
+
 def assignment_prefetch(queryset: QuerySet, expand) -> QuerySet:
-    return queryset.select_related("target", "access_package", "policy")
+    return queryset.select_related("target", "access_package", "policy").only(
+        *ASSIGNMENT_COLUMNS)
 
 
 ASSIGNMENT = GraphType("accessPackageAssignment", ASSIGNMENT_FIELDS, assignment_json,
