@@ -33,6 +33,8 @@ README_WORTHY = {
     "scim-03-request-history-retrying",
     "review-02-review",
     "review-04-decisions",
+    "api-01-token-created",
+    "api-02-docs",
 }
 
 PASSWORD = "Falcon-flies-high-42"
@@ -40,11 +42,12 @@ FACTORY_PASSWORD = "pw-for-tests-1"  # tests.factories.UserFactory's
 PASSWORD_LABEL = re.compile(r"^Password:?$")  # not "Password (again)"
 
 
-def screenshot(page, name: str) -> Path:
-    """Save the whole page as var/screenshots/<name>.png (and in docs/screenshots/ when asked)."""
+def screenshot(page, name: str, *, full_page: bool = True) -> Path:
+    """Save the whole page (or its first screen) as var/screenshots/<name>.png (and in
+    docs/screenshots/ when asked)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     if name in README_WORTHY and os.environ.get("SAVE_README_SCREENSHOTS") == "1":
         README_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, README_SCREENSHOTS / path.name)
