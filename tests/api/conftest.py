@@ -5,6 +5,8 @@ another catalog)."""
 from dataclasses import dataclass
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from governance.choices import ApiPermission, CatalogRole
@@ -84,3 +86,20 @@ def assert_refused_three_ways(callers: Callers, method: str, url: str, body=None
     if method != "get":
         assert_graph_error(send(callers.reader), 403, "EntitlementManagement.ReadWrite.All")
     assert_graph_error(send(callers.stranger), stranger_status)
+
+
+def page_cost(client: APIClient, url: str, params: dict | None = None) -> tuple[int, int]:
+    """(SQL queries, items) of one GET of a collection page. The call is made once before
+    it is counted: a token's first use of the minute also records that it was used."""
+    client.get(url, params or {})
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url, params or {})
+    assert response.status_code == 200, response.content[:500]
+    return len(queries), len(response.json()["value"])
+
+
+@pytest.fixture
+def catalog_reader(world) -> APIClient:
+    """A catalog reader of the world's catalog, with their own token: reads, never changes."""
+    return person_client(role_holder(world.catalog, CatalogRole.READER,
+                                     email="reader@access.example"))

@@ -1,13 +1,17 @@
 """assignments: list, read, filterByCurrentUser(on='target') and reprocess; what each caller
 may see and do."""
 
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from governance.choices import DeliveryState
 from governance.models import RoleDelivery
 from governance.services.requests import request_admin_add, request_submit
-from tests.api.conftest import EM, assert_graph_error, assert_refused_three_ways, person_client
+from tests.api.conftest import (
+    EM,
+    assert_graph_error,
+    assert_refused_three_ways,
+    page_cost,
+    person_client,
+)
 from tests.factories import UserFactory, delivered_assignment, member_package, open_package
 
 ASSIGNMENTS = f"{EM}/assignments"
@@ -102,11 +106,7 @@ def test_reprocess(world, callers):
     assert callers.owner.post(url).status_code == 202
 
 
-def _page_queries(client) -> tuple[int, int]:
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get(ASSIGNMENTS, {"$expand": "target,accessPackage,assignmentPolicy"})
-    assert response.status_code == 200
-    return len(queries), len(response.json()["value"])
+EXPAND_ALL = {"$expand": "target,accessPackage,assignmentPolicy"}
 
 
 def test_a_page_costs_the_same_queries_for_2_and_20_assignments(world, callers):
@@ -119,10 +119,10 @@ def test_a_page_costs_the_same_queries_for_2_and_20_assignments(world, callers):
 
     add(2)
     callers.owner.get(ASSIGNMENTS)  # the token's first use records it, once
-    few, shown = _page_queries(callers.owner)
+    few, shown = page_cost(callers.owner, ASSIGNMENTS, EXPAND_ALL)
     assert shown == 2
     add(18)
-    many, shown = _page_queries(callers.owner)
+    many, shown = page_cost(callers.owner, ASSIGNMENTS, EXPAND_ALL)
     assert shown == 20 and many == few
 
 

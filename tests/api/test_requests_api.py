@@ -1,8 +1,6 @@
 """assignmentRequests: list, read, filterByCurrentUser, create (each request type), cancel and
 reprocess; what each caller may see and do."""
 
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from governance.choices import AssignmentState, RequestState
 from governance.models import Assignment, AssignmentRequest
@@ -11,6 +9,7 @@ from tests.api.conftest import (
     EM,
     assert_graph_error,
     assert_refused_three_ways,
+    page_cost,
     person_client,
 )
 from tests.factories import (
@@ -319,11 +318,7 @@ def test_filter_by_current_user(world, callers):
                        401)
 
 
-def _page_queries(client) -> tuple[int, int]:
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get(REQUESTS, {"$expand": "accessPackage,assignment"})
-    assert response.status_code == 200
-    return len(queries), len(response.json()["value"])
+EXPANDED = {"$expand": "accessPackage,assignment"}
 
 
 def test_a_page_costs_the_same_queries_for_2_and_20_requests(world, callers):
@@ -336,8 +331,8 @@ def test_a_page_costs_the_same_queries_for_2_and_20_requests(world, callers):
 
     add(2)
     callers.reader.get(REQUESTS)  # the token's first use records it, once
-    few, shown = _page_queries(callers.reader)
+    few, shown = page_cost(callers.reader, REQUESTS, EXPANDED)
     assert shown == 2
     add(18)
-    many, shown = _page_queries(callers.reader)
+    many, shown = page_cost(callers.reader, REQUESTS, EXPANDED)
     assert shown == 20 and many == few

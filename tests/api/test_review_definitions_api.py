@@ -4,13 +4,16 @@ its decisions; who reads what."""
 from datetime import timedelta
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from governance import clock
 from governance.choices import ReviewDecisionValue
 from governance.services.reviews import review_decide
-from tests.api.conftest import assert_graph_error, assert_refused_three_ways, person_client
+from tests.api.conftest import (
+    assert_graph_error,
+    assert_refused_three_ways,
+    page_cost,
+    person_client,
+)
 from tests.api.sdk import (
     api_client_token,
     assert_graph_v1_properties,
@@ -114,14 +117,6 @@ def test_decisions_read_by_catalog_readers_and_by_their_reviewers(world, callers
     assert_graph_error(callers.member.get(url), 404)
 
 
-def _queries(client, url) -> tuple[int, int]:
-    client.get(url)  # the token's first use of the minute writes last_used_at
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get(url)
-    assert response.status_code == 200, response.content
-    return len(queries), len(response.json()["value"])
-
-
 def test_pages_cost_the_same_queries_for_2_and_20(world, callers):
     people = [UserFactory(email=f"holder{n}@access.example") for n in range(20)]
     _package, policy, assignments = holders(world, people)
@@ -132,14 +127,14 @@ def test_pages_cost_the_same_queries_for_2_and_20(world, callers):
                            whole_review=[world.approver])
     approver = person_client(world.approver)
     for client in (callers.reader, approver):
-        counts = [_queries(client, f"{DEFINITIONS}/{r.pk}/instances/{r.pk}/decisions")
+        counts = [page_cost(client, f"{DEFINITIONS}/{r.pk}/instances/{r.pk}/decisions")
                   for r in (small, large)]
         assert [shown for _n, shown in counts] == [2, 20]
         assert counts[0][0] == counts[1][0]
-    two = _queries(callers.reader, DEFINITIONS)
+    two = page_cost(callers.reader, DEFINITIONS)
     for n in range(18):
         review_by_hand(policy, held[:1], start_at=clock.now() - timedelta(days=2 + n))
-    twenty = _queries(callers.reader, DEFINITIONS)
+    twenty = page_cost(callers.reader, DEFINITIONS)
     assert (two[1], twenty[1]) == (2, 20) and two[0] == twenty[0]
 
 
