@@ -169,17 +169,17 @@ def test_the_tutorial_through_the_sdk(live_server, celery_worker):
     assert policy.expiration.duration == timedelta(days=30)
 
     # Step 2: Requestor1, with their own token, requests the package. The v1.0 SDK's
-    # accessPackageAssignment has no targetId/assignmentPolicyId/accessPackageId, so they go in
-    # additional_data, under the JSON names of the HTTP request (the generated Python snippet
-    # spells them in snake_case, which the SDK would send as is and the API refuses).
+    # accessPackageAssignment has no targetId/assignmentPolicyId/accessPackageId: Microsoft's
+    # Python snippet puts them in additional_data, in snake_case, and the SDK sends them so.
+    # (The scenario test sends Graph's camelCase names; both are read.)
     own = graph_service_client(live_server.url, person_token(requestor))
     request = call(own, own.identity_governance.entitlement_management.assignment_requests.post(
         AccessPackageAssignmentRequest(
             request_type=AccessPackageRequestType.UserAdd,
             assignment=AccessPackageAssignment(additional_data={
-                "targetId": str(requestor.pk),
-                "assignmentPolicyId": policy.id,
-                "accessPackageId": package.id,
+                "target_id": str(requestor.pk),
+                "assignment_policy_id": policy.id,
+                "access_package_id": package.id,
             }),
         )), "2 POST assignmentRequests (userAdd)")
     assert request.id
