@@ -77,6 +77,9 @@ class Receiver:
         return self
 
     def call_back(self, call: Call) -> None:
+        # A stage that does not wait (e.g. granted) carries no callback address.
+        if "callbackUriPath" not in call.data:
+            return
         body = self.answer(call)
         if body is None:
             return

@@ -53,6 +53,11 @@ def test_the_receiver_calls_back_and_the_request_goes_on_to_delivery(
     wait_for(lambda: state_of(request) == RequestState.DELIVERED,
              what="the callback of the approved stage, then delivery")
     wait_for(lambda: len(receiver.calls) == 3, what="the granted call")
+    # The worker records the call as sent once the receiver has answered it, which is
+    # shortly after the receiver counted it.
+    wait_for(lambda: ExtensionCallout.objects.filter(
+        stage=Stage.REQUEST_GRANTED, status=CalloutStatus.CALLOUT_SENT).exists(),
+        what="the granted call recorded as sent")
 
     assert [call.data["stage"] for call in receiver.calls] == [
         Stage.REQUEST_CREATED, Stage.REQUEST_APPROVED, Stage.REQUEST_GRANTED]
