@@ -59,6 +59,13 @@ def duration(value: datetime.timedelta | None) -> str | None:
     return isodate.duration_isoformat(value)
 
 
+# Instants after this year, and durations longer than a thousand years, are refused: dates
+# computed from them (an end after a duration, a reminder) would pass the last date Python
+# and PostgreSQL hold.
+LAST_YEAR = 9998
+LONGEST = datetime.timedelta(days=366_000)
+
+
 def parse_instant(value, field: str) -> datetime.datetime | None:
     """An ISO 8601 date-time with an offset (or Z) from a body; None stays None."""
     if value is None:
@@ -73,6 +80,12 @@ def parse_instant(value, field: str) -> datetime.datetime | None:
             "(e.g. 2026-01-31T09:30:00Z).") from None
     if timezone.is_naive(parsed):
         raise InvalidBody(f"{field}: '{value}' has no time zone; add Z or an offset.")
+    try:
+        too_late = parsed.astimezone(datetime.UTC).year > LAST_YEAR
+    except OverflowError:  # 9999-12-31T23:00-05:00 is past the last date Python has
+        too_late = True
+    if too_late:
+        raise InvalidBody(f"{field}: '{value}' is too far in the future.")
     return parsed
 
 
@@ -98,6 +111,10 @@ def parse_duration(value, field: str, *, allow_zero: bool = False) -> datetime.t
     except (isodate.ISO8601Error, ValueError):
         raise InvalidBody(
             f"{field}: '{value}' is not an ISO 8601 duration (e.g. P7D or PT12H).") from None
+    except OverflowError:  # more days than a timedelta holds
+        parsed = None
+    if parsed is None or (isinstance(parsed, datetime.timedelta) and parsed > LONGEST):
+        raise InvalidBody(f"{field}: '{value}' is far too long.")
     if isinstance(parsed, isodate.Duration):
         raise InvalidBody(f"{field}: '{value}' uses months or years; give days instead (P30D).")
     if parsed < datetime.timedelta(0) or (parsed == datetime.timedelta(0) and not allow_zero):

@@ -10,17 +10,15 @@ from governance.choices import ExpirationType
 from governance.models import AssignmentPolicy
 from governance.services.policies import StageSpec
 
-from .graph_json import Body, parse_enum
+from .graph_json import Body, parse_duration, parse_enum, parse_instant
 from .policy_json import SCOPES
 from .policy_parts import (
     GRAPH,
     QuestionSpec,
     array,
     bad,
-    duration_at,
     flag,
     graph_path,
-    instant_at,
     object_body,
     question_spec,
     renamed,
@@ -144,15 +142,15 @@ class PolicyBody:
                           ExpirationType.values)
         args["expiration_type"] = kind
         if kind == ExpirationType.AFTER_DATETIME:
-            args["expiration_end_at"] = instant_at(body.data.get("endDateTime"),
+            args["expiration_end_at"] = parse_instant(body.data.get("endDateTime"),
                                                       "expiration.endDateTime")
         if kind == ExpirationType.AFTER_DURATION:
-            args["expiration_duration"] = duration_at(body.data.get("duration"),
+            args["expiration_duration"] = parse_duration(body.data.get("duration"),
                                                          "expiration.duration")
             if args["expiration_duration"] is None:
                 raise bad("expiration.duration", "give how long access lasts, e.g. P30D.")
         elif body.data.get("duration"):
-            duration_at(body.data["duration"], "expiration.duration")  # checked, not kept
+            parse_duration(body.data["duration"], "expiration.duration")  # checked, not kept
 
     def _requestor(self, value) -> None:
         body, args, path = object_body(value, "requestorSettings", REQUESTOR), self.arguments, \

@@ -4,14 +4,14 @@ fields that services.policies names in its refusals (policy_body reads the whole
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import timedelta
 
 from governance.choices import QuestionKind, SubjectSetType
 from governance.models import ConnectedOrganization, Group, User
 from governance.services.errors import InvalidInput
 from governance.services.policies import DYNAMIC_APPROVERS, StageSpec
 
-from .graph_json import Body, InvalidBody, parse_duration, parse_instant
+from .graph_json import Body, InvalidBody, parse_duration
 from .shapes import GRAPH
 
 SEQUENCE_MAX = 32767
@@ -61,26 +61,6 @@ def review_shape(review: dict) -> None:
         for index, item in enumerate(array(review.get(name), f"reviewSettings.{name}")):
             if not isinstance(item, dict):
                 raise bad(f"reviewSettings.{name}[{index}]", "expected a subject set object.")
-
-
-def duration_at(value, path: str, *, allow_zero: bool = False):
-    """parse_duration, with a duration too long for any date a 400 as well."""
-    try:
-        return parse_duration(value, path, allow_zero=allow_zero)
-    except OverflowError:
-        raise bad(path, f"'{value}' is far too long.") from None
-
-
-def instant_at(value, path: str):
-    """parse_instant, with instants PostgreSQL cannot store (after 9998) refused."""
-    parsed = parse_instant(value, path)
-    try:
-        too_late = parsed is not None and parsed.astimezone(UTC).year > 9998
-    except OverflowError:
-        too_late = True
-    if too_late:
-        raise bad(path, f"'{value}' is too far in the future.")
-    return parsed
 
 
 class _Part(Body):
@@ -167,7 +147,7 @@ def _users_only(values, path: str) -> list[User]:
 
 
 def _whole_days(value, path: str, *, allow_zero: bool = False) -> int:
-    parsed = duration_at(value, path, allow_zero=allow_zero)
+    parsed = parse_duration(value, path, allow_zero=allow_zero)
     if parsed is None:
         raise bad(path, "give a duration in days, e.g. P14D.")
     if parsed % timedelta(days=1):

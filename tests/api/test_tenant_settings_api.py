@@ -76,3 +76,9 @@ def test_permissions(world, callers):
     for client in (callers.owner, callers.stranger, administrator, callers.member):
         assert_graph_error(client.patch(SETTINGS, change, format="json"), 403)
     assert _stored() == ("blockSignInAndDelete", 30)
+
+
+def test_a_duration_past_what_python_holds_is_a_400(world, callers):
+    response = callers.writer.patch(SETTINGS, {
+        "durationUntilExternalUserDeletedAfterBlocked": "P99999999999D"}, format="json")
+    assert_graph_error(response, 400, "far too long")

@@ -60,6 +60,9 @@ def test_durations():
     ("P1M", ["months or years", "P30D"]),
     ("PT0S", ["must be a positive duration"]),
     (7, ["expected an ISO 8601 duration string"]),
+    # Past what a timedelta holds, or what any date can be moved by: 400s, never 500s.
+    ("P99999999999D", ["'P99999999999D' is far too long"]),
+    ("P999999999D", ["'P999999999D' is far too long"]),
 ])
 def test_bad_durations_name_the_field(value, words):
     refused(lambda: parse_duration(value, "expiration.duration"), *words)
@@ -73,6 +76,10 @@ def test_parse_instant():
             "not an ISO 8601 date-time")
     refused(lambda: parse_instant("2026-01-31T09:30:00", "startDateTime"), "no time zone")
     refused(lambda: parse_instant(20260131, "startDateTime"), "expected an ISO 8601")
+    assert parse_instant("9998-12-31T23:00:00Z", "endDateTime").year == 9998
+    for late in ("9999-01-01T00:00:00Z", "9999-12-31T23:59:59-05:00"):
+        refused(lambda late=late: parse_instant(late, "endDateTime"), "endDateTime",
+                "too far in the future")
 
 
 def test_parse_enum():
