@@ -12,6 +12,7 @@ Views call services for every change and selectors for every read; this module o
 HTTP and JSON.
 """
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -22,7 +23,7 @@ from rest_framework.views import APIView
 from . import odata
 from .authentication import BearerTokenAuthentication
 from .errors import GraphError
-from .graph_json import load_body
+from .graph_json import load_body, reject_unknown
 from .permissions import HasGraphPermission
 
 API_ROOT = "/v1.0"
@@ -71,6 +72,22 @@ def get_or_404(queryset: QuerySet, raw_id, what: str) -> Model:
     if found is None:
         raise ResourceNotFound(f"No {what} has the id '{raw_id}', or you may not see it.")
     return found
+
+
+def referenced_id(body: dict, collections: str, what: str, *, name: str = "@odata.id") -> str:
+    """The id at the end of ``{"@odata.id": "https://host/v1.0/…/<collection>/<id>"}``, the
+    body of a POST …/$ref (or a DELETE's ``$id``/``@id``, given as that body). `collections`
+    is the regex of the collection's name ("accessPackages", "users|directoryObjects");
+    `name` is what the caller wrote the URL in, for the refusals."""
+    reject_unknown(body, ("@odata.id",), "reference")
+    reference = body.get("@odata.id")
+    if not isinstance(reference, str) or not reference.strip():
+        raise GraphError(f"{name}: give the URL of the {what}, e.g. "
+                         f"https://graph.microsoft.com/v1.0/…/{collections.split('|')[0]}/{{id}}.")
+    match = re.search(rf"/(?:{collections})/(?P<id>[^/?#]+)/?$", reference.strip())
+    if match is None:
+        raise GraphError(f"{name}: '{reference}' is not the URL of a {what}.")
+    return match.group("id")
 
 
 def reference_id(value, field_name: str, what: str) -> int:

@@ -7,7 +7,6 @@ displayName}, externalDomainFederation {domainName, issuerUri, displayName}. The
 they are, so a body may repeat them unchanged but may not add new ones.
 """
 
-import re
 
 from django.db.models import Prefetch
 
@@ -15,7 +14,7 @@ from governance.choices import ConnectedOrganizationState, IdentitySourceType
 from governance.models import ConnectedOrganization, IdentitySource, User
 
 from . import odata
-from .base import GraphType
+from .base import GraphType, referenced_id
 from .errors import GraphError
 from .graph_json import instant, reject_unknown
 from .shapes import GRAPH, USER_FIELDS, directory_object_json, sid
@@ -138,19 +137,11 @@ def federation_domains(sources) -> list[str]:
             if source.source_type == IdentitySourceType.FEDERATION and source.domain_name]
 
 
-_USER_REFERENCE = re.compile(r"/(?:users|directoryObjects)/(?P<id>[^/?#]+)/?$")
-
-
 def referenced_user_id(body: dict, name: str = "@odata.id") -> int:
     """The user id of ``{"@odata.id": "https://host/v1.0/users/12"}`` (or of a
     …/directoryObjects/12 URL)."""
-    reject_unknown(body, ("@odata.id",), "reference")
-    reference = body.get("@odata.id")
-    if not isinstance(reference, str) or not reference:
-        raise GraphError(f"{name}: give the user's URL, e.g. "
-                         "https://graph.microsoft.com/v1.0/users/{id}.")
-    match = _USER_REFERENCE.search(reference)
-    if not match or not match.group("id").isdigit() or len(match.group("id")) > 18:
-        raise GraphError(f"{name}: '{reference}' is not the URL of a user "
+    raw = referenced_id(body, "users|directoryObjects", "user", name=name)
+    if not raw.isdigit() or len(raw) > 18:
+        raise GraphError(f"{name}: '{body['@odata.id']}' is not the URL of a user "
                          "(…/v1.0/users/{id}).")
-    return int(match.group("id"))
+    return int(raw)

@@ -12,7 +12,6 @@ name it: accessPackagesIncompatibleWith). Graph's paths::
     GET    accessPackages/{id}/accessPackagesIncompatibleWith
 """
 
-import re
 
 from django.urls import path
 
@@ -20,7 +19,7 @@ from governance.models import AccessPackage, ResourceRole
 from governance.selectors.permissions import Capability, scoped
 from governance.services.packages import package_role_add, package_role_remove, package_update
 
-from .base import EM, GraphView, ResourceNotFound, get_or_404
+from .base import EM, GraphView, ResourceNotFound, get_or_404, referenced_id
 from .directory import GROUP
 from .errors import GraphError
 from .graph_json import Body, reject_unknown
@@ -161,17 +160,6 @@ class RoleScopeDetail(GraphView):
 
 # Separation of duties
 
-def _referenced_id(body: dict, pattern: str, what: str) -> str:
-    reject_unknown(body, (), "reference")
-    reference = body.get("@odata.id")
-    if not isinstance(reference, str) or not reference.strip():
-        raise GraphError(f"@odata.id: give the URL of the {what}.")
-    match = re.search(pattern, reference.strip())
-    if match is None:
-        raise GraphError(f"@odata.id: '{reference}' is not the URL of an {what}.")
-    return match.group("id")
-
-
 class IncompatiblePackages(GraphView):
     graph_type, is_collection = PACKAGE, True
 
@@ -187,8 +175,7 @@ class IncompatiblePackageRefs(GraphView):
 
     def post(self, request, package_id):
         package = package_for(request.user, package_id)
-        raw = _referenced_id(self.body(), r"/accessPackages/(?P<id>[^/?#]+)/?$",
-                             "access package")
+        raw = referenced_id(self.body(), "accessPackages", "access package")
         other = get_or_404(packages_for(request.user), raw, "access package")
         current = visible_incompatible_ids(package, request.user)
         if other.pk not in current:
@@ -197,8 +184,8 @@ class IncompatiblePackageRefs(GraphView):
 
     def delete(self, request, package_id):
         """DELETE …/incompatibleAccessPackages/$ref?$id=<URL of the other package>."""
-        raw = _referenced_id({"@odata.id": request.query_params.get("$id")},
-                             r"/accessPackages/(?P<id>[^/?#]+)/?$", "access package")
+        raw = referenced_id({"@odata.id": request.query_params.get("$id")},
+                            "accessPackages", "access package")
         return _drop_package(request, package_id, raw)
 
 
@@ -230,7 +217,7 @@ class IncompatibleGroupRefs(GraphView):
 
     def post(self, request, package_id):
         package = package_for(request.user, package_id)
-        raw = _referenced_id(self.body(), r"/groups/(?P<id>[^/?#]+)/?$", "group")
+        raw = referenced_id(self.body(), "groups", "group")
         current = list(package.incompatible_groups.values_list("pk", flat=True))
         group_id = _digits(raw, "@odata.id")
         if group_id not in current:
@@ -239,8 +226,8 @@ class IncompatibleGroupRefs(GraphView):
 
     def delete(self, request, package_id):
         """DELETE …/incompatibleGroups/$ref?$id=<URL of the group>."""
-        raw = _referenced_id({"@odata.id": request.query_params.get("$id")},
-                             r"/groups/(?P<id>[^/?#]+)/?$", "group")
+        raw = referenced_id({"@odata.id": request.query_params.get("$id")},
+                            "groups", "group")
         return _drop_group(request, package_id, raw)
 
 
