@@ -13,9 +13,8 @@ from . import odata
 from .assignment_json import ASSIGNMENT, ASSIGNMENTS, assignments_for, policy_brief_json
 from .base import EM, GraphType, GraphView, ResourceNotFound, get_or_404
 from .request_json import REQUESTS, request_for
-from .shapes import PACKAGE_FIELDS, package_json, subject_json
+from .shapes import PACKAGE_BRIEF, subject_json
 
-PACKAGE = GraphType("accessPackage", PACKAGE_FIELDS, package_json)
 POLICY = GraphType("accessPackageAssignmentPolicy",
                    {"id": odata.ident("pk"), "displayName": odata.text("display_name"),
                     "description": odata.text("description"),
@@ -28,11 +27,11 @@ SUBJECT = GraphType("accessPackageSubject",
 
 
 class RequestAccessPackage(GraphView):
-    graph_type = PACKAGE
+    graph_type = PACKAGE_BRIEF
 
     def get(self, request, request_id):
         found = request_for(request.user, request_id)
-        return self.entity(found.access_package, PACKAGE, f"{EM}/accessPackages")
+        return self.entity(found.access_package, PACKAGE_BRIEF, f"{EM}/accessPackages")
 
 
 class RequestAssignment(GraphView):
@@ -54,12 +53,12 @@ class RequestRequestor(GraphView):
 
 
 class AssignmentAccessPackage(GraphView):
-    graph_type = PACKAGE
+    graph_type = PACKAGE_BRIEF
 
     def get(self, request, assignment_id):
         found = get_or_404(assignments_for(request.user), assignment_id,
                            "accessPackageAssignment")
-        return self.entity(found.access_package, PACKAGE, f"{EM}/accessPackages")
+        return self.entity(found.access_package, PACKAGE_BRIEF, f"{EM}/accessPackages")
 
 
 class AssignmentPolicy(GraphView):

@@ -18,10 +18,9 @@ from governance.services.catalogs import catalog_create, catalog_delete, catalog
 from .base import EM, GraphType, GraphView, get_or_404
 from .graph_json import Body
 from .resources_json import RESOURCE, ROLE
-from .shapes import CATALOG_FIELDS, PACKAGE_FIELDS, catalog_json, package_json
+from .shapes import CATALOG_FIELDS, PACKAGE_BRIEF, catalog_json
 
 CATALOG = GraphType("accessPackageCatalog", CATALOG_FIELDS, catalog_json)
-PACKAGE = GraphType("accessPackage", PACKAGE_FIELDS, package_json)
 CATALOGS = f"{EM}/catalogs"
 CATALOG_PROPERTIES = ("displayName", "description", "state", "isExternallyVisible",
                       "catalogType", "id", "createdDateTime", "modifiedDateTime")
@@ -109,11 +108,11 @@ class CatalogResourceRoleList(GraphView):
 
 
 class CatalogPackageList(GraphView):
-    graph_type, is_collection = PACKAGE, True
+    graph_type, is_collection = PACKAGE_BRIEF, True
 
     def get(self, request, catalog_id):
         catalog = catalog_for(request.user, catalog_id)
-        return self.collection(AccessPackage.objects.filter(catalog=catalog), PACKAGE,
+        return self.collection(AccessPackage.objects.filter(catalog=catalog), PACKAGE_BRIEF,
                                f"{CATALOGS}('{catalog.pk}')/accessPackages")
 
 

@@ -24,9 +24,8 @@ from governance.models import AccessReview, ReviewDecision, User
 from . import odata
 from .base import API_ROOT, EM, GraphType
 from .graph_json import instant
-from .shapes import sid
+from .shapes import GRAPH, sid
 
-GRAPH = "#microsoft.graph."
 DEFAULT_DECISIONS = {
     ReviewExpirationBehavior.KEEP_ACCESS: "Approve",
     ReviewExpirationBehavior.REMOVE_ACCESS: "Deny",

@@ -10,6 +10,7 @@ from governance.choices import UserType
 from governance.models import AccessPackage, Catalog, Resource, ResourceRole, User
 
 from . import odata
+from .base import GraphType
 from .graph_json import instant
 
 # The namespace of Graph's type names in "@odata.type": "#microsoft.graph.singleUser".
@@ -179,3 +180,8 @@ def package_json(package: AccessPackage, expand=()) -> dict:
         "createdDateTime": instant(package.created_at),
         "modifiedDateTime": instant(package.modified_at),
     }
+
+
+# An access package without its navigation properties, where a catalog lists its packages or
+# a request or assignment names its own (governance.api.package_json has the full type).
+PACKAGE_BRIEF = GraphType("accessPackage", PACKAGE_FIELDS, package_json)
