@@ -64,12 +64,14 @@ def stage_json(stage: ApprovalStage, request: AssignmentRequest, user: User | No
     }
 
 
+def with_decision_and_approvers(stages: QuerySet[ApprovalStage]) -> QuerySet[ApprovalStage]:
+    """What stage_json reads: the decision with its approver, and who may decide."""
+    return stages.select_related("decision__approver").prefetch_related(
+        Prefetch("stage_approvers", queryset=StageApprover.objects.only("stage_id", "user_id")))
+
+
 def stages_queryset() -> QuerySet[ApprovalStage]:
-    return (ApprovalStage.objects.select_related("decision__approver")
-            .prefetch_related(Prefetch("stage_approvers",
-                                       queryset=StageApprover.objects.only("stage_id",
-                                                                           "user_id")))
-            .order_by("order"))
+    return with_decision_and_approvers(ApprovalStage.objects.order_by("order"))
 
 
 def approval_type(user: User | None) -> GraphType:
@@ -91,12 +93,8 @@ def stage_type(request: AssignmentRequest, user: User | None) -> GraphType:
     def to_json(stage: ApprovalStage, expand=()) -> dict:
         return stage_json(stage, request, user)
 
-    def prefetch(queryset: QuerySet, expand) -> QuerySet:
-        return queryset.select_related("decision__approver").prefetch_related(
-            Prefetch("stage_approvers", queryset=StageApprover.objects.only("stage_id",
-                                                                            "user_id")))
-
-    return GraphType("approvalStage", STAGE_FIELDS, to_json, prefetch=prefetch)
+    return GraphType("approvalStage", STAGE_FIELDS, to_json,
+                     prefetch=lambda queryset, expand: with_decision_and_approvers(queryset))
 
 
 APPROVAL = approval_type(None)
