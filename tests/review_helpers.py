@@ -85,6 +85,9 @@ def decisions_state(review: AccessReview) -> list[tuple]:
         "id", "decision", "justification", "reviewed_by_id", "reviewed_at", "applied_result"))
 
 
+APPROVE, DENY, DONT_KNOW, NOT_REVIEWED = (ReviewDecisionValue.APPROVE, ReviewDecisionValue.DENY,
+                                          ReviewDecisionValue.DONT_KNOW,
+                                          ReviewDecisionValue.NOT_REVIEWED)
 INACTIVE = (ReviewRecommendation.DENY, "Has not signed in for 30 days")
 ACTIVE = (ReviewRecommendation.APPROVE, "Signed in within the last 30 days")
 

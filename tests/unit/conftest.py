@@ -2,11 +2,18 @@ import pytest
 
 from governance.services.errors import Refused
 from tests.factories import build_world, snapshot
+from tests.review_helpers import review_team
 
 
 @pytest.fixture
 def world(db):
     return build_world()
+
+
+@pytest.fixture
+def team(world):
+    """The world's assignments under review (tests.review_helpers.review_team)."""
+    return review_team(world)
 
 
 @pytest.fixture

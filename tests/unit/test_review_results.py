@@ -11,7 +11,6 @@ from governance.choices import (
     AssignmentState,
     EndReason,
     ReviewAppliedResult,
-    ReviewDecisionValue,
     ReviewExpirationBehavior,
     ReviewRecommendation,
     ReviewState,
@@ -40,20 +39,13 @@ from governance.services.reviews import (
 )
 from governance.tasks import sweep_reviews
 from tests.review_helpers import (
+    APPROVE,
+    DENY,
+    DONT_KNOW,
     INACTIVE,
     decision_of,
-    review_team,
     settings_change,
 )
-
-APPROVE, DENY, DONT_KNOW, NOT_REVIEWED = (ReviewDecisionValue.APPROVE, ReviewDecisionValue.DENY,
-                                          ReviewDecisionValue.DONT_KNOW,
-                                          ReviewDecisionValue.NOT_REVIEWED)
-
-@pytest.fixture
-def team(world):
-    return review_team(world)
-
 
 # The reminder
 

@@ -10,7 +10,6 @@ import time_machine
 
 from governance import clock
 from governance.choices import (
-    ReviewDecisionValue,
     ReviewState,
 )
 from governance.models import (
@@ -26,20 +25,14 @@ from governance.services.reviews import (
     review_decide,
 )
 from tests.review_helpers import (
+    APPROVE,
+    DENY,
+    DONT_KNOW,
+    NOT_REVIEWED,
     decision_of,
     decisions_state,
-    review_team,
     settings_change,
 )
-
-APPROVE, DENY, DONT_KNOW, NOT_REVIEWED = (ReviewDecisionValue.APPROVE, ReviewDecisionValue.DENY,
-                                          ReviewDecisionValue.DONT_KNOW,
-                                          ReviewDecisionValue.NOT_REVIEWED)
-
-@pytest.fixture
-def team(world):
-    return review_team(world)
-
 
 # Decisions
 
