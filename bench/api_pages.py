@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 # Beside this script.
-from expiry_dataset import build, truncate  # noqa: E402
-from expiry_sweep import check, open_bench_database, row  # noqa: E402
+from expiry_dataset import build  # noqa: E402
+from expiry_sweep import check, finish, open_bench_database, row  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/portal_bench_api"
 ASSIGNMENTS = "/v1.0/identityGovernance/entitlementManagement/assignments"
@@ -137,9 +137,7 @@ def main() -> int:
         above=ratio is not None and ratio > AIM_RATIO)
     row("token check (SHA-256), per call", auth["sha256_us"], "us")
     row("PBKDF2 check (before), per call", auth["pbkdf2_us"], "us")
-    if not args.keep:
-        truncate()
-    return 1 if problems else 0
+    return finish(problems, keep=args.keep)
 
 
 if __name__ == "__main__":

@@ -224,6 +224,17 @@ def row(label: str, value: float | None, unit: str, aim: str = "", above: bool =
     print(f"  {label:<44}{shown:>10} {unit:<3} {aim:<8}{mark}")
 
 
+def finish(problems: list[str], *, keep: bool) -> int:
+    """The end of every benchmark: say whether its checks failed, empty the governance tables
+    unless asked to keep them, and give the exit status (1 when a check failed)."""
+    if problems:
+        print(f"\n  {len(problems)} check(s) failed: see above")
+    if not keep:
+        truncate()
+        print("\n  bench data truncated (database kept)")
+    return 1 if problems else 0
+
+
 def open_bench_database(script: str, default_url: str, *, force: bool) -> tuple[str, str] | None:
     """Set Django up on DATABASE_URL (default `default_url`), creating the database when it
     is missing; returns (database name, PostgreSQL version), or None after saying why the
@@ -305,13 +316,8 @@ def main() -> int:
     row("peak RSS of the process (ru_maxrss)", measured["rss_after_mb"], "MB", f"< {AIM_MB:g}",
         measured["rss_after_mb"] >= AIM_MB)
     row("(ru_maxrss growth during the sweep)", rss_delta, "MB")
-    if problems:
-        print(f"\n  {len(problems)} check(s) failed: see above")
-
-    if not args.keep:
-        truncate()
-        print("\n  bench data truncated (database kept)")
-    return 0
+    finish(problems, keep=args.keep)
+    return 0  # documented: a measurement, not a test
 
 
 if __name__ == "__main__":

@@ -19,8 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 # Beside this script.
-from expiry_dataset import truncate  # noqa: E402
-from expiry_sweep import check, maxrss_mb, open_bench_database, row  # noqa: E402
+from expiry_sweep import check, finish, maxrss_mb, open_bench_database, row  # noqa: E402
 from review_dataset import START, build, counts, expected, reset  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/portal_bench_review"
@@ -178,13 +177,7 @@ def main() -> int:
     row("peak RSS of the process (ru_maxrss)", measured["rss_after_mb"], "MB")
     row("(ru_maxrss growth during review_start)",
         measured["rss_after_mb"] - measured["rss_before_mb"], "MB")
-    if problems:
-        print(f"\n  CHECK FAILED: {len(problems)} check(s), see above")
-
-    if not args.keep:
-        truncate()
-        print("\n  bench data truncated (database kept)")
-    return 1 if problems else 0
+    return finish(problems, keep=args.keep)
 
 
 if __name__ == "__main__":

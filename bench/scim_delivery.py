@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from expiry_dataset import insert_users, truncate  # noqa: E402 - beside this script
-from expiry_sweep import check, open_bench_database, row  # noqa: E402
+from expiry_sweep import check, finish, open_bench_database, row  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/portal_bench_scim"
 BENCH_DOMAIN = "scim-bench.example"
@@ -346,13 +346,7 @@ def main() -> int:
     row("SQL statements per delivered assignment", measured["queries"] / n, "")
     print(f"\n  {n:,} deliveries in {total:.2f} s ({n / total:,.1f}/s); floor "
           f"{floored['total_s']:.2f} s; ratio {total / floored['total_s']:.2f}x floor")
-    if problems:
-        print(f"\n  {len(problems)} check(s) failed: see above")
-
-    if not args.keep:
-        truncate()
-        print("\n  bench data truncated (database kept)")
-    return 1 if problems else 0
+    return finish(problems, keep=args.keep)
 
 
 if __name__ == "__main__":
