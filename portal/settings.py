@@ -120,6 +120,9 @@ INTERNAL_EMAIL_DOMAINS = [domain.lower() for domain in
                           env_list("INTERNAL_EMAIL_DOMAINS", "access.example")]
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "My Access"
+# Personal API tokens: the lifetime when none is chosen, and the longest one can be given.
+API_TOKEN_DEFAULT_DAYS = int(env("API_TOKEN_DEFAULT_DAYS", "90"))
+API_TOKEN_MAX_DAYS = int(env("API_TOKEN_MAX_DAYS", "365"))
 SOCIALACCOUNT_ADAPTER = "portal.adapters.SocialAccountAdapter"
 SOCIALACCOUNT_LOGIN_ON_GET = False
 SOCIALACCOUNT_PROVIDERS: dict = {"microsoft": {}}
