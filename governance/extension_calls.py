@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
-from governance import clock
+from governance import clock, secrets
 from governance.choices import CustomExtensionStage, RequestState
 from governance.models import Assignment, AssignmentRequest, ExtensionCallout, User
 from governance.services.errors import InvalidInput, InvalidState, NotAllowed
@@ -35,11 +35,18 @@ def duration_text(value: timedelta) -> str:
     return " ".join(parts) or "less than a minute"
 
 
-# The callback address: signed, naming one callout, expiring with its timeout.
+# The callback address: signed, naming one callout, expiring with its timeout. The key is
+# SECRETS_KEY's, for this purpose alone: SECRET_KEY (which signs the approval links) is not
+# enough to forge one.
+
+
+def _signer() -> signing.Signer:
+    newest, *older = secrets.signing_keys(SALT)
+    return signing.Signer(key=newest, fallback_keys=older, salt=SALT)
 
 
 def callback_path(callout: ExtensionCallout) -> str:
-    token = signing.Signer(salt=SALT).sign_object(
+    token = _signer().sign_object(
         {"c": callout.pk, "e": int(callout.callback_due_at.timestamp())}, compress=True)
     return reverse("extension_callback", args=[token])
 
@@ -51,7 +58,7 @@ def callout_id_of_token(token: str) -> int:
     :raises InvalidState: its timeout has passed.
     """
     try:
-        payload = signing.Signer(salt=SALT).unsign_object(token)
+        payload = _signer().unsign_object(token)
     except signing.BadSignature:
         payload = None
     if not isinstance(payload, dict) or not all(isinstance(payload.get(key), int)

@@ -4,6 +4,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
 
 from portal.env import env, env_bool, env_list
 
@@ -12,10 +13,15 @@ VAR_DIR = Path(env("VAR_DIR", str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DEBUG", default=False)
-# The embedded default key only serves the demo; production sets SECRET_KEY or SECRET_KEY_FILE.
-SECRET_KEY = env("SECRET_KEY", "insecure-demo-key-change-me-" + "x" * 24)
-# Encrypts the connector and extension secrets stored in the database (default: SECRET_KEY).
-SECRETS_KEY = env("SECRETS_KEY", "") or ""
+# The embedded default key only serves the demo: with DEBUG off, portal.checks refuses to
+# start with it (or without SECRET_KEY), so that nobody signs links with a published key.
+DEMO_SECRET_KEY = "insecure-demo-key-change-me-" + "x" * 24
+SECRET_KEY = env("SECRET_KEY", "") or DEMO_SECRET_KEY
+# The keys of the secrets stored in the database and of the custom extensions' callback
+# addresses, newest first: add a new key in front, run `manage.py rotate_secrets`, then drop
+# the old one. Required with DEBUG off; never SECRET_KEY, so that a leaked SECRET_KEY alone
+# neither decrypts the stored secrets nor forges a callback (governance.secrets).
+SECRETS_KEY = env_list("SECRETS_KEY")
 SITE_URL = (env("SITE_URL", "http://127.0.0.1:8000") or "").rstrip("/")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", urlsplit(SITE_URL).hostname or "localhost")
 if DEBUG:
@@ -37,8 +43,9 @@ INSTALLED_APPS = [
     "allauth.socialaccount.providers.microsoft",
     "rest_framework",
     "drf_spectacular",
+    "csp",
     "governance",
-    "portal",
+    "portal.apps.PortalConfig",
 ]
 
 MIDDLEWARE = [
@@ -53,7 +60,37 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "portal.middleware.PersonTimeZoneMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
+
+# --- Transport and browser security: on by default when DEBUG is off (see README) ---
+# Behind a proxy that terminates TLS, SECURE_PROXY_SSL_HEADER names the header it sets
+# (X-Forwarded-Proto) so that Django knows the request came over https.
+_proxy_header = (env("SECURE_PROXY_SSL_HEADER", "") or "").strip()
+if _proxy_header:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_header.upper().replace("-", "_"), "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_HSTS_SECONDS = int(env("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Scripts only from our own static files (htmx is vendored; inline scripts carry the nonce);
+# inline styles are allowed because the admin's own templates use style attributes.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, "'unsafe-inline'"],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"
@@ -92,7 +129,8 @@ AUTHENTICATION_BACKENDS = [
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 LOGIN_URL = "account_login"

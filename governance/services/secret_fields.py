@@ -6,9 +6,15 @@ secret comes from.
 """
 
 import re
+from dataclasses import dataclass, field
+
+from django.apps import apps
+from django.db import transaction
 
 from governance import secrets
+from governance.models import User
 from governance.models.system import SecretHolder
+from governance.services.audit import audit_record
 from governance.services.errors import InvalidInput
 
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -29,7 +35,11 @@ def _clean_env_name(value: str) -> str:
     if not ENV_NAME.fullmatch(name) or len(name) > ENV_NAME_MAX:
         raise InvalidInput("The environment variable's name can have only letters, digits "
                            "and underscores, and cannot start with a digit (such as "
-                           "SCIM_TOKEN).", field="secret_env", code="invalidEnvName")
+                           f"{secrets.ENV_PREFIX}SCIM_TOKEN).", field="secret_env",
+                           code="invalidEnvName")
+    problem = secrets.env_name_problem(name)
+    if problem:
+        raise InvalidInput(problem, field="secret_env", code="envNameNotAllowed")
     if name.upper().endswith("_FILE"):
         raise InvalidInput(f"Give the variable's name without _FILE ({name[:-5]}): the portal "
                            "reads that variable, or the file its _FILE variable names.",
@@ -70,3 +80,32 @@ def secret_apply(holder: SecretHolder, *, secret_env: str, secret_value: str | N
         raise InvalidInput(f"Give the secret ({what}): name the environment variable that "
                            "holds it, or type it.", field=value_field, code="secretRequired")
     return False
+
+
+@dataclass
+class Rotation:
+    rotated: int = 0
+    unreadable: list[str] = field(default_factory=list)  # "custom extension “Hook” (#3)"
+
+
+def secrets_rotate(*, actor: User | None = None) -> Rotation:
+    """Re-encrypt every stored secret under the newest key of SECRETS_KEY, so that the older
+    keys can be removed. A secret that no key opens is left as it is and listed: it has to
+    be entered again (or the key that opens it put back)."""
+    result = Rotation()
+    for model in apps.get_models():
+        if not issubclass(model, SecretHolder):
+            continue
+        with transaction.atomic():
+            for holder in model.objects.select_for_update().exclude(secret_encrypted="") \
+                    .order_by("pk"):
+                try:
+                    holder.secret_encrypted = secrets.reencrypt(holder.secret_encrypted)
+                except secrets.SecretUnavailable:
+                    result.unreadable.append(f"{model._meta.verbose_name} “{holder}” "
+                                             f"(#{holder.pk})")
+                    continue
+                holder.save(update_fields=["secret_encrypted"])
+                audit_record(actor=actor, action="secret.rotated", obj=holder)
+                result.rotated += 1
+    return result

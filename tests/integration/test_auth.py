@@ -353,3 +353,16 @@ def test_microsoft_sign_up_is_refused_for_a_partner_domain(rf, contoso):
     member = SocialLogin(user=User(email="sam@access.example"),
                          account=SocialAccount(provider="microsoft", uid="2"))
     assert adapter.is_open_for_signup(request, member)
+
+
+@pytest.mark.parametrize(("password", "reason"), [
+    ("Xq7-kLm2pQ9", "at least 12 characters"),  # 11 characters
+    ("password1234", "too common"),
+    ("qwerty123456", "too common"),
+])
+def test_sign_up_refuses_short_and_common_passwords(client, contoso, password, reason):
+    response = client.post(SIGNUP, {"display_name": "Ana Díaz", "email": "ana@contoso.example",
+                                    "password1": password, "password2": password})
+    assert response.status_code == 200
+    assert reason in response.content.decode()
+    assert not User.objects.filter(email="ana@contoso.example").exists()

@@ -18,14 +18,14 @@ pytestmark = pytest.mark.services
 def demo_with_scim(db, scim_server, monkeypatch, settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     monkeypatch.setenv("DEMO_SCIM_URL", scim_server.base_url)
-    monkeypatch.setenv("DEMO_SCIM_TOKEN", TOKEN)
+    monkeypatch.setenv("PORTAL_SECRET_DEMO_SCIM_TOKEN", TOKEN)
     call_command("demo_seed", stdout=io.StringIO())
     return scim_server
 
 
 def test_a_request_in_the_demo_is_delivered_into_the_scim_application(demo_with_scim):
     system = TargetSystem.objects.get()
-    assert system.secret_env == "DEMO_SCIM_TOKEN"  # named, never stored
+    assert system.secret_env == "PORTAL_SECRET_DEMO_SCIM_TOKEN"  # named, never stored
     alice = User.objects.get(email="alice@access.example")
     package = AccessPackage.objects.get(display_name="Sales CRM")
     request = request_submit(requestor=alice, access_package_id=package.pk,

@@ -296,8 +296,8 @@ def test_an_outage_of_the_token_endpoint_is_retried(lab):
 
 
 def test_a_missing_secret_says_what_to_set(graph):
-    tenant = _tenant(graph, secret_encrypted="", secret_env="ENTRA_SECRET_NOT_SET_HERE")
-    with pytest.raises(ConnectorError, match="ENTRA_SECRET_NOT_SET_HERE") as caught:
+    tenant = _tenant(graph, secret_encrypted="", secret_env="PORTAL_SECRET_ENTRA_NOT_SET_HERE")
+    with pytest.raises(ConnectorError, match="PORTAL_SECRET_ENTRA_NOT_SET_HERE") as caught:
         connector_for_system(tenant).check()
     assert caught.value.retryable is False
 

@@ -148,13 +148,13 @@ def test_the_secret_never_appears_in_the_admin(as_user, admin, world):
 
 
 def test_a_secret_read_from_the_environment_says_so(as_user, admin, world, monkeypatch):
-    monkeypatch.setenv("CONTOSO_SCIM_TOKEN", "from-the-environment")
+    monkeypatch.setenv("PORTAL_SECRET_CONTOSO_SCIM", "from-the-environment")
     client = as_user(admin)
     response = client.post(reverse(f"{SYSTEMS}_add"),
-                           FORM | {"secret": "", "secret_env": "CONTOSO_SCIM_TOKEN"})
+                           FORM | {"secret": "", "secret_env": "PORTAL_SECRET_CONTOSO_SCIM"})
     assert response.status_code == 302
     system = TargetSystem.objects.get()
-    assert "Read from $CONTOSO_SCIM_TOKEN" in page(client.get(
+    assert "Read from $PORTAL_SECRET_CONTOSO_SCIM" in page(client.get(
         reverse(f"{SYSTEMS}_change", args=[system.pk])))
 
 

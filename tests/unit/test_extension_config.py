@@ -14,6 +14,7 @@ from governance.services.extension_config import (
     extension_save,
     policy_extension_stages_set,
 )
+from tests.extension_helpers import allow_outbound
 from tests.factories import (
     CatalogFactory,
     PackageFactory,
@@ -26,6 +27,8 @@ Stage = CustomExtensionStage
 WAIT = CustomExtensionBehavior.LAUNCH_AND_WAIT
 SECRET = "a-secret-of-sixteen-or-more"
 URL = "https://hooks.contoso.example/access"
+# Their extensions call hosts that never resolve: a global administrator allow-lists them.
+pytestmark = pytest.mark.usefixtures("fictional_hooks_allowed")
 
 
 def save(world, actor=None, **fields):
@@ -71,17 +74,18 @@ def test_an_owner_adds_an_extension_whose_secret_is_stored_encrypted_and_never_a
 
 
 def test_a_secret_from_the_environment(world, monkeypatch):
-    monkeypatch.setenv("COMPLIANCE_HOOK_SECRET", SECRET)
-    extension = save(world, secret_value="", secret_env="COMPLIANCE_HOOK_SECRET")
-    assert (extension.secret_env, extension.secret_encrypted) == ("COMPLIANCE_HOOK_SECRET", "")
+    monkeypatch.setenv("PORTAL_SECRET_COMPLIANCE_HOOK", SECRET)
+    extension = save(world, secret_value="", secret_env="PORTAL_SECRET_COMPLIANCE_HOOK")
+    assert (extension.secret_env, extension.secret_encrypted) == (
+        "PORTAL_SECRET_COMPLIANCE_HOOK", "")
     assert extension.secret() == SECRET
     refused(lambda: save(world, display_name="Other", secret_value="",
-                         secret_env="NOT_SET_ANYWHERE"), InvalidInput, "secret_env",
-            "NOT_SET_ANYWHERE", "not set")
+                         secret_env="PORTAL_SECRET_NOT_SET_ANYWHERE"), InvalidInput, "secret_env",
+            "PORTAL_SECRET_NOT_SET_ANYWHERE", "not set")
 
 
 @pytest.mark.parametrize(("fields", "field", "words"), [
-    ({"endpoint_url": "http://hooks.contoso.example/access"}, "endpoint_url", "https://"),
+    ({"endpoint_url": "http://hooks.fabrikam.example/access"}, "endpoint_url", "https://"),
     ({"endpoint_url": "hooks"}, "endpoint_url", "address"),
     ({"callback_timeout": None}, "callback_timeout", "5 minutes to 14 days"),
     ({"callback_timeout": timedelta(minutes=4)}, "callback_timeout", "5 minutes"),
@@ -97,7 +101,10 @@ def test_invalid_extensions_are_refused_beside_their_field(world, fields, field,
     refused(lambda: save(world, **fields), InvalidInput, field, words)
 
 
-def test_plain_http_is_allowed_to_this_machine_only(world):
+def test_plain_http_is_allowed_to_allow_listed_hosts_only(world):
+    refused(lambda: save(world, endpoint_url="http://127.0.0.1:8080/hook"), InvalidInput,
+            "endpoint_url", "https://")
+    allow_outbound("127.0.0.1")
     assert save(world, endpoint_url="http://127.0.0.1:8080/hook").endpoint_url.startswith(
         "http://127.0.0.1")
 

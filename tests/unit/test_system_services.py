@@ -97,13 +97,13 @@ def test_a_typed_secret_is_stored_encrypted_and_a_blank_one_keeps_it(admin):
 
 def test_a_secret_from_the_environment_replaces_a_stored_one(admin, monkeypatch):
     system = scim(admin)
-    monkeypatch.setenv("CONTOSO_SCIM_TOKEN", "from-the-environment")
-    scim(admin, system_id=system.pk, secret_value=None, secret_env="CONTOSO_SCIM_TOKEN")
+    monkeypatch.setenv("PORTAL_SECRET_CONTOSO_SCIM", "from-the-environment")
+    scim(admin, system_id=system.pk, secret_value=None, secret_env="PORTAL_SECRET_CONTOSO_SCIM")
     system.refresh_from_db()
-    assert (system.secret_env, system.secret_encrypted) == ("CONTOSO_SCIM_TOKEN", "")
+    assert (system.secret_env, system.secret_encrypted) == ("PORTAL_SECRET_CONTOSO_SCIM", "")
     assert system.secret() == "from-the-environment"
     event = AuditEvent.objects.filter(action="targetSystem.changed").get()
-    assert event.after["secret"] == "environment variable CONTOSO_SCIM_TOKEN"
+    assert event.after["secret"] == "environment variable PORTAL_SECRET_CONTOSO_SCIM"
 
 
 def test_a_new_typed_secret_is_audited_without_its_value(admin):
@@ -116,10 +116,11 @@ def test_a_new_typed_secret_is_audited_without_its_value(admin):
 
 def test_an_entra_tenant_needs_https_an_authority_and_a_client_id(admin, assert_refused,
                                                                   monkeypatch):
-    monkeypatch.setenv("GRAPH", "client-secret")
+    monkeypatch.setenv("PORTAL_SECRET_GRAPH", "client-secret")
     entra = {"actor": admin, "display_name": "Contoso tenant", "kind": SystemKind.ENTRA,
              "base_url": "https://graph.microsoft.com/v1.0", "client_id": "app-id",
-             "authority": "https://login.microsoftonline.com/tenant", "secret_env": "GRAPH"}
+             "authority": "https://login.microsoftonline.com/tenant",
+             "secret_env": "PORTAL_SECRET_GRAPH"}
     assert_refused(lambda: system_save(**(entra | {"authority": "http://login.test/t"})),
                    InvalidInput, "invalidUrl", "https://")
     assert_refused(lambda: system_save(**(entra | {"base_url": "http://graph.test"})),
@@ -137,10 +138,11 @@ def test_an_entra_tenant_needs_https_an_authority_and_a_client_id(admin, assert_
     ({"kind": "ldap"}, "invalidKind", "SCIM 2.0 or Microsoft Entra"),
     ({"secret_value": None, "secret_env": "1TOKEN"}, "invalidEnvName", "letters, digits"),
     ({"secret_value": None, "secret_env": "TOKEN-X"}, "invalidEnvName", "underscores"),
-    ({"secret_value": None, "secret_env": "TOKEN_FILE"}, "invalidEnvName", "without _FILE"),
+    ({"secret_value": None, "secret_env": "PORTAL_SECRET_TOKEN_FILE"}, "invalidEnvName",
+     "without _FILE"),
     ({"secret_env": "TOKEN"}, "twoSecrets", "not both"),
-    ({"secret_value": None, "secret_env": "NOT_SET_ANYWHERE"}, "secretUnavailable",
-     "NOT_SET_ANYWHERE (or NOT_SET_ANYWHERE_FILE) is not set"),
+    ({"secret_value": None, "secret_env": "PORTAL_SECRET_NOT_SET_ANYWHERE"}, "secretUnavailable",
+     "PORTAL_SECRET_NOT_SET_ANYWHERE_FILE) is not set"),
     ({"secret_value": None}, "secretRequired", "environment variable"),
     ({"authority": "https://login.test/t"}, "entraFieldsOnScim", "leave them blank"),
     ({"display_name": "  "}, "nameRequired", "name"),
@@ -209,11 +211,11 @@ def test_check_records_failure_in_the_systems_own_words(admin, fake):
 
 
 def test_check_says_which_variable_is_missing(admin, fake, monkeypatch):
-    monkeypatch.setenv("MISSING_TOKEN", "set on this server when it was saved")
-    system = scim(admin, secret_value=None, secret_env="MISSING_TOKEN")
-    monkeypatch.delenv("MISSING_TOKEN")
+    monkeypatch.setenv("PORTAL_SECRET_MISSING_TOKEN", "set on this server when it was saved")
+    system = scim(admin, secret_value=None, secret_env="PORTAL_SECRET_MISSING_TOKEN")
+    monkeypatch.delenv("PORTAL_SECRET_MISSING_TOKEN")
     ok, message = system_check(actor=admin, system_id=system.pk)
-    assert not ok and "MISSING_TOKEN" in message
+    assert not ok and "PORTAL_SECRET_MISSING_TOKEN" in message
 
 
 def test_saving_another_connection_forgets_the_last_check(admin, fake):

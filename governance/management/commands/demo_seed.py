@@ -101,13 +101,13 @@ class Command(BaseCommand):
     def seed_scim(self, url: str) -> None:
         """Connect the SCIM application at `url` and offer its group as "Sales CRM".
 
-        The token is DEMO_SCIM_TOKEN when set; a scim2-server started without
+        The token is PORTAL_SECRET_DEMO_SCIM_TOKEN when set; a scim2-server started without
         --bearer-token accepts any, so the demo then stores a placeholder.
         """
         admin = User.objects.get(email=SIGN_INS[0][0])
         owner = User.objects.get(email=SIGN_INS[1][0])
         sales = Catalog.objects.get(display_name=DEMO_CATALOG)
-        token_env = "DEMO_SCIM_TOKEN" if env("DEMO_SCIM_TOKEN") else ""
+        token_env = "PORTAL_SECRET_DEMO_SCIM_TOKEN" if env("PORTAL_SECRET_DEMO_SCIM_TOKEN") else ""
         try:
             system = system_save(actor=admin, display_name=DEMO_SCIM_SYSTEM, kind=SystemKind.SCIM,
                                  base_url=url, secret_env=token_env,
