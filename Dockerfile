@@ -10,7 +10,7 @@ WORKDIR /app
 COPY . .
 # The project is installed for its dependencies; PYTHONPATH keeps /app (templates, static and
 # manage.py beside the code) the copy that runs. collectstatic writes to /app/var/static.
-RUN pip install . \
+RUN pip install . -c requirements.lock \
     && python manage.py collectstatic --noinput \
     && useradd --system --home-dir /app portal \
     && chown -R portal /app/var

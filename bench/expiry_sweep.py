@@ -11,6 +11,7 @@ import gc
 import logging
 import os
 import resource
+import secrets
 import sys
 import time
 import tracemalloc
@@ -62,6 +63,10 @@ def setup_django(url: str) -> None:
     for name in ("DATABASE_URL_FILE", "REDIS_URL", "REDIS_URL_FILE", "DEBUG_FILE"):
         os.environ.pop(name, None)
     os.environ["DEBUG"] = "0"
+    # Production settings, on throwaway keys, over plain http (the test client's).
+    os.environ.setdefault("SECRET_KEY", "bench-only-" + secrets.token_urlsafe(40))
+    os.environ.setdefault("SECRETS_KEY", "bench-only-" + secrets.token_urlsafe(32))
+    os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
     import django
 

@@ -75,11 +75,12 @@ def test_portal_services_depend_on_postgres_and_redis(compose, name):
     assert {"postgres", "redis"} <= depends_on(compose["services"][name])
 
 
-def test_secret_key_file_is_a_declared_secret(compose):
+def test_the_key_files_are_declared_secrets(compose):
     for name in PORTAL_SERVICES:
         service = compose["services"][name]
-        path = environment(service).get("SECRET_KEY_FILE")
-        if path:
+        for variable in ("SECRET_KEY_FILE", "SECRETS_KEY_FILE"):
+            path = environment(service).get(variable)
+            assert path, f"{name} lacks {variable}: production refuses to start without it"
             secret = path.removeprefix("/run/secrets/")
             assert secret in service.get("secrets", []), f"{name} does not mount {secret}"
             assert secret in compose.get("secrets", {})
