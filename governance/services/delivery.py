@@ -77,8 +77,9 @@ def _hold_package_roles(package_id: int) -> None:
     """
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT 1 FROM {AccessPackage._meta.db_table} WHERE id = %s "
-                           "FOR KEY SHARE", [package_id])
+            table = AccessPackage._meta.db_table
+            query = f"SELECT 1 FROM {table} WHERE id = %s FOR KEY SHARE"  # nosec B608: model's table
+            cursor.execute(query, [package_id])
 
 
 def delivery_start(request: AssignmentRequest, *, actor: User | None) -> None:

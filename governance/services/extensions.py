@@ -128,14 +128,14 @@ def extensions_launch_for_assignments(*, stage: str,
         assignments = assignments.exclude(callouts__stage=Stage.REQUEST_GRANTED)
     assignments = list(assignments.select_related("access_package__catalog", "target")
                        .order_by("id"))
-    requests = {}
+    delivering_request = {}
     if stage == Stage.REQUEST_GRANTED:
         # The request that delivered it: the latest one naming the assignment.
         for request in AssignmentRequest.objects.filter(
                 assignment_id__in=[a.pk for a in assignments]).select_related(
                 "requestor", "target").order_by("created_at", "id"):
-            requests[request.assignment_id] = request
-    return _launch(stage, [(extensions[a.policy_id], requests.get(a.pk), a)
+            delivering_request[request.assignment_id] = request
+    return _launch(stage, [(extensions[a.policy_id], delivering_request.get(a.pk), a)
                            for a in assignments])
 
 
