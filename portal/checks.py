@@ -7,6 +7,7 @@ published in this repository, and long enough to pass Django's own security.W009
 
 from django.conf import settings
 from django.core.checks import Error, register
+from django.core.exceptions import ImproperlyConfigured
 
 from governance import secrets
 
@@ -26,3 +27,14 @@ def production_keys(app_configs, **kwargs):
     if problem:
         problems.append(Error(problem, hint=secrets.KEYS_HINT, id="portal.E002"))
     return problems
+
+
+def refuse_to_start_on_unsafe_keys() -> None:
+    """For gunicorn and the Celery worker and beat, which run no system checks of their own:
+    stop with the same errors that `check` would print.
+
+    :raises ImproperlyConfigured: naming each variable to set.
+    """
+    errors = production_keys(None)
+    if errors:
+        raise ImproperlyConfigured("; ".join(f"{error.msg} {error.hint}" for error in errors))

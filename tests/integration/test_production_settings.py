@@ -93,3 +93,23 @@ def test_production_sends_the_security_headers(tmp_path):
     assert "frame-ancestors 'none'" in lines[2]
     assert lines[3].endswith("DENY")
     assert lines[4] == "plain: 301"  # http is redirected to https
+
+
+def run_python(tmp_path, *args, **environment) -> subprocess.CompletedProcess:
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "VAR_DIR": str(tmp_path / "var"),
+           "DJANGO_SETTINGS_MODULE": "portal.settings", "PYTHONPATH": str(ROOT), **environment}
+    return subprocess.run([sys.executable, *args], env=env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_gunicorn_and_celery_refuse_the_demo_keys_too(tmp_path):
+    """They run no system checks: the web's application and the worker stop themselves."""
+    web = run_python(tmp_path, "-c", "import portal.wsgi")
+    assert web.returncode != 0 and "ImproperlyConfigured" in web.stderr
+    assert "SECRET_KEY is not set" in web.stderr
+    worker = run_python(tmp_path, "-m", "celery", "-A", "portal", "worker", "--pool", "solo")
+    assert worker.returncode == 1
+    assert "Not starting: SECRET_KEY is not set" in worker.stderr
+    started = run_python(tmp_path, "-c", "import portal.wsgi; print('serving')",
+                         **production_environment())
+    assert started.returncode == 0 and "serving" in started.stdout, started.stderr
