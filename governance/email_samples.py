@@ -1,8 +1,9 @@
 """Sample emails for administrators: every topic rendered with made-up, unsaved rows.
 
 The sample context has the same names as the one `email_context` builds for a real email of
-the topic (a request, its stage, an assignment, links...), so a template that previews well
-also sends well. Nothing here reads or writes the database.
+the topic (a request, its stage, an assignment, links...), made plain the same way
+(`documented_context`), so a template that previews well also sends well. Nothing here reads
+or writes the database.
 """
 
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from governance.choices import (
     StageState,
     UserType,
 )
+from governance.email_sandbox import Record
 from governance.models import (
     AccessPackage,
     AccessReview,
@@ -40,8 +42,10 @@ from governance.notifications import (
     APPROVAL_LINK_TOPICS,
     PARTS,
     TEXT_IN_LAYOUT,
+    TOPIC_VARIABLES,
     TOPICS,
     RenderedEmail,
+    documented_context,
     file_template,
     override_templates,
     render_with,
@@ -213,16 +217,33 @@ def _language(language: str) -> str:
 
 
 def sample_context(topic: str, language: str = "") -> dict:
-    """What a template of `topic` sees, made up: fresh unsaved rows on every call."""
+    """What a template of `topic` sees, made up from fresh unsaved rows on every call."""
     if topic not in SAMPLES:
         raise InvalidInput(f"“{topic}” is not an email topic; choose one of the list.",
                            field="topic")
-    return SAMPLES[topic](_Sample(_language(language)))
+    return documented_context(topic, SAMPLES[topic](_Sample(_language(language))))
 
 
 def sample_variables(topic: str) -> list[str]:
     """The names a template of `topic` can use, for the administrators' help."""
-    return sorted(sample_context(topic))
+    return sorted(TOPIC_VARIABLES[topic])
+
+
+def _record_fields(path: str, value, found: dict[str, list[str]]) -> None:
+    if isinstance(value, Record):
+        found.setdefault(path, sorted(value))
+        for name, item in value.items():
+            _record_fields(f"{path}.{name}", item, found)
+
+
+def record_fields() -> list[tuple[str, list[str]]]:
+    """What each name holding a row has (`request`: access_package, requestor…), for the
+    administrators' help: taken from the samples, so it lists what templates really get."""
+    found: dict[str, list[str]] = {}
+    for topic in TOPICS:
+        for name, value in sample_context(topic).items():
+            _record_fields(name, value, found)
+    return sorted(found.items())
 
 
 def _render(topic: str, language: str, templates: list[Template]) -> RenderedEmail:
@@ -234,10 +255,6 @@ def _render(topic: str, language: str, templates: list[Template]) -> RenderedEma
         reason = f"the template “{error}” does not exist"
     except Exception as error:  # an administrator's template can fail in many ways
         reason = str(error).strip().rstrip(".") or type(error).__name__
-        if isinstance(error, ValueError) and "primary key value" in reason:
-            # request.answers.all and the like: real emails have them, the unsaved sample not.
-            reason = ("the sample is not saved, so it has no lists of related rows (such as "
-                      "request.answers); real emails do")
     raise InvalidInput(f"The sample email could not be rendered: {reason}.",
                        code="invalidTemplate")
 

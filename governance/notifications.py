@@ -4,26 +4,28 @@ Each topic has templates/emails/<topic>.{subject,txt,html}; a language may have 
 templates/emails/<language>/. An administrator's EmailTemplate row for the recipient's
 language, else for all languages, wins over the files. Subjects and text bodies are
 rendered without HTML escaping; HTML bodies with it.
+
+Files and administrators' versions alike render in the locked-down engine of
+`governance.email_sandbox`, with the topic's documented names only (TOPIC_VARIABLES), each
+a plain value: a row becomes a Record of its documented facts, so that no template reaches
+a password hash, a token's hash or a secret through it.
 """
 
 import logging
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.template import (
-    Context,
-    Template,
-    TemplateDoesNotExist,
-    TemplateSyntaxError,
-    engines,
-)
+from django.template import Context, Template, TemplateDoesNotExist, TemplateSyntaxError
 from django.urls import NoReverseMatch, reverse
 from django.utils import translation
 
 from governance.approval_links import approval_link_url
 from governance.choices import ReviewDecisionValue
+from governance.email_sandbox import Record, plain, sandbox_engine
 from governance.models import (
+    AccessPackage,
     AccessReview,
+    ApprovalDecision,
     ApprovalStage,
     Assignment,
     AssignmentRequest,
@@ -59,6 +61,34 @@ TOPICS = {
 APPROVAL_LINK_TOPICS = {"approval_needed", "approval_reminder", "approval_escalated"}
 PARTS = ("subject", "txt", "html")
 
+# The names each topic's templates can use, and nothing else: the admin lists them, the
+# sample previews them, and a real email gets these when its payload has them.
+_FOR_EVERYONE = ("site_url", "recipient", "topic", "requests_url", "approvals_url")
+_FOR_APPROVERS = (*_FOR_EVERYONE, "request", "stage")
+_WITH_APPROVAL_LINK = (*_FOR_APPROVERS, "approval_url")
+_FOR_REQUESTORS = (*_FOR_EVERYONE, "request")
+_FOR_HOLDERS = (*_FOR_EVERYONE, "assignment", "extend_url")
+_FOR_REVIEWERS = (*_FOR_EVERYONE, "review", "review_url", "reviews_url", "results_url",
+                  "expiration_behavior", "to_review", "self_review")
+TOPIC_VARIABLES = {
+    "approval_needed": _WITH_APPROVAL_LINK,
+    "approval_reminder": _WITH_APPROVAL_LINK,
+    "approval_escalated": _WITH_APPROVAL_LINK,
+    "approval_decided": _FOR_APPROVERS,
+    "approval_expired": _FOR_APPROVERS,
+    "approval_canceled": _FOR_APPROVERS,
+    "request_approved": _FOR_REQUESTORS,
+    "request_denied": (*_FOR_REQUESTORS, "justification"),
+    "request_expired": _FOR_REQUESTORS,
+    "access_delivered": _FOR_HOLDERS,
+    "access_expiring": (*_FOR_HOLDERS, "days"),
+    "access_ended": _FOR_HOLDERS,
+    "guest_blocked": (*_FOR_EVERYONE, "user"),
+    "review_started": _FOR_REVIEWERS,
+    "review_reminder": _FOR_REVIEWERS,
+    "review_results": (*_FOR_REVIEWERS, "counts", "applied"),
+}
+
 
 @dataclass(frozen=True)
 class RenderedEmail:
@@ -71,30 +101,121 @@ def _url(name: str, *args) -> str:
     return f"{settings.SITE_URL}{reverse(name, args=args)}"
 
 
+# What a template sees of each kind of row: documented facts, never the row itself.
+
+
+def _named(row) -> Record | None:
+    """A catalog or a connected organization: printed as, and having, its display name."""
+    return None if row is None else Record(str(row), display_name=row.display_name)
+
+
+def person_facts(user: User) -> Record:
+    return Record(str(user), display_name=user.display_name, email=user.email,
+                  user_type=user.user_type,
+                  connected_organization=_named(user.connected_organization))
+
+
+def account_facts(user: User) -> Record:
+    """A guest whose sign-in is blocked: the person, and when the account goes."""
+    return Record(str(user), **person_facts(user), account_state=user.account_state,
+                  blocked_at=user.blocked_at, delete_due_at=user.delete_due_at)
+
+
+def package_facts(package: AccessPackage) -> Record:
+    return Record(str(package), display_name=package.display_name,
+                  description=package.description, catalog=_named(package.catalog))
+
+
+def request_facts(request: AssignmentRequest) -> Record:
+    return Record(
+        str(request), id=request.pk, request_type=request.request_type,
+        get_request_type_display=request.get_request_type_display(), state=request.state,
+        get_state_display=request.get_state_display(), status=request.status,
+        access_package=package_facts(request.access_package),
+        requestor=person_facts(request.requestor), requestor_id=request.requestor_id,
+        target=person_facts(request.target), target_id=request.target_id,
+        justification=request.justification, schedule_start_at=request.schedule_start_at,
+        schedule_end_at=request.schedule_end_at, created_at=request.created_at,
+        completed_at=request.completed_at)
+
+
+def _decision_facts(decision: ApprovalDecision) -> Record:
+    # No approver: the stage timed out.
+    approver = None if decision.approver is None else person_facts(decision.approver)
+    return Record(decision.get_result_display(), approver=approver, result=decision.result,
+                  justification=decision.justification, decided_at=decision.decided_at)
+
+
+def stage_facts(stage: ApprovalStage) -> Record:
+    decision = getattr(stage, "decision", None)  # a stage nobody decided has none
+    decided = {} if decision is None else {"decision": _decision_facts(decision)}
+    return Record(str(stage), order=stage.order, state=stage.state,
+                  get_state_display=stage.get_state_display(), started_at=stage.started_at,
+                  due_at=stage.due_at, escalated_at=stage.escalated_at,
+                  completed_at=stage.completed_at, **decided)
+
+
+def assignment_facts(assignment: Assignment) -> Record:
+    return Record(
+        str(assignment), id=assignment.pk,
+        access_package=package_facts(assignment.access_package),
+        target=person_facts(assignment.target), state=assignment.state,
+        get_state_display=assignment.get_state_display(), status=assignment.status,
+        start_at=assignment.start_at, expires_at=assignment.expires_at,
+        ended_at=assignment.ended_at, end_reason=assignment.end_reason,
+        get_end_reason_display=assignment.get_end_reason_display(),
+        created_at=assignment.created_at)
+
+
+def review_facts(review: AccessReview) -> Record:
+    return Record(str(review), id=review.pk, access_package=package_facts(review.access_package),
+                  state=review.state, get_state_display=review.get_state_display(),
+                  start_at=review.start_at, end_at=review.end_at, created_at=review.created_at,
+                  completed_at=review.completed_at, applied_at=review.applied_at)
+
+
+# The names that hold a row, and what a template sees of it; every other name is plain.
+FACTS = {"recipient": person_facts, "request": request_facts, "stage": stage_facts,
+         "assignment": assignment_facts, "user": account_facts, "review": review_facts}
+
+
+def documented_context(topic: str, values: dict) -> dict:
+    """The names `topic` documents, as plain values: a row becomes a Record of its facts."""
+    context = {}
+    for name in TOPIC_VARIABLES[topic]:
+        if name in values:
+            value, facts = values[name], FACTS.get(name)
+            context[name] = plain(value) if facts is None or value is None else facts(value)
+    return context
+
+
 def email_context(topic: str, payload: dict, recipient: User | None) -> dict:
-    """What the templates see: the payload's rows, the recipient and their links."""
+    """What the templates see: the payload's rows, the recipient and their links, as the
+    topic's documented names (`documented_context`)."""
     context = {"site_url": settings.SITE_URL, "recipient": recipient, "topic": topic,
                "requests_url": _url("request_history"), "approvals_url": _url("approval_list"),
                **payload}
     if "request_id" in payload:
         context["request"] = AssignmentRequest.objects.select_related(
-            "access_package", "requestor", "target__connected_organization").get(
-            pk=payload["request_id"])
+            "access_package__catalog", "requestor__connected_organization",
+            "target__connected_organization").get(pk=payload["request_id"])
     if "stage_id" in payload:
-        stage = ApprovalStage.objects.select_related("decision__approver").get(
-            pk=payload["stage_id"])
+        stage = ApprovalStage.objects.select_related(
+            "decision__approver__connected_organization").get(pk=payload["stage_id"])
         context["stage"] = stage
         if recipient is not None and topic in APPROVAL_LINK_TOPICS:
             context["approval_url"] = approval_link_url(stage, recipient.pk)
     if "assignment_id" in payload:
         context["assignment"] = Assignment.objects.select_related(
-            "access_package", "target").get(pk=payload["assignment_id"])
+            "access_package__catalog", "target__connected_organization").get(
+            pk=payload["assignment_id"])
         context["extend_url"] = _url("access_extend", payload["assignment_id"])
     if "user_id" in payload:
-        context["user"] = User.objects.get(pk=payload["user_id"])
+        context["user"] = User.objects.select_related("connected_organization").get(
+            pk=payload["user_id"])
     if "review_id" in payload:
         context.update(_review_context(payload["review_id"], recipient))
-    return context
+    return documented_context(topic, context)
 
 
 def review_admin_url(review_id: int) -> str:
@@ -128,7 +249,7 @@ def language_of(recipient: User | None) -> str:
 
 
 def _engine():
-    return engines["django"].engine
+    return sandbox_engine()
 
 
 def _render(template: Template, context: dict, *, html: bool) -> str:
@@ -174,7 +295,9 @@ def _file_set(topic: str, language: str) -> tuple[list[Template], str]:
 
 
 def render_with(templates: list[Template], context: dict, language: str) -> RenderedEmail:
+    """:raises TypeError: when `context` holds anything but plain values."""
     subject_template, text_template, html_template = templates
+    context = {name: plain(value) for name, value in context.items()}
     with translation.override(language):
         subject = " ".join(_render(subject_template, context, html=False).split())
         text = _render(text_template, context, html=False)

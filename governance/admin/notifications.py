@@ -26,7 +26,12 @@ from governance.admin.scoped import (
     adopt,
 )
 from governance.admin.site import admin_site
-from governance.email_samples import email_preview, file_template_sources, sample_variables
+from governance.email_samples import (
+    email_preview,
+    file_template_sources,
+    record_fields,
+    sample_variables,
+)
 from governance.models import EmailTemplate, OutboxMessage
 from governance.notifications import TOPICS
 from governance.services.email_templates import (
@@ -119,7 +124,8 @@ class EmailTemplateAdmin(GlobalAdminOnly, AuditedAdmin):
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         extra_context = {**(extra_context or {}), "topic_variables": [
             (topic, audience, description, sample_variables(topic))
-            for topic, (audience, description) in TOPICS.items()]}
+            for topic, (audience, description) in TOPICS.items()],
+            "record_fields": record_fields()}
         if request.method == "POST" and "_preview" in request.POST:
             return self._unsaved_form_view(request, object_id, form_url, extra_context,
                                            preview=True)

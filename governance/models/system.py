@@ -25,6 +25,10 @@ class SecretHolder(models.Model):
         """:raises secrets.SecretUnavailable: with what to fix."""
         return secrets.resolve(env_name=self.secret_env, encrypted=self.secret_encrypted)
 
+    # Django's templates call what they find: `{{ system.secret }}` in any template (an
+    # admin page, an email) would print the secret. This keeps it a method they never call.
+    secret.do_not_call_in_templates = True
+
 
 class TargetSystem(SecretHolder):
     """A SCIM application or a Microsoft Entra tenant that resources' roles are delivered to.

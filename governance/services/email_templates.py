@@ -1,14 +1,17 @@
 """Administrators' versions of the emails: saved and removed here, audited, checked first.
 
 A saved version wins over the file templates for its topic and language (blank: every
-language without its own version); removing it brings the file templates back.
+language without its own version); removing it brings the file templates back. It is
+compiled by the emails' locked-down engine (`governance.email_sandbox`), which refuses the
+tags that could show what an email must not, such as `{% debug %}`.
 """
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.template import TemplateSyntaxError, engines
+from django.template import TemplateSyntaxError
 
 from governance import clock
+from governance.email_sandbox import ForbiddenTag, sandbox_engine
 from governance.models import EmailTemplate, User
 from governance.notifications import TOPICS
 from governance.services.audit import audit_record, audit_saved
@@ -27,11 +30,14 @@ def _language_name(language: str) -> str:
 
 def _compile(field: str, source: str) -> None:
     try:
-        engines["django"].engine.from_string(source)
+        sandbox_engine().from_string(source)
     except TemplateSyntaxError as error:
         reason = str(error).strip()
         if not reason.endswith((".", "?", "!")):
             reason += "."
+        if isinstance(error, ForbiddenTag):
+            raise InvalidInput(f"The {PART_NAMES[field]} cannot be saved: {reason}",
+                               field=field, code="forbiddenTag") from error
         raise InvalidInput(f"The {PART_NAMES[field]} is not a valid template: {reason}",
                            field=field, code="invalidTemplate") from error
 
