@@ -2,6 +2,7 @@
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.adapter import get_adapter as get_account_adapter
+from allauth.account.models import EmailAddress
 from allauth.account.utils import user_email
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
@@ -13,6 +14,7 @@ from governance.choices import AccountState, UserType
 from governance.selectors.directory import sign_in_refusal_reason, signup_decision
 from governance.services.directory import user_sign_up
 from governance.services.errors import Refused
+from portal.signup import primary_address_refusal
 
 
 def _refuse(request, message: str, to: str = "account_login"):
@@ -40,6 +42,21 @@ class AccountAdapter(DefaultAccountAdapter):
         except Refused as refused:
             # The rules changed between the form's check and now (a policy was unpublished).
             _refuse(request, refused.message, to="account_signup")
+
+    def confirm_email(self, request, email_address):
+        # allauth makes a newly confirmed address primary when the account has no primary one
+        # (people an administrator or the directory made have no address rows until they
+        # visit the email page). The address they came with stays primary instead, unless the
+        # new one may take its place (portal.signup.primary_address_refusal).
+        user = email_address.user
+        would_replace = not EmailAddress.objects.filter(user=user, primary=True).exists() \
+            and primary_address_refusal(user, email_address.email)
+        if would_replace:
+            kept = EmailAddress.objects.filter(user=user, email__iexact=user.email) \
+                .update(primary=True)
+            if not kept:
+                EmailAddress.objects.create(user=user, email=user.email, primary=True)
+        return super().confirm_email(request, email_address)
 
     def pre_login(self, request, user, **kwargs):
         # Password, emailed code and Microsoft all pass here. A blocked guest is also inactive;

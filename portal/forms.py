@@ -6,6 +6,7 @@ from django import forms
 from governance.choices import QuestionKind
 from governance.models import AssignmentPolicy, Question, User
 from governance.services.errors import RefusalFormMixin
+from governance.services.patterns import ANSWER_MAX
 
 
 def _question_field(question: Question, language: str | None) -> forms.Field:
@@ -20,7 +21,7 @@ def _question_field(question: Question, language: str | None) -> forms.Field:
         return forms.ChoiceField(label=label, choices=choices, required=False,
                                  widget=forms.RadioSelect)
     widget = forms.TextInput if question.is_single_line else forms.Textarea(attrs={"rows": 3})
-    return forms.CharField(label=label, required=False, widget=widget, max_length=2000)
+    return forms.CharField(label=label, required=False, widget=widget, max_length=ANSWER_MAX)
 
 
 class DateTimeInput(forms.DateTimeInput):

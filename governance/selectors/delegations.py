@@ -13,12 +13,8 @@ from governance.models import ApprovalDelegation, User
 def zone_of(user: User) -> zoneinfo.ZoneInfo:
     """The zone in which this person's out-of-office dates are meant: their own, else the
     portal's. (The browser's zone, which pages may use, is not known to the services.)"""
-    for name in (user.time_zone, settings.TIME_ZONE):
-        try:
-            return zoneinfo.ZoneInfo(name)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            continue
-    return zoneinfo.ZoneInfo("UTC")
+    return (clock.zone_named(user.time_zone) or clock.zone_named(settings.TIME_ZONE)
+            or zoneinfo.ZoneInfo("UTC"))
 
 
 def day_start(day: date, zone: zoneinfo.ZoneInfo) -> datetime:

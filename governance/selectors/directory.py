@@ -62,6 +62,10 @@ class SignUpDecision:
 SIGN_UP_REFUSED = ("Sign-up is open to people of our partner organisations, and this "
                    "address's domain is not one of them. Use your work address, or ask your "
                    "contact at our organisation to invite you.")
+SIGN_UP_INTERNAL_UNVERIFIED = ("Addresses of our own organisation need proof that the mailbox "
+                               "is yours, and this portal does not verify email addresses: "
+                               "sign in with Microsoft instead, or ask an administrator to "
+                               "turn email verification on.")
 SIGN_UP_MICROSOFT_MEMBERS_ONLY = ("Sign-in with Microsoft is for our own staff. Sign up "
                                   "with your email address and a password instead.")
 
@@ -72,6 +76,14 @@ def email_domain(email: str) -> str:
 
 def is_internal_email(email: str) -> bool:
     return email_domain(email) in settings.INTERNAL_EMAIL_DOMAINS
+
+
+def addresses_are_verified() -> bool:
+    """Whether an address must prove its mailbox before the account can be used: allauth's
+    ACCOUNT_EMAIL_VERIFICATION is "mandatory" (True is its old spelling). With "optional"
+    a person signs in before proving anything, which for this purpose is no verification."""
+    method = getattr(settings, "ACCOUNT_EMAIL_VERIFICATION", "optional")
+    return method is True or method == "mandatory"
 
 
 def _open_to_all_external_users() -> bool:
@@ -90,9 +102,12 @@ def signup_decision(email: str, *, via_microsoft: bool = False) -> SignUpDecisio
     Internal domains (INTERNAL_EMAIL_DOMAINS) make members. A domain of a `configured`
     connected organisation makes a guest of it. Any other domain makes a guest only while some
     published policy allows `allExternalUsers`; a `proposed` organisation is then created for
-    it (or reused). Sign-in with Microsoft only ever makes members.
+    it (or reused). Sign-in with Microsoft only ever makes members. Without email verification
+    nobody can claim an internal address by typing it: members then come through Microsoft.
     """
     if is_internal_email(email):
+        if not via_microsoft and not addresses_are_verified():
+            return SignUpDecision(allowed=False, reason=SIGN_UP_INTERNAL_UNVERIFIED)
         return SignUpDecision(allowed=True, user_type=UserType.MEMBER)
     if via_microsoft:
         return SignUpDecision(allowed=False, reason=SIGN_UP_MICROSOFT_MEMBERS_ONLY)

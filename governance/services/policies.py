@@ -8,7 +8,6 @@ it concerns as the admin's form names it; a stage's fields are "stage<N>_<name>"
 when a stage starts and when a decision is made (governance.services.approvals).
 """
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -57,6 +56,7 @@ from governance.services.guards import (
     parent_id_or_not_found,
 )
 from governance.services.packages import package_lock
+from governance.services.patterns import pattern_check
 
 Scope = AllowedTargetScope
 
@@ -622,11 +622,7 @@ def question_check(*, text: str, kind: str = QuestionKind.TEXT, sequence: int = 
         raise InvalidInput(f"A pattern can have at most {PATTERN_MAX} characters.",
                            field="regex_pattern", code="patternTooLong")
     if pattern:
-        try:
-            re.compile(pattern)
-        except re.error as error:
-            raise InvalidInput(f"The pattern is not a valid regular expression: {error}.",
-                               field="regex_pattern", code="invalidPattern") from None
+        pattern_check(pattern)
     return fields | {"choices": [], "regex_pattern": pattern,
                      "is_single_line": bool(is_single_line), "allows_multiple_selection": False}
 

@@ -1,14 +1,15 @@
 """Checks of what a requestor typed: answers to questions and the chosen schedule."""
 
-import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
+import regex
 from django.utils.formats import date_format
 
 from governance.choices import ExpirationType, QuestionKind
 from governance.models import AssignmentPolicy, Question, RequestAnswer
 from governance.services.errors import InvalidInput
+from governance.services.patterns import ANSWER_MAX, pattern_fullmatch
 
 # A start a few minutes in the past is a clock difference, not a wish to backdate access.
 START_TOLERANCE = timedelta(minutes=5)
@@ -18,6 +19,21 @@ def _question_field(question: Question) -> str:
     return f"question_{question.pk}"
 
 
+def _matches(question: Question, value: str, label: str) -> bool:
+    try:
+        return pattern_fullmatch(question.regex_pattern, value)
+    except TimeoutError:
+        raise InvalidInput(
+            f"The answer to “{label}” could not be checked against the pattern in time; "
+            "shorten it or contact the package's owner.",
+            field=_question_field(question), code="answerCheckTimedOut") from None
+    except regex.error:
+        raise InvalidInput(
+            f"The answer to “{label}” cannot be checked: the question's pattern is broken. "
+            "Contact the package's owner.",
+            field=_question_field(question), code="brokenPattern") from None
+
+
 def _text_answer(question: Question, raw, label: str) -> RequestAnswer | None:
     value = ("" if raw is None else str(raw)).strip()
     if not value:
@@ -25,7 +41,10 @@ def _text_answer(question: Question, raw, label: str) -> RequestAnswer | None:
     if question.is_single_line and "\n" in value:
         raise InvalidInput(f"The answer to “{label}” must fit on one line.",
                            field=_question_field(question), code="invalidAnswer")
-    if question.regex_pattern and not re.fullmatch(question.regex_pattern, value):
+    if len(value) > ANSWER_MAX:
+        raise InvalidInput(f"The answer to “{label}” can have at most {ANSWER_MAX} characters.",
+                           field=_question_field(question), code="answerTooLong")
+    if question.regex_pattern and not _matches(question, value, label):
         raise InvalidInput(f"The answer to “{label}” does not have the expected form.",
                            field=_question_field(question), code="invalidAnswer")
     return RequestAnswer(question=question, value=value, display_value=value)
