@@ -232,3 +232,17 @@ def receiver():
     started = Receiver(SECRET).start()
     yield started
     started.stop()
+
+
+# The extension hosts the page and service tests name: reserved names (RFC 2606) that never
+# resolve, so nothing sent to them can leave the machine.
+FICTIONAL_HOOKS = ("hooks.contoso.example", "hooks.example")
+
+
+@pytest.fixture
+def fictional_hooks_allowed(db):
+    """A global administrator allow-lists FICTIONAL_HOOKS by name, so that saving an extension
+    aimed at them is not refused as an unknown host (tests.extension_helpers.allow_outbound)."""
+    from tests.extension_helpers import allow_outbound
+
+    allow_outbound(*FICTIONAL_HOOKS)

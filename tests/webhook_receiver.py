@@ -4,10 +4,16 @@ It checks each call's signature with governance.connectors.webhook.verify_signat
 real receiver would, answers 401 when it does not verify, and records every call. With
 `answer`, it also calls back: after answering the call, it POSTs `answer(call)` (a Graph
 resume body, or None for no callback) to `callback_base` + the call's callbackUriPath.
+`RawReceiver` misbehaves instead: redirects, huge bodies, answers a byte at a time.
 """
 
 import json
+import re
+import socket
+import socketserver
+import ssl
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -48,6 +54,7 @@ class Receiver:
     status: int = 200           # what it answers to a call that verifies
     answer: object = None       # call -> resume body (or None): then it calls back
     callback_base: str = ""     # e.g. live_server.url
+    tls: ssl.SSLContext | None = None  # serve https:// at localhost instead
     calls: list[Call] = field(default_factory=list)
     callbacks: list[Callback] = field(default_factory=list)
 
@@ -72,6 +79,8 @@ class Receiver:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if self.tls is not None:
+            self.server.socket = self.tls.wrap_socket(self.server.socket, server_side=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
         return self
@@ -89,6 +98,8 @@ class Receiver:
 
     @property
     def url(self) -> str:
+        if self.tls is not None:
+            return f"https://localhost:{self.server.server_port}/hooks/access"
         return f"http://127.0.0.1:{self.server.server_port}/hooks/access"
 
     def stop(self) -> None:
@@ -110,4 +121,94 @@ def resume_body(call: Call, *, detail: str = "All checks passed", state: str | N
             "data": data}
 
 
-__all__ = ["CALLOUT_HEADER", "Call", "Receiver", "resume_body"]
+class _ThreadingServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+
+
+@dataclass
+class RawReceiver:
+    """A receiver that misbehaves, on loopback, written on raw sockets to control each byte.
+
+    Every request gets `status` with `headers` and a body of `body_size` bytes (`filler`
+    repeated), written 16 KiB at a time; `sent` says, per connection, how many body bytes
+    the socket took before the client went away. With `drip_every`, the headers are written
+    a byte at a time, that many seconds apart. `requests` holds each request's raw bytes.
+    """
+
+    status: int = 200
+    headers: dict = field(default_factory=dict)
+    body_size: int = 0
+    filler: bytes = b"REMOTE-BODY-TEXT "
+    drip_every: float | None = None
+    requests: list[bytes] = field(default_factory=list)
+    sent: list[int] = field(default_factory=list)
+
+    def start(self) -> "RawReceiver":
+        receiver = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self):
+                sock = self.request
+                sock.settimeout(20)
+                # A small send buffer: what `sent` counts is then close to what was read.
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16 * 1024)
+                try:
+                    receiver.requests.append(self._read_request(sock))
+                    self._answer(sock)
+                except OSError:
+                    receiver.sent.append(0)
+
+            def _read_request(self, sock) -> bytes:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        return data
+                    data += chunk
+                head, _, body = data.partition(b"\r\n\r\n")
+                length = re.search(rb"(?i)content-length:\s*(\d+)", head)
+                while length and len(body) < int(length.group(1)):
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        break
+                    body += chunk
+                return head + b"\r\n\r\n" + body
+
+            def _answer(self, sock) -> None:
+                lines = [f"HTTP/1.1 {receiver.status} Whatever the receiver says",
+                         f"Content-Length: {receiver.body_size}", "Connection: close",
+                         *(f"{name}: {value}" for name, value in receiver.headers.items())]
+                head = ("\r\n".join(lines) + "\r\n\r\n").encode()
+                if receiver.drip_every:
+                    for byte in head:
+                        sock.sendall(bytes([byte]))
+                        time.sleep(receiver.drip_every)
+                else:
+                    sock.sendall(head)
+                block = (receiver.filler * (16 * 1024 // len(receiver.filler) + 1))[:16 * 1024]
+                sent = 0
+                try:
+                    while sent < receiver.body_size:
+                        part = block[:receiver.body_size - sent]
+                        sock.sendall(part)
+                        sent += len(part)
+                except OSError:
+                    pass  # the client closed: the rest of the body was not wanted
+                receiver.sent.append(sent)
+
+        self.server = _ThreadingServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks/access"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+__all__ = ["CALLOUT_HEADER", "Call", "RawReceiver", "Receiver", "resume_body"]

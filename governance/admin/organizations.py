@@ -3,8 +3,9 @@ users themselves.
 
 Connected organization administrators and global administrators manage the organizations
 (through governance.services.organizations, so the form's refusals are the service's); only
-global administrators change the tenant settings (tenant_settings_update). External users are
-read-only here: the guest sweeps own their lifecycle.
+global administrators change the tenant settings (tenant_settings_update, and the outbound
+allow-list with outbound_allow_list_set). External users are read-only here: the guest sweeps
+own their lifecycle.
 """
 
 import re
@@ -53,6 +54,7 @@ from governance.services.organizations import (
     organization_sponsor_add,
     organization_sponsor_remove,
 )
+from governance.services.outbound import outbound_allow_list_set
 
 # Connected organizations
 
@@ -238,6 +240,15 @@ class TenantSettingsForm(ServiceModelForm):
                   "before the account is deleted. Guests already blocked keep the date they "
                   "were given.")
 
+    outbound_allow_list = forms.CharField(
+        label="Outbound allow-list", required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
+        help_text="Hosts that custom extensions may call although they are not public "
+                  "addresses (this machine, the organization's own networks): host names, IP "
+                  "addresses or networks, one per line, e.g. hooks.internal, 10.20.0.0/16, "
+                  "127.0.0.1. Plain http:// is only for these; any other extension must call "
+                  "a public address over https://. Catalog owners cannot change this.")
+
     class Meta:
         model = TenantSettings
         fields = ["external_user_lifecycle_action",
@@ -249,12 +260,19 @@ class TenantSettingsForm(ServiceModelForm):
                       "Applies to external users onboarded through an access package "
                       "(governed); a blocked user who is assigned access again is unblocked."}
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # One entry a line, not the stored list's repr (the admin binds the model field).
+        self.initial["outbound_allow_list"] = "\n".join(self.instance.outbound_allow_list or [])
+
     def service_save(self, actor):
-        return tenant_settings_update(
+        tenant_settings_update(
             actor=actor, external_user_lifecycle_action=self.cleaned_data[
                 "external_user_lifecycle_action"],
             days_until_external_user_deleted_after_blocked=self.cleaned_data.get(
                 "days_until_external_user_deleted_after_blocked"))
+        return outbound_allow_list_set(actor=actor,
+                                       entries=self.cleaned_data.get("outbound_allow_list", ""))
 
 
 @admin.register(TenantSettings, site=admin_site)

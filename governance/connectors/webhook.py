@@ -10,18 +10,29 @@ The receiver checks two headers:
 refuses a changed body, another secret, and a timestamp further than `tolerance` seconds
 from now (a replayed call). `X-Portal-Callout` names the callout, the same on every retry,
 so that a receiver can recognise a call it has already handled.
+
+Catalog owners choose the address, so the call goes through
+governance.connectors.outbound_http: only to public addresses or to what the tenant's
+outbound allow-list names, no redirects, a deadline, and at most 64 KiB of the answer read.
+An error says the status and what it means, never what the receiver wrote.
 """
 
 import hashlib
 import hmac
 import json
+import re
 import time
+from http import HTTPStatus
+from urllib.parse import urlsplit
 
 from django.conf import settings
 
 from governance import clock
+from governance.connectors import outbound_http
 from governance.connectors.base import ConnectorError
-from governance.connectors.http import error_text, new_session, send
+from governance.connectors.http import retry_after_seconds
+from governance.connectors.outbound import AllowList
+from governance.models import TenantSettings
 
 TIMESTAMP_HEADER = "X-Portal-Timestamp"
 SIGNATURE_HEADER = "X-Portal-Signature"
@@ -56,31 +67,65 @@ def verify_signature(secret: str, timestamp: str | None, body: bytes, header: st
     return hmac.compare_digest(signature(secret, timestamp, body), header.strip())
 
 
-def post(*, url: str, secret: str, body: dict, callout_id: int) -> int:
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "an unknown status"
+
+
+def _shown(url: str) -> str:
+    parts = urlsplit(url)
+    return parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1], query="",
+                          fragment="").geturl()
+
+
+def _redirect_target(location: str | None) -> str:
+    """Where a redirect pointed, as its host only: the rest is the receiver's own text."""
+    if not location:
+        return "nowhere"
+    netloc = urlsplit(location.strip()).netloc.rsplit("@", 1)[-1]
+    if not netloc:
+        return "elsewhere on the same host"
+    return re.sub(r"[^A-Za-z0-9.:\[\]-]", "", netloc)[:80] or "elsewhere"
+
+
+def _status_or_error(url: str, answer: outbound_http.Answer) -> int:
+    status = answer.status
+    said = f"{status} from POST {_shown(url)} ({_phrase(status)})"
+    if status < 300:
+        return status
+    if status < 400:
+        target = _redirect_target(answer.headers.get("Location"))
+        raise ConnectorError(f"{said}: a redirect to {target}, which is not followed. Give "
+                             "the extension the final address.", retryable=False)
+    if status in (401, 403):
+        raise ConnectorError(f"{said}: the receiver refused the signature; check that it "
+                             "uses the extension's secret.")
+    wait = retry_after_seconds(answer)
+    if status in (429, 503) and wait is not None:
+        raise ConnectorError(f"{said}: the receiver asked to wait {wait:.0f} s.",
+                             retry_after=wait)
+    if status >= 500 or status in (408, 429):
+        raise ConnectorError(f"{said}: the receiver failed.")
+    raise ConnectorError(f"{said}: the receiver refused the call.", retryable=False)
+
+
+def post(*, url: str, secret: str, body: dict, callout_id: int,
+         deadline: float = outbound_http.DEADLINE) -> int:
     """POST the signed body; returns the receiver's status code (2xx).
 
-    :raises ConnectorError: unreachable, refused or redirected, as governance.connectors.http
-        describes. The outbox retries what may pass later: unreachable, 5xx, 429, and a
+    :raises ConnectorError: refused by the outbound allow-list, unreachable, refused or
+        redirected. The outbox retries what may pass later: unreachable, 5xx, 429, and a
         refused signature (401, 403), since the secret may be changing on one side. Other
-        refusals (404, 400, a redirect) fail the call at once.
+        refusals (a host not allowed, 404, 400, a redirect) fail the call at once.
     """
     data = encode(body)
     timestamp = str(int(clock.now().timestamp()))
     headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: timestamp,
                SIGNATURE_HEADER: signature(secret, timestamp, data),
                CALLOUT_HEADER: str(callout_id)}
-    session = new_session(verify=settings.CONNECTOR_CA_BUNDLE)
-    try:
-        # A redirect would turn the POST into a GET elsewhere: it is an error to fix, not follow.
-        response = send(session, "POST", url, data=data, headers=headers,
-                        allow_redirects=False, accept=(401, 403))
-    finally:
-        session.close()
-    if response.status_code in (401, 403):
-        raise ConnectorError(f"{response.status_code} from POST {url}: the receiver refused "
-                             f"the signature ({error_text(response)}).")
-    if response.status_code >= 300:
-        raise ConnectorError(f"{url} answered {response.status_code} (a redirect to "
-                             f"{response.headers.get('Location', 'nowhere')}); give the "
-                             "extension the final address.", retryable=False)
-    return response.status_code
+    allow = AllowList.of(TenantSettings.current().outbound_allow_list)
+    answer = outbound_http.post(url, data=data, headers=headers, allow=allow,
+                                verify=settings.CONNECTOR_CA_BUNDLE, deadline=deadline)
+    return _status_or_error(url, answer)

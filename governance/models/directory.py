@@ -177,6 +177,9 @@ class TenantSettings(models.Model):
         default=ExternalUserLifecycleAction.BLOCK_AND_DELETE,
     )
     days_until_external_user_deleted_after_blocked = models.PositiveSmallIntegerField(default=30)
+    # Host names, IP addresses and networks (CIDR) that custom extensions may call although
+    # they are not public (governance.connectors.outbound); set by a global administrator.
+    outbound_allow_list = models.JSONField(default=list, blank=True)
 
     class Meta:
         verbose_name = "tenant settings"

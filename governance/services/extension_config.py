@@ -5,12 +5,13 @@ and package managers (Capability.PACKAGES) choose which extension a policy calls
 stage. The secret that signs the calls is named by an environment variable, or typed once and
 stored encrypted (governance.secrets); nothing here returns it, and the audit log only says
 where it comes from. Launch and wait is only for the stages "Request is created" and
-"Request is approved", with a timeout of 5 minutes to 14 days (as in Entra).
+"Request is approved", with a timeout of 5 minutes to 14 days (as in Entra). The address must
+be public and https://, unless a global administrator allow-lists its host in the tenant
+settings (governance.connectors.outbound).
 """
 
 from collections.abc import Iterable
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
@@ -21,10 +22,12 @@ from governance.choices import (
     CustomExtensionBehavior,
     CustomExtensionStage,
 )
+from governance.connectors.outbound import AllowList, OutboundRefused, Unresolvable, check_url
 from governance.models import (
     AssignmentPolicy,
     CustomExtension,
     PolicyExtensionStage,
+    TenantSettings,
     User,
 )
 from governance.selectors.permissions import Capability
@@ -47,8 +50,6 @@ NAME_MAX = max_length(CustomExtension, "display_name")
 URL_MAX = max_length(CustomExtension, "endpoint_url")
 MIN_TIMEOUT, MAX_TIMEOUT = timedelta(minutes=5), timedelta(days=14)
 MIN_SECRET_LENGTH = 16
-# Plain http only to this machine (a receiver beside the portal, and the tests').
-LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 WAIT_STAGE_NAMES = " and ".join(f"“{Stage(stage).label}”" for stage in EXTENSION_WAIT_STAGES)
 
 
@@ -75,11 +76,13 @@ def _check_url(endpoint_url: str) -> str:
         URLValidator(schemes=["https", "http"])(url)
     except ValidationError:
         raise InvalidInput(problem, field="endpoint_url", code="invalidEndpoint") from None
-    parts = urlsplit(url)
-    if parts.scheme == "http" and parts.hostname not in LOOPBACK:
-        raise InvalidInput("The address must start with https://, so that the calls and the "
-                           "people's details in them are encrypted (plain http:// only to "
-                           "this machine).", field="endpoint_url", code="httpsRequired")
+    # Checked again at each call (governance.connectors.webhook): DNS may change meanwhile.
+    try:
+        check_url(url, AllowList.of(TenantSettings.current().outbound_allow_list))
+    except OutboundRefused as refused:
+        raise InvalidInput(str(refused), field="endpoint_url", code=refused.code) from None
+    except Unresolvable as unknown:
+        raise InvalidInput(str(unknown), field="endpoint_url", code="hostUnknown") from None
     return url
 
 
