@@ -6,6 +6,7 @@ from portal.views import (
     access,
     approval_link,
     approvals,
+    email_addresses,
     extension_callback,
     mailbox,
     overview,
@@ -14,6 +15,7 @@ from portal.views import (
     requests,
     reviews,
     team,
+    two_step,
 )
 from portal.views.out_of_office import out_of_office as out_of_office_page
 
@@ -45,6 +47,10 @@ urlpatterns = [
     path("api/openapi.json", api_docs.openapi_document, name="api_openapi"),
     path("api/docs/", api_docs.docs_page, name="api_docs"),
     path("v1.0/", include("governance.api.urls")),
+    # allauth's TOTP activation, returning to `next` afterwards; before allauth's own URLs.
+    path("accounts/2fa/totp/activate/", two_step.activate_totp, name="mfa_activate_totp"),
+    # allauth's email addresses page, under the sign-up rules; before allauth's own URLs.
+    path("accounts/email/", email_addresses.email_addresses, name="account_email"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin_site.urls),
 ]

@@ -49,7 +49,9 @@ class Delegates:
 def make_delegates(world: World) -> Delegates:
     admin = UserFactory(email="admin@access.example", display_name="Ada Admin",
                         is_staff=True, is_superuser=True)
-    creator = UserFactory(email="creator@access.example", display_name="Cora Creator")
+    # With an authenticator app: the catalogs they create make them owners, who need one.
+    creator = UserFactory(email="creator@access.example", display_name="Cora Creator",
+                          totp=True)
     GlobalRoleAssignment.objects.create(user=creator, role=GlobalRole.CATALOG_CREATOR)
     people = {}
     for name, role in (("package.manager", CatalogRole.PACKAGE_MANAGER),

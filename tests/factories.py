@@ -4,6 +4,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import factory
+from allauth.mfa.models import Authenticator
+from allauth.mfa.totp.internal.auth import (
+    TOTP,
+    format_hotp_value,
+    generate_totp_secret,
+    hotp_value,
+)
+from allauth.mfa.utils import decrypt
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from governance.choices import (
@@ -36,16 +44,42 @@ from governance.models import (
 )
 
 
+def with_totp(user: User, secret: str | None = None) -> User:
+    """Give `user` an authenticator app as allauth's activation page does: a random secret,
+    stored through allauth's adapter. Idempotent."""
+    if not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists():
+        TOTP.activate(user, secret or generate_totp_secret())
+    return user
+
+
+def totp_code(user: User, at: datetime | None = None) -> str:
+    """The code `user`'s authenticator app shows now (or `at`)."""
+    from allauth.mfa import app_settings
+
+    stored = Authenticator.objects.get(user=user, type=Authenticator.Type.TOTP)
+    moment = (at or datetime.now(UTC)).timestamp()
+    return format_hotp_value(hotp_value(decrypt(stored.data["secret"]),
+                                        int(moment) // app_settings.TOTP_PERIOD))
+
+
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = User
         django_get_or_create = ("email",)
+        skip_postgeneration_save = True
 
     email = factory.Sequence(lambda n: f"member{n}@access.example")
     username = factory.SelfAttribute("email")
     display_name = factory.LazyAttribute(lambda o: o.email.split("@")[0].title())
     user_type = UserType.MEMBER
     password = factory.django.Password("pw-for-tests-1")
+
+    @factory.post_generation
+    def totp(obj, create, extracted, **kwargs):
+        """Global administrators get an authenticator app, as the admin requires of them;
+        `totp=False` makes one without, `totp=True` gives anyone one."""
+        if create and (obj.is_superuser if extracted is None else extracted):
+            with_totp(obj)
 
 
 class GuestFactory(UserFactory):
@@ -104,9 +138,10 @@ class PolicyFactory(factory.django.DjangoModelFactory):
     is_approval_required_for_add = False
 
 
-def role_holder(catalog: Catalog, role: str, **person) -> User:
-    """A member (UserFactory with `person`'s fields) who holds `role` in `catalog`."""
-    user = UserFactory(**person)
+def role_holder(catalog: Catalog, role: str, *, totp: bool = True, **person) -> User:
+    """A member (UserFactory with `person`'s fields) who holds `role` in `catalog`, with the
+    authenticator app every catalog role needs (unless `totp=False`)."""
+    user = UserFactory(totp=totp, **person)
     CatalogRoleAssignment.objects.create(catalog=catalog, user=user, role=role)
     return user
 
@@ -191,7 +226,7 @@ def build_world() -> World:
     member = UserFactory(email="member@access.example")
     approver = UserFactory(email="approver@access.example")
     second_approver = UserFactory(email="second.approver@access.example")
-    owner = UserFactory(email="owner@access.example")
+    owner = UserFactory(email="owner@access.example", totp=True)
     catalog = CatalogFactory(display_name="Projects")
     CatalogRoleAssignment.objects.create(catalog=catalog, user=owner, role=CatalogRole.OWNER)
     group = GroupFactory(display_name="Project Falcon")

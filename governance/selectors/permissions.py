@@ -172,3 +172,8 @@ def can_manage_assignments(user: User, catalog: Catalog) -> bool:
     """Global administrators, catalog owners, access package managers and access package
     assignment managers."""
     return can(user, catalog.pk, Capability.ASSIGNMENTS)
+
+
+def holds_catalog_role(user: User) -> bool:
+    """Any role in any catalog: owner, reader, access package (assignment) manager."""
+    return bool(_catalog_roles(user))

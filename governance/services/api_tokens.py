@@ -13,6 +13,7 @@ import hmac
 import secrets
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 
 from governance import clock
@@ -128,22 +129,59 @@ def api_client_revoke(*, actor: User | None, client_id, system: bool = False) ->
     return client
 
 
+def _too_long() -> InvalidInput:
+    longest = settings.API_TOKEN_MAX_DAYS
+    return InvalidInput(f"A token lasts at most {longest} days; choose {longest} days or fewer.",
+                        field="expiresAt", code="tokenLifetimeTooLong")
+
+
+def personal_token_expiry(*, now: datetime, lifetime_days: int | None = None,
+                          expires_at: datetime | None = None) -> datetime:
+    """When a token made `now` would end: every token ends, within API_TOKEN_MAX_DAYS.
+
+    Changes nothing: forms ask it before anything else (such as a password) is asked for.
+    """
+    longest = settings.API_TOKEN_MAX_DAYS
+    if lifetime_days is not None and expires_at is not None:
+        raise InvalidInput("Give the token's lifetime in days or its expiry date, not both.",
+                           field="expiresAt")
+    if lifetime_days is not None:
+        if isinstance(lifetime_days, bool) or not isinstance(lifetime_days, int):
+            raise InvalidInput("Enter a whole number of days, such as 90.", field="expiresAt")
+        if lifetime_days < 1:
+            raise InvalidInput("A token lasts at least 1 day.", field="expiresAt")
+        # Compared before adding: a huge number of days would overflow the date.
+        if lifetime_days > longest:
+            raise _too_long()
+        return now + timedelta(days=lifetime_days)
+    if expires_at is None:
+        return now + timedelta(days=min(settings.API_TOKEN_DEFAULT_DAYS, longest))
+    if expires_at <= now:
+        raise InvalidInput("The expiry date must be in the future.", field="expiresAt")
+    if expires_at > now + timedelta(days=longest):
+        raise _too_long()
+    return expires_at
+
+
 @transaction.atomic
-def personal_token_create(*, user: User, name: str,
+def personal_token_create(*, user: User, name: str, lifetime_days: int | None = None,
                           expires_at: datetime | None = None) -> tuple[PersonalToken, str]:
-    """A token that acts as `user`; returned once, never shown again."""
+    """A token that acts as `user`; returned once, never shown again.
+
+    It lasts `lifetime_days` from now or until `expires_at` (at most one of them); with
+    neither, settings.API_TOKEN_DEFAULT_DAYS; never more than settings.API_TOKEN_MAX_DAYS.
+    """
     if not user.is_active:
         raise NotAllowed("This account is disabled; it cannot have API tokens.")
     clean = clean_name(name, field="name", what="token", max_length=TOKEN_NAME_MAX)
-    if expires_at is not None and expires_at <= clock.now():
-        raise InvalidInput("The expiry date must be in the future.", field="expiresAt")
+    expires_at = personal_token_expiry(now=clock.now(), lifetime_days=lifetime_days,
+                                       expires_at=expires_at)
     prefix, secret, token = _new_secret(PERSON_KIND, PersonalToken, "token_prefix")
     personal = PersonalToken.objects.create(
         user=user, name=clean, token_prefix=prefix, token_hash=make_password(secret),
         expires_at=expires_at)
     audit_record(actor=user, action="personalToken.created", obj=personal,
-                 after={"name": clean, "prefix": prefix,
-                        "expiresAt": expires_at.isoformat() if expires_at else None})
+                 after={"name": clean, "prefix": prefix, "expiresAt": expires_at.isoformat()})
     return personal, token
 
 

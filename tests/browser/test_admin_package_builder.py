@@ -53,7 +53,8 @@ def test_a_catalog_owner_builds_a_package_in_the_admin_and_a_partner_requests_it
     # What exists before the story: the catalog and its owner, a group the owner owns, the
     # connected organisation, two approvers, and a partner of Contoso.
     catalog = CatalogFactory(display_name="Projects")
-    owner = verified(UserFactory(email="owner@access.example", display_name="Olive Owner"))
+    owner = verified(UserFactory(email="owner@access.example", display_name="Olive Owner",
+                                 totp=True))
     CatalogRoleAssignment.objects.create(catalog=catalog, user=owner, role=CatalogRole.OWNER)
     group = GroupFactory(display_name="Project Heron")
     GroupMembership.objects.create(group=group, user=owner, role=GroupMembershipRole.OWNER)

@@ -1,6 +1,9 @@
 import pytest
+from django.urls import reverse
 
 from tests.factories import build_world
+
+FACTORY_PASSWORD = "pw-for-tests-1"  # tests.factories.UserFactory's
 
 
 @pytest.fixture
@@ -16,3 +19,14 @@ def as_user(client):
         client.force_login(user, backend="allauth.account.auth_backends.AuthenticationBackend")
         return client
     return sign_in
+
+
+@pytest.fixture
+def reauthenticate():
+    """Give the password again on allauth's page, as creating an API token asks; returns the
+    client."""
+    def confirm(client, password: str = FACTORY_PASSWORD):
+        response = client.post(reverse("account_reauthenticate"), {"password": password})
+        assert response.status_code == 302, response.content.decode()[:2000]
+        return client
+    return confirm
