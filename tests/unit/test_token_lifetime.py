@@ -5,7 +5,7 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from governance import clock
 from governance.models import AuditEvent, PersonalToken
@@ -44,6 +44,13 @@ def test_the_command_line_token_lasts_the_default_too(person, now):
     out = StringIO()
     call_command("create_user_token", person.email, stdout=out)
     assert person.api_tokens.get().expires_at == now + timedelta(days=90)
+
+
+def test_the_command_line_takes_a_lifetime_within_the_maximum(person, now):
+    call_command("create_user_token", person.email, "--days", "30", stdout=StringIO())
+    assert person.api_tokens.get().expires_at == now + timedelta(days=30)
+    with pytest.raises(CommandError, match="at most 365 days"):
+        call_command("create_user_token", person.email, "--days", "400", stdout=StringIO())
 
 
 def test_more_than_365_days_is_refused_and_365_accepted(person, now, assert_refused):

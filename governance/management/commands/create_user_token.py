@@ -13,13 +13,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("email")
         parser.add_argument("--name", default="Command line")
+        parser.add_argument("--days", type=int, default=None,
+                            help="How long the token lasts (default API_TOKEN_DEFAULT_DAYS, "
+                                 "at most API_TOKEN_MAX_DAYS).")
 
-    def handle(self, *args, email, name, **options):
+    def handle(self, *args, email, name, days, **options):
         user = User.objects.filter(email__iexact=email).first()
         if user is None:
             raise CommandError(f"Nobody has the email address {email}.")
         try:
-            _token, token = personal_token_create(user=user, name=name)
+            _token, token = personal_token_create(user=user, name=name, lifetime_days=days)
         except Refused as refusal:
             raise CommandError(refusal.message) from refusal
         self.stdout.write(token)
