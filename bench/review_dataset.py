@@ -16,7 +16,7 @@ REVIEW_TABLES = ("governance_decisionreviewer", "governance_reviewreviewer",
 
 def review_settings() -> dict:
     from governance.choices import ReviewRecurrence
-    from governance.review_settings import ReviewSettings
+    from governance.models.review_settings import ReviewSettings
 
     return ReviewSettings(is_enabled=True, recurrence=ReviewRecurrence.QUARTERLY,
                           start_at=START, duration=timedelta(days=14), is_self_review=True,

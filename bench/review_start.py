@@ -108,7 +108,7 @@ def floor(policy_id: int, *, bookkeeping: bool = False) -> float:
 
     from governance import clock
     from governance.models import AccessReview, AssignmentPolicy
-    from governance.review_settings import RECOMMENDATION_INACTIVE_DAYS
+    from governance.models.review_settings import RECOMMENDATION_INACTIVE_DAYS
 
     policy = AssignmentPolicy.objects.get(pk=policy_id)
     statements = [FLOOR_DECISIONS] + (BOOKKEEPING if bookkeeping else [])

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.checks import Error, register
 from django.core.exceptions import ImproperlyConfigured
 
-from governance import secrets
+from governance.security import secrets
 
 
 @register()

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 import dj_database_url
 from csp.constants import NONCE, NONE, SELF
 
-from portal.env import env, env_bool, env_list
+from governance.security.env import env, env_bool, env_list
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env("VAR_DIR", str(BASE_DIR / "var")))
@@ -20,7 +20,7 @@ SECRET_KEY = env("SECRET_KEY", "") or DEMO_SECRET_KEY
 # The keys of the secrets stored in the database and of the custom extensions' callback
 # addresses, newest first: add a new key in front, run `manage.py rotate_secrets`, then drop
 # the old one. Required with DEBUG off; never SECRET_KEY, so that a leaked SECRET_KEY alone
-# neither decrypts the stored secrets nor forges a callback (governance.secrets).
+# neither decrypts the stored secrets nor forges a callback (governance.security.secrets).
 SECRETS_KEY = env_list("SECRETS_KEY")
 SITE_URL = (env("SITE_URL", "http://127.0.0.1:8000") or "").rstrip("/")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", urlsplit(SITE_URL).hostname or "localhost")

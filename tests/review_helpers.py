@@ -19,7 +19,7 @@ from governance.models import (
     ReviewReviewer,
     User,
 )
-from governance.review_settings import Reviewer, ReviewSettings
+from governance.models.review_settings import Reviewer, ReviewSettings
 from governance.services.delivery import deliveries_process
 from governance.services.requests import request_submit
 from tests.factories import UserFactory, World, open_package

@@ -25,8 +25,8 @@ from governance.admin.builder import (
 from governance.admin.scoped import ServiceCheckedValues, ServiceModelForm
 from governance.admin.site import admin_site
 from governance.choices import CustomExtensionBehavior
+from governance.connectors.extension_calls import duration_text
 from governance.connectors.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER
-from governance.extension_calls import duration_text
 from governance.models import CustomExtension, PolicyExtensionStage
 from governance.selectors.permissions import Capability
 from governance.services.extension_config import (

@@ -26,14 +26,14 @@ from governance.admin.scoped import (
     adopt,
 )
 from governance.admin.site import admin_site
-from governance.email_samples import (
+from governance.models import EmailTemplate, OutboxMessage
+from governance.notifications import TOPICS
+from governance.notifications.samples import (
     email_preview,
     file_template_sources,
     record_fields,
     sample_variables,
 )
-from governance.models import EmailTemplate, OutboxMessage
-from governance.notifications import TOPICS
 from governance.services.email_templates import (
     email_template_check,
     email_template_delete,

@@ -24,7 +24,7 @@ from governance import clock
 from governance.admin.site import admin_site
 from governance.choices import ReviewerType, ReviewExpirationBehavior, ReviewRecurrence
 from governance.models import AssignmentPolicy, Group, User
-from governance.review_settings import (
+from governance.models.review_settings import (
     NEEDS_ID,
     RECOMMENDATION_INACTIVE_DAYS,
     Reviewer,

@@ -44,7 +44,7 @@ def graph_type_name(value, path: str):
 
 def review_shape(review: dict) -> None:
     """The objects and lists of Graph's accessPackageAssignmentReviewSettings are what they
-    should be (governance.review_settings checks their values)."""
+    should be (governance.models.review_settings checks their values)."""
     schedule = review.get("schedule")
     parts = [("reviewSettings.schedule", schedule)]
     if isinstance(schedule, dict):

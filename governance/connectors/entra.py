@@ -14,7 +14,6 @@ import msal
 import requests
 from django.conf import settings
 
-from governance import secrets
 from governance.choices import DeliveryAction, OriginSystem
 from governance.connectors.base import (
     ChangeResult,
@@ -26,6 +25,7 @@ from governance.connectors.base import (
     RoleChange,
 )
 from governance.connectors.http import error_text, json_of, new_session, send
+from governance.security import secrets
 
 GROUP_ROLES = ("Member", "Owner")
 # The role an application has when it defines none ("Default Access" in the Entra admin center).

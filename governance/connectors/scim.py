@@ -15,7 +15,6 @@ from urllib.parse import quote
 import requests
 from django.conf import settings
 
-from governance import secrets
 from governance.choices import DeliveryAction, OriginSystem
 from governance.connectors.base import (
     ChangeResult,
@@ -27,6 +26,7 @@ from governance.connectors.base import (
     RoleChange,
 )
 from governance.connectors.http import error_text, json_of, new_session, send
+from governance.security import secrets
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"

@@ -2,8 +2,8 @@
 
 from django.db import models
 
-from governance import secrets
 from governance.choices import AccountAction, AccountState, SystemKind
+from governance.security import secrets
 
 
 class SecretHolder(models.Model):

@@ -2,7 +2,7 @@
 
 A saved version wins over the file templates for its topic and language (blank: every
 language without its own version); removing it brings the file templates back. It is
-compiled by the emails' locked-down engine (`governance.email_sandbox`), which refuses the
+compiled by the emails' locked-down engine (`governance.notifications.sandbox`), which refuses the
 tags that could show what an email must not, such as `{% debug %}`.
 """
 
@@ -11,9 +11,9 @@ from django.db import IntegrityError, transaction
 from django.template import TemplateSyntaxError
 
 from governance import clock
-from governance.email_sandbox import ForbiddenTag, sandbox_engine
 from governance.models import EmailTemplate, User
 from governance.notifications import TOPICS
+from governance.notifications.sandbox import ForbiddenTag, sandbox_engine
 from governance.services.audit import audit_record, audit_saved
 from governance.services.errors import Duplicate, InvalidInput
 from governance.services.guards import locked_or_not_found

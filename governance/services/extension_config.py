@@ -3,7 +3,7 @@
 Catalog owners (Capability.CATALOG) add, change and delete their catalogs' extensions; owners
 and package managers (Capability.PACKAGES) choose which extension a policy calls at which
 stage. The secret that signs the calls is named by an environment variable, or typed once and
-stored encrypted (governance.secrets); nothing here returns it, and the audit log only says
+stored encrypted (governance.security.secrets); nothing here returns it, and the audit log only says
 where it comes from. Launch and wait is only for the stages "Request is created" and
 "Request is approved", with a timeout of 5 minutes to 14 days (as in Entra). The address must
 be public and https://, unless a global administrator allow-lists its host in the tenant

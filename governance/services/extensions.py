@@ -13,8 +13,9 @@ request goes on as it would have: to approval or delivery after created, to deli
 approved. A timeout, a failed call or a denial ends the request with the reason shown to the
 requestor.
 
-What a call carries and what a callback may say: governance.extension_calls. Configuration
-(extension_save, policy_extension_stages_set): governance.services.extension_config. Lock
+What a call carries and what a callback may say: governance.connectors.extension_calls.
+Configuration (extension_save, policy_extension_stages_set):
+governance.services.extension_config. Lock
 order: request, then callout.
 """
 
@@ -34,7 +35,7 @@ from governance.choices import (
     RequestState,
 )
 from governance.connectors import webhook
-from governance.extension_calls import callback_outcome, callout_body, duration_text
+from governance.connectors.extension_calls import callback_outcome, callout_body, duration_text
 from governance.models import (
     Assignment,
     AssignmentRequest,

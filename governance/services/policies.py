@@ -39,7 +39,7 @@ from governance.models import (
     Question,
     User,
 )
-from governance.review_settings import review_settings_from_graph
+from governance.models.review_settings import review_settings_from_graph
 from governance.selectors.permissions import Capability
 from governance.services.audit import audit_record, audit_saved
 from governance.services.config_checks import (

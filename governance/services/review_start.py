@@ -44,7 +44,7 @@ from governance.models import (
     ReviewReviewer,
     User,
 )
-from governance.review_settings import (
+from governance.models.review_settings import (
     RECOMMENDATION_INACTIVE_DAYS,
     Reviewer,
     ReviewSettings,

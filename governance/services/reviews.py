@@ -25,7 +25,7 @@ from governance.choices import (
     ReviewState,
 )
 from governance.models import AccessReview, ReviewDecision, User
-from governance.review_settings import review_settings_from_graph
+from governance.models.review_settings import review_settings_from_graph
 from governance.selectors.permissions import can_manage_assignments
 from governance.selectors.reviews import review_counts, reviewable_decisions, reviewers_waiting
 from governance.services.audit import audit_record, audit_record_many

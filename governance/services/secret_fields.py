@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from django.apps import apps
 from django.db import transaction
 
-from governance import secrets
 from governance.models import User
 from governance.models.system import SecretHolder
+from governance.security import secrets
 from governance.services.audit import audit_record
 from governance.services.errors import InvalidInput
 

@@ -12,10 +12,11 @@ from urllib.parse import urlsplit
 
 from django.db import transaction
 
-from governance import clock, secrets
+from governance import clock
 from governance.choices import SystemKind
 from governance.connectors import ConnectorError, connector_for_system
 from governance.models import SystemAccount, TargetSystem, User
+from governance.security import secrets
 from governance.selectors.permissions import Capability, catalog_ids_for, is_global_admin
 from governance.services.audit import audit_record
 from governance.services.config_checks import clean_name, max_length, name_taken
@@ -26,7 +27,7 @@ from governance.services.secret_fields import secret_apply, secret_source
 NAME_MAX = max_length(TargetSystem, "display_name")
 URL_MAX = max_length(TargetSystem, "base_url")
 MESSAGE_MAX = 2000
-# A POSIX environment variable name; NAME_FILE is read by portal.env without being named.
+# A POSIX environment variable name; NAME_FILE is read by governance.security.env unnamed.
 CONNECTION_FIELDS = ("kind", "baseUrl", "authority", "clientId", "secret")
 
 

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from django.contrib.auth.views import redirect_to_login
 from django.urls import reverse
 
-from governance.approval_links import LinkProblem, approval_link_check
+from governance.security.approval_links import LinkProblem, approval_link_check
 from governance.services.approvals import stage_outcome_message
 from portal.views.approvals import decision_page
 from portal.views.page import render_page

@@ -15,7 +15,7 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from governance.extension_calls import callout_id_of_token
+from governance.connectors.extension_calls import callout_id_of_token
 from governance.services.errors import Refused
 from governance.services.extensions import extension_resume
 

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 from governance import clock
 from governance.choices import ReviewDecisionValue, ReviewState
 from governance.models import AccessReview
-from governance.review_settings import review_settings_from_graph
+from governance.models.review_settings import review_settings_from_graph
 from governance.selectors.reviews import decisions_for_reviewer, reviews_for_reviewer
 from governance.services import reviews as review_services
 from governance.services.errors import Refused

@@ -18,7 +18,7 @@ from governance.choices import (
     ReviewRecurrence,
 )
 from governance.models import Assignment, ReviewDecision
-from governance.review_settings import Reviewer, ReviewSettings
+from governance.models.review_settings import Reviewer, ReviewSettings
 from governance.services.review_start import review_start
 from tests.browser.helpers import PASSWORD_LABEL, screenshot, verified
 from tests.factories import (

@@ -16,7 +16,7 @@ from governance.choices import (
     ReviewState,
 )
 from governance.models import AccessReview
-from governance.review_settings import Reviewer
+from governance.models.review_settings import Reviewer
 from governance.services import reviews
 from governance.services.errors import InvalidState
 from governance.services.reviews import review_decide, reviews_end_due

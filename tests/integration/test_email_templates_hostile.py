@@ -19,7 +19,6 @@ from django.conf import settings
 from django.contrib.auth.hashers import make_password
 
 from governance import clock
-from governance.email_samples import email_preview
 from governance.models import (
     ApiClient,
     CustomExtension,
@@ -31,6 +30,7 @@ from governance.models import (
     User,
 )
 from governance.notifications import TOPICS, render_email
+from governance.notifications.samples import email_preview
 from governance.services.api_tokens import api_client_create, personal_token_create
 from governance.services.email_templates import email_template_save
 from governance.services.errors import InvalidInput

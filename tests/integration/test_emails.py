@@ -17,7 +17,6 @@ from django.utils.formats import date_format
 from django.utils.timezone import localtime
 
 from governance import clock, tasks
-from governance.approval_links import LinkProblem, approval_link_check, approval_link_url
 from governance.choices import AllowedTargetScope, Decision, DeliveryState, OutboxState
 from governance.models import (
     AccessPackage,
@@ -27,6 +26,7 @@ from governance.models import (
     RoleDelivery,
     User,
 )
+from governance.security.approval_links import LinkProblem, approval_link_check, approval_link_url
 from governance.services.approvals import (
     stage_decide,
     stages_escalate_due,

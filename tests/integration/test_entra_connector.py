@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 
-from governance import clock, secrets
+from governance import clock
 from governance.choices import (
     AccountAction,
     AccountState,
@@ -33,6 +33,7 @@ from governance.models import (
     TargetSystem,
     User,
 )
+from governance.security import secrets
 from governance.services.accounts import accounts_change, accounts_process
 from governance.services.delivery import deliveries_process
 from governance.services.requests import request_admin_add, request_remove

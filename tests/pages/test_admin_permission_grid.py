@@ -41,7 +41,7 @@ from governance.models import (
     ReviewReviewer,
     TargetSystem,
 )
-from governance.review_settings import ReviewSettings
+from governance.models.review_settings import ReviewSettings
 from governance.services.bulk_assignments import bulk_assignment_start
 from governance.services.extension_config import extension_save, policy_extension_stages_set
 from tests.factories import (

@@ -8,9 +8,9 @@ import time_machine
 from django.core import signing
 from django.urls import reverse
 
-from governance.approval_links import SALT, approval_link_token
 from governance.choices import Decision, RequestState, StageState
 from governance.models import ApprovalDecision
+from governance.security.approval_links import SALT, approval_link_token
 from governance.services.approvals import stage_decide, stages_time_out_due
 from tests.factories import UserFactory, snapshot, submit_request
 

@@ -24,7 +24,7 @@ from governance.choices import (
     ReviewState,
 )
 from governance.models import AccessReview, Assignment, AuditEvent, ReviewDecision
-from governance.review_settings import Reviewer, ReviewSettings
+from governance.models.review_settings import Reviewer, ReviewSettings
 from governance.selectors.reviews import RESULT_COLUMNS
 from governance.services.policies import policy_save
 from tests.config_helpers import make_delegates

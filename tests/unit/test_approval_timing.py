@@ -4,9 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 import time_machine
 
-from governance.approval_links import LinkProblem, approval_link_check, approval_link_token
 from governance.choices import Decision, RequestState, StageState
 from governance.models import AuditEvent, OutboxMessage
+from governance.security.approval_links import LinkProblem, approval_link_check, approval_link_token
 from governance.services.approvals import (
     reminder_times,
     stage_decide,

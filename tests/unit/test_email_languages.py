@@ -16,7 +16,6 @@ from django.utils.formats import date_format
 from django.utils.timezone import localtime
 
 from governance import clock
-from governance.approval_links import approval_link_url
 from governance.choices import ApproverKind, Decision, ReviewerType, SubjectSetType
 from governance.models import (
     AccessReview,
@@ -27,13 +26,14 @@ from governance.models import (
     OutboxMessage,
     User,
 )
+from governance.models.review_settings import Reviewer, ReviewSettings
 from governance.notifications import (
     APPROVAL_LINK_TOPICS,
     TOPICS,
     render_email,
     review_admin_url,
 )
-from governance.review_settings import Reviewer, ReviewSettings
+from governance.security.approval_links import approval_link_url
 from governance.services.approvals import (
     stage_decide,
     stages_escalate_due,

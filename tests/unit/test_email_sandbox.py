@@ -1,5 +1,5 @@
-"""The emails' locked-down engine and their plain contexts (governance.email_sandbox), and the
-secret holders that no Django template can call."""
+"""The emails' locked-down engine and their plain contexts (governance.notifications.sandbox),
+and the secret holders that no Django template can call."""
 
 import datetime
 
@@ -8,12 +8,12 @@ from django.db.models import QuerySet
 from django.template import Context, TemplateDoesNotExist, engines
 from django.utils.safestring import mark_safe
 
-from governance import secrets
-from governance.email_samples import record_fields, sample_context, sample_variables
-from governance.email_sandbox import ForbiddenTag, Record, plain, sandbox_engine
 from governance.models import CustomExtension, EmailTemplate, TargetSystem, User
 from governance.models.system import SecretHolder
 from governance.notifications import TOPIC_VARIABLES, TOPICS
+from governance.notifications.samples import record_fields, sample_context, sample_variables
+from governance.notifications.sandbox import ForbiddenTag, Record, plain, sandbox_engine
+from governance.security import secrets
 from governance.services.email_templates import email_template_save
 from governance.services.errors import InvalidInput
 

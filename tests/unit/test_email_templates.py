@@ -4,14 +4,14 @@ audited, refused with the field named; and the sample that previews every topic.
 import pytest
 import time_machine
 
-from governance.email_samples import (
+from governance.models import AuditEvent, EmailTemplate
+from governance.notifications import TOPICS, render_email
+from governance.notifications.samples import (
     SAMPLES,
     email_preview,
     file_email_preview,
     file_template_sources,
 )
-from governance.models import AuditEvent, EmailTemplate
-from governance.notifications import TOPICS, render_email
 from governance.services.email_templates import email_template_delete, email_template_save
 from governance.services.errors import Duplicate, InvalidInput, NotFound
 from tests.factories import submit_request

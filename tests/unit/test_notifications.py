@@ -3,9 +3,9 @@
 import pytest
 
 from governance import clock
-from governance.approval_links import approval_link_url
 from governance.models import EmailTemplate
 from governance.notifications import TOPICS, render_email
+from governance.security.approval_links import approval_link_url
 from tests.factories import submit_request
 
 

@@ -32,7 +32,7 @@ from governance.models import (
     OutboxMessage,
     TenantSettings,
 )
-from governance.review_settings import Reviewer
+from governance.models.review_settings import Reviewer
 from governance.selectors.reviews import decisions_for_reviewer, reviews_for_reviewer
 from governance.services.errors import InvalidInput, InvalidState, NotFound
 from governance.services.guests import guests_delete_due

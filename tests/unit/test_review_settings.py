@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from governance.choices import ReviewerType, ReviewExpirationBehavior, ReviewRecurrence
-from governance.review_settings import Reviewer, ReviewSettings, review_settings_from_graph
+from governance.models.review_settings import Reviewer, ReviewSettings, review_settings_from_graph
 from governance.services.errors import InvalidInput
 
 FIRST = datetime(2026, 1, 31, 9, 0, tzinfo=UTC)

@@ -28,7 +28,7 @@ from governance.models import (
     ReviewDecision,
     ReviewReviewer,
 )
-from governance.review_settings import Reviewer, ReviewSettings
+from governance.models.review_settings import Reviewer, ReviewSettings
 from governance.services.errors import InvalidState
 from governance.services.outbox import email
 from governance.services.review_start import review_start, reviews_start_due

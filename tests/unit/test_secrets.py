@@ -7,8 +7,10 @@ import pytest
 from django.core import signing
 from django.core.management import CommandError, call_command
 
-from governance import clock, extension_calls, secrets
+from governance import clock
+from governance.connectors import extension_calls
 from governance.models import AuditEvent, CustomExtension, ExtensionCallout, TargetSystem
+from governance.security import secrets
 from governance.services.errors import InvalidInput, NotAllowed
 from governance.services.secret_fields import secret_apply
 

@@ -3,7 +3,6 @@ catalog, and deleting them (governance.services.systems, system_refresh)."""
 
 import pytest
 
-from governance import secrets
 from governance.choices import CatalogRole, SystemKind
 from governance.connectors import (
     _CLASSES,
@@ -13,6 +12,7 @@ from governance.connectors import (
     DiscoveredRole,
 )
 from governance.models import AuditEvent, Resource, SystemAccount, TargetSystem
+from governance.security import secrets
 from governance.services.errors import InvalidInput, InvalidState, NotAllowed
 from governance.services.system_refresh import system_refresh
 from governance.services.systems import (

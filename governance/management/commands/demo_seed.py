@@ -42,13 +42,13 @@ from governance.models import (
     TenantSettings,
     User,
 )
+from governance.security.env import env
 from governance.services.catalogs import catalog_create, catalog_role_grant, catalog_role_revoke
 from governance.services.errors import Refused
 from governance.services.packages import package_create, package_role_add, resource_add
 from governance.services.policies import StageSpec, policy_save, question_save
 from governance.services.system_refresh import system_refresh
 from governance.services.systems import system_save
-from portal.env import env
 
 DEMO_CATALOG = "Sales"
 DEMO_SCIM_SYSTEM = "Demo SCIM app"

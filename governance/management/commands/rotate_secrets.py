@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from governance.secrets import SecretUnavailable
+from governance.security.secrets import SecretUnavailable
 from governance.services.secret_fields import secrets_rotate
 
 

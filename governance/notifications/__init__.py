@@ -6,7 +6,7 @@ language, else for all languages, wins over the files. Subjects and text bodies 
 rendered without HTML escaping; HTML bodies with it.
 
 Files and administrators' versions alike render in the locked-down engine of
-`governance.email_sandbox`, with the topic's documented names only (TOPIC_VARIABLES), each
+`governance.notifications.sandbox`, with the topic's documented names only (TOPIC_VARIABLES), each
 a plain value: a row becomes a Record of its documented facts, so that no template reaches
 a password hash, a token's hash or a secret through it.
 """
@@ -19,9 +19,7 @@ from django.template import Context, Template, TemplateDoesNotExist, TemplateSyn
 from django.urls import NoReverseMatch, reverse
 from django.utils import translation
 
-from governance.approval_links import approval_link_url
 from governance.choices import ReviewDecisionValue
-from governance.email_sandbox import Record, plain, sandbox_engine
 from governance.models import (
     AccessPackage,
     AccessReview,
@@ -32,6 +30,8 @@ from governance.models import (
     EmailTemplate,
     User,
 )
+from governance.notifications.sandbox import Record, plain, sandbox_engine
+from governance.security.approval_links import approval_link_url
 from governance.selectors.reviews import reviewable_decisions
 
 logger = logging.getLogger(__name__)

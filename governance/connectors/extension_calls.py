@@ -17,9 +17,10 @@ from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
-from governance import clock, secrets
+from governance import clock
 from governance.choices import CustomExtensionStage, RequestState
 from governance.models import Assignment, AssignmentRequest, ExtensionCallout, User
+from governance.security import secrets
 from governance.services.errors import InvalidInput, InvalidState, NotAllowed
 
 SALT = "governance.extension-callback"

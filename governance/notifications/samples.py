@@ -26,7 +26,6 @@ from governance.choices import (
     StageState,
     UserType,
 )
-from governance.email_sandbox import Record
 from governance.models import (
     AccessPackage,
     AccessReview,
@@ -51,6 +50,7 @@ from governance.notifications import (
     render_with,
     review_admin_url,
 )
+from governance.notifications.sandbox import Record
 from governance.services.email_templates import email_parts_check
 from governance.services.errors import InvalidInput
 

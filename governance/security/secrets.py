@@ -18,13 +18,13 @@ import hashlib
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 
-from portal.env import env
+from governance.security.env import env
 
 # Only these variables may be named, so that nobody can have SECRET_KEY, DATABASE_URL or
 # EMAIL_HOST_PASSWORD sent as a bearer token or used to sign webhooks.
 ENV_PREFIX = "PORTAL_SECRET_"
 MIN_KEY_LENGTH = 32
-SECRETS_PURPOSE = "governance.secrets"
+SECRETS_PURPOSE = "governance.security.secrets"
 KEYS_HINT = ("Set SECRETS_KEY (or SECRETS_KEY_FILE) to at least 32 random characters, other "
              "than SECRET_KEY, e.g. python3 -c \"import secrets; print(secrets.token_urlsafe("
              "32))\". To rotate it, put the new key first (SECRETS_KEY=new,old), run "

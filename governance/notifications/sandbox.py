@@ -153,11 +153,11 @@ def email_folders() -> list[str]:
 
 @cache
 def sandbox_engine() -> Engine:
-    folder = ("governance.email_sandbox.EmailFolderLoader", email_folders())
+    folder = ("governance.notifications.sandbox.EmailFolderLoader", email_folders())
     # Cached outside DEBUG, as Django's own engine: the worker renders thousands of emails.
     loaders = [folder] if settings.DEBUG else [("django.template.loaders.cached.Loader",
                                                 [folder])]
     return SandboxEngine(dirs=[], app_dirs=False, context_processors=[], debug=False,
                          loaders=loaders, string_if_invalid="", autoescape=True,
                          libraries=dict(ALLOWED_LIBRARIES),
-                         builtins=["governance.email_sandbox"])
+                         builtins=["governance.notifications.sandbox"])
