@@ -246,3 +246,23 @@ def fictional_hooks_allowed(db):
     from tests.extension_helpers import allow_outbound
 
     allow_outbound(*FICTIONAL_HOOKS)
+
+
+@pytest.fixture
+def world_database(db):
+    """The database the `world` is built in: a test's transaction, except where a conftest
+    needs it committed (tests/concurrency)."""
+
+
+@pytest.fixture
+def fast_passwords(settings):
+    # The factories hash a password per person: PBKDF2 would spend seconds on them.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def world(world_database, fast_passwords):
+    """tests.factories.build_world(): the fixed people, catalog, package and policy."""
+    from tests.factories import build_world
+
+    return build_world()

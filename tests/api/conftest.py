@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from governance.choices import ApiPermission, CatalogRole
 from governance.services.api_tokens import api_client_create, personal_token_create
-from tests.factories import CatalogFactory, UserFactory, build_world, role_holder
+from tests.factories import CatalogFactory, UserFactory, role_holder
 
 EM = "/v1.0/identityGovernance/entitlementManagement"
 
@@ -19,11 +19,6 @@ EM = "/v1.0/identityGovernance/entitlementManagement"
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def world(db):
-    return build_world()
 
 
 def graph_client(token: str | None = None) -> APIClient:

@@ -1,15 +1,7 @@
 import pytest
 from django.urls import reverse
 
-from tests.factories import build_world
-
 FACTORY_PASSWORD = "pw-for-tests-1"  # tests.factories.UserFactory's
-
-
-@pytest.fixture
-def world(db, settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    return build_world()
 
 
 @pytest.fixture

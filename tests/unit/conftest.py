@@ -1,13 +1,8 @@
 import pytest
 
 from governance.services.errors import Refused
-from tests.factories import build_world, snapshot
+from tests.factories import snapshot
 from tests.review_helpers import review_team
-
-
-@pytest.fixture
-def world(db):
-    return build_world()
 
 
 @pytest.fixture
