@@ -5,6 +5,7 @@ import zoneinfo
 from datetime import datetime
 
 from django.utils import timezone
+from django.utils.formats import date_format
 
 
 def now() -> datetime:
@@ -23,3 +24,10 @@ def zone_named(name: str | None) -> zoneinfo.ZoneInfo | None:
     IsADirectoryError and other files other errors, so only names of real zones are tried.
     """
     return zoneinfo.ZoneInfo(name) if name in _known_zones() else None
+
+
+def when_text(moment: datetime | None) -> str:
+    """A moment as people read it, in the active time zone ("7 Dec 2026, 09:30"); "" for None."""
+    if moment is None:
+        return ""
+    return date_format(timezone.localtime(moment), "DATETIME_FORMAT")

@@ -18,7 +18,6 @@ from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 
 from governance import clock
@@ -44,10 +43,6 @@ from governance.services.requests import request_admin_add, request_cancel, requ
 CANCELABLE = {RequestState.SUBMITTED, RequestState.PENDING_APPROVAL, RequestState.SCHEDULED}
 REPROCESSABLE = {RequestState.DELIVERING, RequestState.DELIVERY_FAILED,
                  RequestState.PARTIALLY_DELIVERED}
-
-
-def _when(moment) -> str:
-    return date_format(timezone.localtime(moment), "DATETIME_FORMAT") if moment else ""
 
 
 def report_outcomes(request, done: list[str], refused: list[tuple[object, Refused]],
@@ -363,7 +358,8 @@ class StageInline(ReadOnlyInline):
             return "—"
         who = decision.approver or "nobody in time"
         said = f": “{decision.justification}”" if decision.justification else ""
-        return f"{decision.get_result_display()} by {who}, {_when(decision.decided_at)}{said}"
+        when = clock.when_text(decision.decided_at)
+        return f"{decision.get_result_display()} by {who}, {when}{said}"
 
 
 def stage_progress(request: AssignmentRequest) -> str:

@@ -43,10 +43,6 @@ DECISION_FILTERS = [
 ]
 
 
-def _when(moment) -> str:
-    return date_format(timezone.localtime(moment), "DATETIME_FORMAT") if moment else ""
-
-
 def _day(moment) -> str:
     return date_format(timezone.localtime(moment), "j M Y")
 

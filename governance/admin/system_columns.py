@@ -8,20 +8,15 @@ from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
-from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 
 from governance.choices import DeliveryState
+from governance.clock import when_text
 from governance.models import RoleDelivery, SystemAccount, TargetSystem, User
 from governance.selectors.deliveries import system_label
 from governance.selectors.permissions import Capability, can, is_global_admin
 from governance.services.errors import Refused
 from governance.services.systems import system_check
-
-
-def _when(moment) -> str:
-    return date_format(timezone.localtime(moment), "DATETIME_FORMAT") if moment else ""
 
 
 def check_status(system: TargetSystem) -> str:
@@ -30,7 +25,7 @@ def check_status(system: TargetSystem) -> str:
         return "Not tested yet"
     outcome = "Connected" if system.last_check_ok else "Failed"
     said = f": {system.last_check_message}" if system.last_check_message else ""
-    return f"{outcome} ({_when(system.last_checked_at)}){said}"
+    return f"{outcome} ({when_text(system.last_checked_at)}){said}"
 
 
 def report_check(request, system: TargetSystem, actor) -> None:
@@ -94,7 +89,7 @@ class DeliverySystemColumns:
 
     @admin.display(description="Next retry")
     def next_retry(self, delivery: RoleDelivery) -> str:
-        return _when(delivery.next_attempt_at) if delivery.last_error and \
+        return when_text(delivery.next_attempt_at) if delivery.last_error and \
             delivery.next_attempt_at and delivery.state == DeliveryState.PENDING else "—"
 
 
@@ -118,7 +113,7 @@ def _pending(account: SystemAccount) -> str:
         return "—"
     text = account.get_pending_action_display()
     if account.next_attempt_at:
-        text += f", next try {_when(account.next_attempt_at)}"
+        text += f", next try {when_text(account.next_attempt_at)}"
     if account.attempts:
         text += f" ({account.attempts} attempt{'s' if account.attempts != 1 else ''} so far)"
     return text

@@ -21,6 +21,7 @@ from governance.choices import (
     DeliveryState,
     RequestState,
 )
+from governance.clock import when_text
 from governance.models import AssignmentRequest, Resource, RoleDelivery
 
 PORTAL_GROUPS = "Portal groups"
@@ -46,16 +47,12 @@ def with_deliveries(requests: QuerySet[AssignmentRequest]) -> QuerySet[Assignmen
         Prefetch("assignment__deliveries", queryset=rows))
 
 
-def _when(moment) -> str:
-    return date_format(timezone.localtime(moment), "DATETIME_FORMAT")
-
-
 def _retry_time(moment) -> str:
     """"08:45" today, "28 Nov 2026, 08:45" another day."""
     local = timezone.localtime(moment)
     if local.date() == timezone.localtime(clock.now()).date():
         return date_format(local, "H:i")
-    return _when(moment)
+    return when_text(moment)
 
 
 def said(error: str, own_email: str = "") -> str:
@@ -83,7 +80,7 @@ class DeliveryLine:
 def _grant_words(delivery: RoleDelivery, own_email: str) -> tuple[str, str]:
     error = said(delivery.last_error, own_email)
     if delivery.state == DeliveryState.DONE:
-        return "done", f"Delivered {_when(delivery.completed_at)}" \
+        return "done", f"Delivered {when_text(delivery.completed_at)}" \
             if delivery.completed_at else "Delivered"
     if delivery.state == DeliveryState.FAILED:
         return "failed", (f"Failed — the system said: {error}. The catalog's administrators "
@@ -101,7 +98,7 @@ def _revoke_words(delivery: RoleDelivery, own_email: str) -> tuple[str, str]:
     if delivery.state == DeliveryState.DONE:
         if delivery.note:
             return "done", "Kept: another of your access packages still grants it"
-        return "done", f"Removed {_when(delivery.completed_at)}" \
+        return "done", f"Removed {when_text(delivery.completed_at)}" \
             if delivery.completed_at else "Removed"
     if delivery.state == DeliveryState.FAILED:
         return "failed", (f"Removal failed — the system said: {error}. The catalog's "
