@@ -9,6 +9,8 @@ against the hash.
 from django.conf import settings
 from django.db import models
 
+from governance.models.fields import CreatedAtField
+
 
 class ApiClient(models.Model):
     """An application calling the API with Graph's application permissions."""
@@ -19,7 +21,7 @@ class ApiClient(models.Model):
     permissions = models.JSONField(default=list)
     secret_hash = models.CharField(max_length=200, editable=False)
     secret_prefix = models.CharField(max_length=8, unique=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = CreatedAtField()
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
                                    null=True, blank=True, related_name="+")
     last_used_at = models.DateTimeField(null=True, blank=True)
@@ -47,7 +49,7 @@ class PersonalToken(models.Model):
     name = models.CharField(max_length=200)
     token_hash = models.CharField(max_length=200, editable=False)
     token_prefix = models.CharField(max_length=8, unique=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = CreatedAtField()
     last_used_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)

@@ -3,6 +3,7 @@
 from django.db import models
 
 from governance.choices import CatalogRole, CatalogState, GlobalRole
+from governance.models.fields import CreatedAtField, ModifiedAtField
 
 
 class Catalog(models.Model):
@@ -10,8 +11,8 @@ class Catalog(models.Model):
     description = models.TextField(blank=True)
     state = models.CharField(max_length=12, choices=CatalogState, default=CatalogState.PUBLISHED)
     is_externally_visible = models.BooleanField(default=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    modified_at = models.DateTimeField(auto_now=True)
+    created_at = CreatedAtField()
+    modified_at = ModifiedAtField()
 
     class Meta:
         ordering = ["display_name"]

@@ -13,6 +13,7 @@ from governance.choices import (
     SubjectLifecycle,
     UserType,
 )
+from governance.models.fields import CreatedAtField, ModifiedAtField
 
 
 class PortalUserManager(UserManager):
@@ -96,7 +97,7 @@ class Group(models.Model):
     display_name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     members = models.ManyToManyField(User, through="GroupMembership", related_name="portal_groups")
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = CreatedAtField()
 
     class Meta:
         ordering = ["display_name"]
@@ -111,7 +112,7 @@ class GroupMembership(models.Model):
     group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="group_memberships")
     role = models.CharField(max_length=6, choices=Role, default=Role.MEMBER)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = CreatedAtField()
 
     class Meta:
         constraints = [
@@ -131,8 +132,8 @@ class ConnectedOrganization(models.Model):
                                                related_name="internal_sponsor_of")
     external_sponsors = models.ManyToManyField(User, blank=True,
                                                related_name="external_sponsor_of")
-    created_at = models.DateTimeField(auto_now_add=True)
-    modified_at = models.DateTimeField(auto_now=True)
+    created_at = CreatedAtField()
+    modified_at = ModifiedAtField()
 
     class Meta:
         ordering = ["display_name"]

@@ -3,6 +3,7 @@
 from django.db import models
 
 from governance.choices import CalloutStatus, CustomExtensionBehavior, CustomExtensionStage
+from governance.models.fields import CreatedAtField
 from governance.models.system import SecretHolder
 
 
@@ -18,7 +19,7 @@ class CustomExtension(SecretHolder):
                                 default=CustomExtensionBehavior.LAUNCH_AND_CONTINUE)
     # How long a launch-and-wait callout may hold the request (Graph: timeoutDuration).
     callback_timeout = models.DurationField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = CreatedAtField()
 
     class Meta:
         ordering = ["display_name"]

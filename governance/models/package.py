@@ -3,6 +3,7 @@
 from django.db import models
 
 from governance.choices import OriginSystem
+from governance.models.fields import CreatedAtField, ModifiedAtField
 
 
 class Resource(models.Model):
@@ -20,7 +21,7 @@ class Resource(models.Model):
     connector = models.CharField(max_length=20, default="local")
     system = models.ForeignKey("governance.TargetSystem", null=True, blank=True,
                                on_delete=models.PROTECT, related_name="resources")
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = CreatedAtField()
 
     class Meta:
         ordering = ["display_name"]
@@ -57,8 +58,8 @@ class AccessPackage(models.Model):
                                                           related_name="incompatible_with")
     incompatible_groups = models.ManyToManyField("governance.Group", blank=True,
                                                  related_name="incompatible_access_packages")
-    created_at = models.DateTimeField(auto_now_add=True)
-    modified_at = models.DateTimeField(auto_now=True)
+    created_at = CreatedAtField()
+    modified_at = ModifiedAtField()
 
     class Meta:
         ordering = ["display_name"]
@@ -73,7 +74,7 @@ class ResourceRoleScope(models.Model):
     access_package = models.ForeignKey(AccessPackage, on_delete=models.CASCADE,
                                        related_name="role_scopes")
     role = models.ForeignKey(ResourceRole, on_delete=models.PROTECT, related_name="scopes")
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = CreatedAtField()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["access_package", "role"],

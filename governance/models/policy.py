@@ -12,6 +12,7 @@ from governance.choices import (
     QuestionKind,
     SubjectSetType,
 )
+from governance.models.fields import CreatedAtField, ModifiedAtField
 
 
 class AssignmentPolicy(models.Model):
@@ -52,8 +53,8 @@ class AssignmentPolicy(models.Model):
     review_settings = models.JSONField(default=dict, blank=True)
     send_assignment_emails = models.BooleanField(default=True)
 
-    created_at = models.DateTimeField(auto_now_add=True)
-    modified_at = models.DateTimeField(auto_now=True)
+    created_at = CreatedAtField()
+    modified_at = ModifiedAtField()
 
     class Meta:
         ordering = ["access_package_id", "display_name"]

@@ -3,6 +3,7 @@
 from django.db import models
 
 from governance.choices import AccountAction, AccountState, SystemKind
+from governance.models.fields import CreatedAtField
 from governance.security import secrets
 
 
@@ -48,7 +49,7 @@ class TargetSystem(SecretHolder):
     last_check_ok = models.BooleanField(null=True)
     last_check_message = models.TextField(blank=True)
     last_refreshed_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = CreatedAtField()
 
     class Meta:
         ordering = ["display_name"]
@@ -71,7 +72,7 @@ class SystemAccount(models.Model):
     last_error = models.TextField(blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = CreatedAtField()
 
     class Meta:
         ordering = ["system_id", "user_id"]
