@@ -8,7 +8,7 @@ deleted: it is revoked, and its row stays for the audit log.
 from django import forms
 from django.contrib import admin, messages
 
-from governance.admin.scoped import AuditedAdmin, GlobalAdminOnly, ServiceModelForm, adopt
+from governance.admin.scoped import GlobalAdminOnly, ServiceFormAdmin, ServiceModelForm
 from governance.admin.site import admin_site
 from governance.choices import ApiPermission
 from governance.models import ApiClient
@@ -35,7 +35,7 @@ class ApiClientForm(ServiceModelForm):
         return client
 
 
-class ApiClientAdmin(GlobalAdminOnly, AuditedAdmin):
+class ApiClientAdmin(GlobalAdminOnly, ServiceFormAdmin):
     form = ApiClientForm
     list_display = ["display_name", "permission_list", "secret_prefix", "is_active",
                     "created_at", "created_by", "last_used_at"]
@@ -61,12 +61,8 @@ class ApiClientAdmin(GlobalAdminOnly, AuditedAdmin):
     def permission_list(self, client: ApiClient) -> str:
         return ", ".join(client.permissions)
 
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change=change, **kwargs)
-        return type(form.__name__, (form,), {"actor": request.user})
-
     def save_model(self, request, obj, form, change):
-        adopt(obj, form.service_save(request.user))
+        super().save_model(request, obj, form, change)
         messages.warning(request, f"The token of “{obj}” is {form.token} . Copy it now: it is "
                                   "not shown again, and only its hash is kept.")
 

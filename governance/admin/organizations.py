@@ -25,10 +25,9 @@ from django.utils.html import format_html_join
 
 from governance import clock
 from governance.admin.scoped import (
-    AuditedAdmin,
     ReadOnlyAdmin,
+    ServiceFormAdmin,
     ServiceModelForm,
-    adopt,
     count_column,
 )
 from governance.admin.site import admin_site
@@ -57,17 +56,6 @@ from governance.services.organizations import (
 from governance.services.outbound import outbound_allow_list_set
 
 # Connected organizations
-
-
-class ServiceFormAdmin(AuditedAdmin):
-    """An admin whose form is a ServiceModelForm acting as the signed-in person."""
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change=change, **kwargs)
-        return type(form.__name__, (form,), {"actor": request.user})
-
-    def save_model(self, request, obj, form, change):
-        adopt(obj, form.service_save(request.user))
 
 
 def _domains_of(organization: ConnectedOrganization) -> list[str]:

@@ -168,7 +168,19 @@ class AuditedAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/governance/audit_history.html", context)
 
 
-class ScopedAdmin(AuditedAdmin):
+class ServiceFormAdmin(AuditedAdmin):
+    """An admin whose form is a ServiceModelForm: it saves through its service, acting as
+    the signed-in person."""
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"actor": request.user})
+
+    def save_model(self, request, obj, form, change):
+        adopt(obj, form.service_save(request.user))
+
+
+class ScopedAdmin(ServiceFormAdmin):
     """A model admin limited to the catalogs where the person holds a role."""
 
     view_capability = Capability.READ
@@ -227,14 +239,7 @@ class ScopedAdmin(AuditedAdmin):
                                                   field.queryset)
         return field
 
-    # Writes go through the services.
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change=change, **kwargs)
-        return type(form.__name__, (form,), {"actor": request.user})
-
-    def save_model(self, request, obj, form, change):
-        adopt(obj, form.service_save(request.user))
+    # Writes go through the services (saving: ServiceFormAdmin).
 
     def delete_model(self, request, obj):
         self.service_delete(request.user, obj)

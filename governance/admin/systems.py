@@ -20,11 +20,10 @@ from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
 from governance.admin.scoped import (
-    AuditedAdmin,
     GlobalAdminOnly,
     RefusedSaveReloads,
+    ServiceFormAdmin,
     ServiceModelForm,
-    adopt,
 )
 from governance.admin.site import admin_site
 from governance.admin.system_columns import check_status, report_check
@@ -99,7 +98,7 @@ class RefreshForm(RefusalFormMixin, forms.Form):
                                                  actor, Capability.CATALOG)
 
 
-class TargetSystemAdmin(RefusedSaveReloads, GlobalAdminOnly, AuditedAdmin):
+class TargetSystemAdmin(RefusedSaveReloads, GlobalAdminOnly, ServiceFormAdmin):
     form = TargetSystemForm
     list_display = ["display_name", "kind", "status", "resource_count"]
     list_filter = ["kind", "last_check_ok"]
@@ -140,15 +139,6 @@ class TargetSystemAdmin(RefusedSaveReloads, GlobalAdminOnly, AuditedAdmin):
             for resource in system.resources.select_related("catalog")
             .order_by("catalog__display_name", "display_name")))
         return rows or "None yet: use Refresh."
-
-    # Saving through the service, as the signed-in person.
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change=change, **kwargs)
-        return type(form.__name__, (form,), {"actor": request.user})
-
-    def save_model(self, request, obj, form, change):
-        adopt(obj, form.service_save(request.user))
 
     # Deleting, one at a time, with the reason it cannot be done.
 
