@@ -111,3 +111,10 @@ def config_snapshot() -> dict:
     for name, query in rows.items():
         state[name] = sorted(query, key=repr)
     return state
+
+
+def events(action: str) -> list:
+    """The audit events of `action`, oldest first."""
+    from governance.models import AuditEvent
+
+    return list(AuditEvent.objects.filter(action=action).order_by("id"))
