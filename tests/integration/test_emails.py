@@ -4,29 +4,13 @@ Each event runs as in production: the service commits its outbox rows, the worke
 to an SMTP server on loopback (aiosmtpd), and the test reads what that server received.
 """
 
-from collections import Counter
 from collections.abc import Callable
-from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
-import time_machine
-from django.utils import translation
-from django.utils.formats import date_format
-from django.utils.timezone import localtime
 
-from governance import clock, tasks
-from governance.choices import AllowedTargetScope, Decision, DeliveryState, OutboxState
-from governance.models import (
-    AccessPackage,
-    Assignment,
-    AssignmentRequest,
-    OutboxMessage,
-    RoleDelivery,
-    User,
-)
-from governance.security.approval_links import LinkProblem, approval_link_check, approval_link_url
+from governance.choices import Decision
+from governance.security.approval_links import LinkProblem, approval_link_check
 from governance.services.approvals import (
     stage_decide,
     stages_escalate_due,
@@ -34,27 +18,25 @@ from governance.services.approvals import (
     stages_time_out_due,
 )
 from governance.services.expiry import assignments_expire_due, assignments_warn_expiring
-from governance.services.outbox import backoff, outbox_send_due
-from governance.services.requests import request_cancel, request_submit
-from tests.concurrency.race import raise_unexpected, run_together
-from tests.conftest import wait_for
+from governance.services.requests import request_cancel
+from tests.email_scenes import (
+    FALCON,
+    FINANCE,
+    Event,
+    Mail,
+    Scene,
+    assert_received_once,
+    build_scene,
+    deadline,
+    delivered,
+    own_link,
+    settle,
+)
 from tests.factories import (
-    PackageFactory,
-    PolicyFactory,
-    UserFactory,
-    World,
-    add_stage,
-    approve_all,
-    build_world,
-    group_role,
     submit_request,
 )
-from tests.mail import Mailbox, Received
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
-
-FINANCE = "Finance reports"
-FALCON = "Falcon collaboration"
 
 
 @pytest.fixture(autouse=True)
@@ -66,110 +48,6 @@ def fast_password_hashing(settings):
 def worker_email_backend(smtp_server):
     """The worker sends to the SMTP server, not to locmem."""
     return smtp_server
-
-
-@dataclass
-class Scene:
-    """build_world()'s people, and "Finance reports": one stage that two approvers share and
-    that escalates after 3 days to two more."""
-
-    world: World
-    package: AccessPackage
-    escalation: list[User]
-
-    @property
-    def approvers(self) -> list[User]:
-        return [self.world.approver, self.world.second_approver]
-
-    def request_finance(self, requestor: User | None = None) -> AssignmentRequest:
-        return request_submit(requestor=requestor or self.world.member,
-                              access_package_id=self.package.pk)
-
-
-def build_scene() -> Scene:
-    world = build_world()
-    escalation = [UserFactory(email="escalation@access.example"),
-                  UserFactory(email="escalation.two@access.example")]
-    package = PackageFactory(catalog=world.catalog, display_name=FINANCE)
-    group_role(package, world.other_group)
-    policy = PolicyFactory(access_package=package, display_name="Members",
-                           allowed_target_scope=AllowedTargetScope.ALL_MEMBER_USERS)
-    add_stage(policy, world.approver, world.second_approver, escalation=escalation,
-              escalate_after_days=3, deadline_days=14)
-    return Scene(world, package, escalation)
-
-
-@dataclass(frozen=True)
-class Mail:
-    to: User
-    subject: str
-    containing: tuple[str, ...] = ()
-
-
-def settled() -> bool:
-    """Nothing left for the worker: every role change done, every email sent (or given up).
-
-    Deliveries are asked first: a delivery's last role commits together with its "access
-    delivered" email, so once they are done that email is in the outbox. Asked the other way
-    round, the worker could commit both between the two queries, and the email be missed.
-    """
-    if RoleDelivery.objects.filter(state__in=[DeliveryState.PENDING,
-                                              DeliveryState.IN_FLIGHT]).exists():
-        return False
-    return not OutboxMessage.objects.filter(state__in=[
-        OutboxState.QUEUED, OutboxState.IN_FLIGHT, OutboxState.WAITING_RETRY]).exists()
-
-
-def settle() -> None:
-    wait_for(settled, what="the worker to send every email and finish every delivery")
-
-
-class Event:
-    """`with event(at=...)`: what the mailbox receives because of the block's work, once the
-    worker has finished it; what came before is settled first and left out."""
-
-    def __init__(self, mailbox: Mailbox):
-        self.mailbox = mailbox
-        self.received: list[Received] = []
-
-    @contextmanager
-    def __call__(self, *, at: datetime | None = None):
-        settle()
-        start = self.mailbox.count()
-        with time_machine.travel(at, tick=True) if at else nullcontext():
-            yield
-            settle()
-        self.received = self.mailbox.since(start)
-
-
-def assert_received_once(received: list[Received], expected: list[Mail]) -> None:
-    got = Counter((address, message.subject) for message in received
-                  for address in message.recipients)
-    assert got == Counter((mail.to.email, mail.subject) for mail in expected)
-    for mail in expected:
-        (message,) = [m for m in received
-                      if mail.to.email in m.recipients and m.subject == mail.subject]
-        for fragment in mail.containing:
-            assert fragment in message.text, f"{fragment!r} not in:\n{message.text}"
-
-
-def own_link(request: AssignmentRequest, approver: User) -> str:
-    return approval_link_url(request.stages.get(order=1), approver.pk)
-
-
-def deadline(request: AssignmentRequest) -> str:
-    with translation.override("en"):
-        return date_format(localtime(request.stages.get(order=1).due_at), "DATETIME_FORMAT")
-
-
-def delivered(scene: Scene) -> Assignment:
-    """The requester's Falcon request, approved by both stages and delivered by the worker."""
-    world = scene.world
-    request = submit_request(world)
-    approve_all(request, world.approver, world.second_approver)
-    settle()
-    request.refresh_from_db()
-    return request.assignment
 
 
 # One function per event: it makes the event happen inside `event()` and returns the emails
@@ -308,116 +186,3 @@ def test_each_approver_gets_a_link_of_their_own(celery_worker, smtp_server):
         assert approval_link_check(token, person).approver == person
         someone_else = second if person == first else first
         assert approval_link_check(token, someone_else).problem == LinkProblem.FORWARDED
-
-
-# Sending twice, and a mail server that is down
-
-
-@pytest.fixture
-def many_waiting(task_queue) -> list[OutboxMessage]:
-    """Twelve approval emails queued and not yet sent: no worker reads this test's queue."""
-    world = build_world()
-    approvers = [UserFactory(email=f"approver{n}@access.example") for n in range(12)]
-    package = PackageFactory(catalog=world.catalog, display_name=FINANCE)
-    add_stage(PolicyFactory(access_package=package,
-                            allowed_target_scope=AllowedTargetScope.ALL_MEMBER_USERS),
-              *approvers)
-    request_submit(requestor=world.member, access_package_id=package.pk)
-    messages = list(OutboxMessage.objects.filter(state=OutboxState.QUEUED))
-    assert len(messages) == 12
-    return messages
-
-
-def test_sending_from_several_workers_at_once_delivers_each_email_once(many_waiting,
-                                                                       smtp_server):
-    # One email per claim, so that the workers' claims interleave rather than one taking all.
-    def one_worker():
-        return outbox_send_due(batch_size=1)
-
-    outcomes = run_together(one_worker, one_worker, one_worker)
-    raise_unexpected(outcomes)
-    assert sum(outcome.value for outcome in outcomes) == 12
-
-    assert tasks.send_outbox() == 0  # the send task once more, and once more, afterwards
-    assert tasks.send_outbox() == 0
-
-    tally = smtp_server.tally()
-    assert set(tally) == {(m.to_address, f"Approval needed: {FINANCE} for Member")
-                          for m in many_waiting}
-    assert set(tally.values()) == {1}
-    assert set(OutboxMessage.objects.values_list("state", "attempts")) == {(OutboxState.SENT, 1)}
-
-
-def test_an_smtp_outage_delays_the_emails_and_loses_none(celery_worker, smtp_server):
-    scene = build_scene()
-    smtp_server.stop()
-    start = clock.now()
-
-    scene.request_finance()  # the worker sends at once, and fails
-    wait_for(lambda: OutboxMessage.objects.filter(state=OutboxState.WAITING_RETRY).count() == 2,
-             what="both emails to wait for a retry")
-    for message in OutboxMessage.objects.all():
-        assert message.attempts == 1
-        assert "Connection refused" in message.last_error, message.last_error
-        assert start < message.next_attempt_at <= clock.now() + backoff(1)
-        assert message.sent_at is None
-
-    second_try = clock.now() + backoff(1) + timedelta(seconds=5)
-    with time_machine.travel(second_try):
-        tasks.sweep_outbox.delay()  # still down: the second attempt fails too
-        wait_for(lambda: set(OutboxMessage.objects.values_list("state", "attempts"))
-                 == {(OutboxState.WAITING_RETRY, 2)}, what="the second failed attempt")
-    assert smtp_server.count() == 0
-
-    smtp_server.start()
-    with time_machine.travel(second_try + timedelta(minutes=1)):
-        assert outbox_send_due() == 0  # up again, but nothing is due before its backoff
-    with time_machine.travel(second_try + backoff(2) + timedelta(minutes=1)):
-        tasks.sweep_outbox.delay()
-        tasks.sweep_outbox.delay()
-        settle()
-
-    assert smtp_server.tally() == Counter({
-        (person.email, f"Approval needed: {FINANCE} for Member"): 1 for person in scene.approvers})
-    assert set(OutboxMessage.objects.values_list("state", "attempts", "last_error")) == {
-        (OutboxState.SENT, 3, "")}
-
-
-def test_a_policy_without_assignment_emails_still_emails_its_approvers(celery_worker,
-                                                                       smtp_server):
-    scene = build_scene()
-    world = scene.world
-    scene.package.policies.update(send_assignment_emails=False)
-    approved_one, denied_one, late_one = (world.member, UserFactory(email="denied@access.example"),
-                                          UserFactory(email="late@access.example"))
-    approved, denied, late = (scene.request_finance(person)
-                              for person in (approved_one, denied_one, late_one))
-    stage_decide(stage_id=approved.stages.get().pk, approver=world.approver,
-                 decision=Decision.APPROVE)
-    stage_decide(stage_id=denied.stages.get().pk, approver=world.approver, decision=Decision.DENY)
-    settle()
-    approved.refresh_from_db()
-    assignment = approved.assignment
-    assert assignment.state == "delivered"
-
-    for moment, sweep in ((late.stages.get().due_at + timedelta(minutes=1), stages_time_out_due),
-                          (assignment.expires_at - timedelta(days=13), assignments_warn_expiring),
-                          (assignment.expires_at + timedelta(minutes=1), assignments_expire_due)):
-        with time_machine.travel(moment):
-            assert sweep() == 1
-            settle()
-
-    requestors = [approved_one.email, denied_one.email, late_one.email]
-    assert not OutboxMessage.objects.filter(to_address__in=requestors).exists()
-    assert not [m for m in smtp_server.messages if set(m.recipients) & set(requestors)]
-    needed, decided, expired = (f"Approval needed: {FINANCE} for {{}}",
-                                f"Already decided: {FINANCE} for {{}}",
-                                f"Request expired: {FINANCE} for {{}}")
-    assert smtp_server.tally() == Counter({
-        **{(approver.email, needed.format(person)): 1
-           for approver in scene.approvers for person in (approved_one, denied_one, late_one)},
-        (world.second_approver.email, decided.format(approved_one)): 1,
-        (world.second_approver.email, decided.format(denied_one)): 1,
-        (world.approver.email, expired.format(late_one)): 1,
-        (world.second_approver.email, expired.format(late_one)): 1,
-    })
