@@ -22,3 +22,17 @@ def reauthenticate():
         assert response.status_code == 302, response.content.decode()[:2000]
         return client
     return confirm
+
+
+@pytest.fixture
+def people(world):
+    """The world's catalog delegates (tests.config_helpers.make_delegates)."""
+    from tests.config_helpers import make_delegates
+
+    return make_delegates(world)
+
+
+@pytest.fixture
+def owner_client(world, as_user):
+    """The test client, signed in as the world's catalog owner."""
+    return as_user(world.owner)

@@ -14,7 +14,6 @@ from governance.choices import (
     ApproverKind,
     CatalogRole,
     ExpirationType,
-    GroupMembershipRole,
     RequestState,
     SubjectSetType,
 )
@@ -24,73 +23,24 @@ from governance.models import (
     AuditEvent,
     Catalog,
     CatalogRoleAssignment,
-    GroupMembership,
     Question,
-    Resource,
 )
 from governance.services.catalogs import catalog_create
 from governance.services.packages import resource_add
 from governance.services.policies import StageSpec, policy_save
 from governance.services.requests import request_submit
-from tests.config_helpers import config_snapshot, make_delegates
+from tests.config_helpers import config_snapshot
 from tests.factories import GroupFactory, PackageFactory, group_role, submit_request
-
-CATALOGS = "admin:governance_catalog"
-RESOURCES = "admin:governance_resource"
-PACKAGES = "admin:governance_accesspackage"
-POLICIES = "admin:governance_assignmentpolicy"
-NO_QUESTIONS = {"questions-TOTAL_FORMS": "0", "questions-INITIAL_FORMS": "0",
-                "questions-MIN_NUM_FORMS": "0", "questions-MAX_NUM_FORMS": "1000",
-                # The custom extensions inline of a saved policy's page.
-                "extension_stages-TOTAL_FORMS": "0", "extension_stages-INITIAL_FORMS": "0"}
-
-
-@pytest.fixture
-def people(world):
-    return make_delegates(world)
-
-
-@pytest.fixture
-def owner_client(world, as_user):
-    return as_user(world.owner)
-
-
-def field_errors(response, field: str) -> list[str]:
-    return list(response.context["adminform"].form.errors.get(field, []))
-
-
-def stage_form(order: int, **values) -> dict:
-    defaults = {"approvers": [], "approver_group": "", "dynamic_approver": "",
-                "fallback_approvers": [], "escalation_approvers": [],
-                "escalate_after_days": "", "deadline_days": "14"}
-    return {f"stage{order}_{name}": value for name, value in (defaults | values).items()
-            if value is not False}
-
-
-def policy_form(world, package, **overrides) -> dict:
-    form = {
-        "access_package": package.pk, "display_name": "Contoso partners",
-        "description": "Partners working on Falcon.",
-        "allowed_target_scope": AllowedTargetScope.SPECIFIC_CONNECTED_ORG_USERS,
-        "specific_connected_organizations": [world.organization.pk],
-        "enable_self_add": "on", "enable_self_update": "on", "enable_self_remove": "on",
-        "is_requestor_justification_required": "on", "is_approval_required_for_add": "on",
-        "expiration_type": ExpirationType.AFTER_DURATION, "expiration_days": "30",
-        "expiration_hours": "", "review_settings": "{}", "send_assignment_emails": "on",
-        **stage_form(1, approvers=[world.approver.pk]),
-        **stage_form(2, approvers=[world.second_approver.pk], deadline_days="7"),
-        **stage_form(3),
-        **NO_QUESTIONS,
-    }
-    return form | overrides
-
-
-def question_form(index: int = 0, **values) -> dict:
-    defaults = {"sequence": "1", "kind": "text", "text": "Which project code?",
-                "localizations_text": "fr: Quel code de projet ?", "is_required": "on",
-                "is_single_line": "on", "regex_pattern": r"[A-Z]{3}-\d{4}",
-                "choices_text": ""}
-    return {f"questions-{index}-{name}": value for name, value in (defaults | values).items()}
+from tests.pages.builder_forms import (
+    CATALOGS,
+    PACKAGES,
+    POLICIES,
+    RESOURCES,
+    field_errors,
+    policy_form,
+    question_form,
+    stage_form,
+)
 
 
 def test_a_catalog_owner_builds_a_requestable_package_with_a_two_stage_policy(
@@ -313,135 +263,6 @@ def test_an_unused_package_is_deleted_with_its_policies(world, owner_client):
     assert response.status_code == 302
     assert not AccessPackage.objects.filter(pk=package.pk).exists()
     assert AuditEvent.objects.filter(action="accessPackage.deleted").exists()
-
-
-# Catalogs and their role holders
-
-
-def test_a_catalog_creator_adds_a_catalog_and_owns_it(people, as_user):
-    client = as_user(people.creator)
-    assert client.get(reverse(f"{CATALOGS}_changelist")).status_code == 200
-    response = client.post(reverse(f"{CATALOGS}_add"), {
-        "display_name": "Research", "description": "Labs.", "state": "published",
-        "is_externally_visible": "on", "_save": "Save"})
-    assert response.status_code == 302
-    catalog = Catalog.objects.get(display_name="Research")
-    assert CatalogRoleAssignment.objects.filter(catalog=catalog, user=people.creator,
-                                                role=CatalogRole.OWNER).exists()
-    page = client.get(reverse(f"{CATALOGS}_change", args=[catalog.pk])).content.decode()
-    assert "Who holds a role in this catalog" in page and people.creator.email in page
-
-
-def test_the_owner_grants_and_hands_over_roles_in_the_inline(world, people, owner_client):
-    url = reverse(f"{CATALOGS}_change", args=[world.catalog.pk])
-    holders = list(CatalogRoleAssignment.objects.filter(catalog=world.catalog).order_by(
-        "role", "user__email"))
-    form = {"display_name": "Projects", "description": "", "state": "published",
-            "is_externally_visible": "on", "_save": "Save",
-            "role_assignments-TOTAL_FORMS": str(len(holders) + 1),
-            "role_assignments-INITIAL_FORMS": str(len(holders)),
-            "role_assignments-MIN_NUM_FORMS": "0", "role_assignments-MAX_NUM_FORMS": "1000"}
-    for index, holder in enumerate(holders):
-        form |= {f"role_assignments-{index}-id": holder.pk,
-                 f"role_assignments-{index}-catalog": world.catalog.pk,
-                 f"role_assignments-{index}-user": holder.user_id,
-                 f"role_assignments-{index}-role": holder.role}
-    new = len(holders)
-    form |= {f"role_assignments-{new}-catalog": world.catalog.pk,
-             f"role_assignments-{new}-user": people.other_owner.pk,
-             f"role_assignments-{new}-role": CatalogRole.OWNER}
-    owner_row = next(index for index, holder in enumerate(holders)
-                     if holder.user_id == world.owner.pk)
-
-    # Removing the only owner, without a new one, is refused above the inline.
-    lonely = form | {f"role_assignments-{owner_row}-DELETE": "on",
-                     f"role_assignments-{new}-user": "", f"role_assignments-{new}-role": ""}
-    before = config_snapshot()
-    response = owner_client.post(url, lonely)
-    assert response.status_code == 200
-    errors = response.context["inline_admin_formsets"][0].formset.non_form_errors()
-    assert "last owner" in errors[0]
-    assert config_snapshot() == before
-
-    # Adding a new owner and leaving in one save works: grants come first.
-    response = owner_client.post(url, form | {f"role_assignments-{owner_row}-DELETE": "on"})
-    assert response.status_code == 302
-    owners = CatalogRoleAssignment.objects.filter(catalog=world.catalog,
-                                                  role=CatalogRole.OWNER)
-    assert [holder.user for holder in owners] == [people.other_owner]
-    assert {event.action for event in AuditEvent.objects.filter(
-        object_type="catalog", object_id=str(world.catalog.pk))} == {
-        "catalog.roleGranted", "catalog.roleRevoked"}
-
-
-def test_a_reader_sees_the_catalog_policy_and_package_without_changing_them(world, people,
-                                                                             as_user):
-    client = as_user(people.reader)
-    page = client.get(reverse(f"{POLICIES}_change", args=[world.policy.pk])).content.decode()
-    assert "Approver" in page and 'name="_save"' not in page
-    assert "Which project code?" in page
-    page = client.get(reverse(f"{PACKAGES}_change", args=[world.package.pk])).content.decode()
-    assert "Contoso partners" in page and 'name="_save"' not in page
-    assert client.get(reverse(f"{CATALOGS}_change",
-                              args=[world.catalog.pk])).status_code == 200
-    assert client.post(reverse(f"{POLICIES}_change", args=[world.policy.pk]),
-                       {"display_name": "Mine"}).status_code == 403
-
-
-# Resources
-
-
-def test_an_owner_offers_a_group_they_own(world, people, owner_client):
-    page = owner_client.get(reverse(f"{RESOURCES}_add")).content.decode()
-    assert "Falcon Engineers" in page and "Project Falcon" not in page.split(
-        'name="group"')[1].split("</select>")[0]
-    response = owner_client.post(reverse(f"{RESOURCES}_add"), {
-        "catalog": world.catalog.pk, "group": people.owned_group.pk, "display_name": "",
-        "description": "", "_save": "Save"})
-    assert response.status_code == 302
-    resource = Resource.objects.get(catalog=world.catalog, origin_id=str(people.owned_group.pk))
-    assert sorted(resource.roles.values_list("display_name", flat=True)) == ["Member", "Owner"]
-
-
-def test_an_owner_renames_a_resource_but_not_what_it_points_at(world, owner_client):
-    resource = Resource.objects.get(catalog=world.catalog, origin_id=str(world.group.pk))
-    url = reverse(f"{RESOURCES}_change", args=[resource.pk])
-    response = owner_client.post(url, {"display_name": "Falcon team", "description": "",
-                                       "origin_id": "999", "_save": "Save"})
-    assert response.status_code == 302
-    resource.refresh_from_db()
-    assert (resource.display_name, resource.origin_id) == ("Falcon team", str(world.group.pk))
-
-
-def test_a_group_already_offered_is_refused_beside_the_field(world, people, owner_client):
-    GroupMembership.objects.create(group=world.group, user=world.owner,
-                                   role=GroupMembershipRole.OWNER)
-    before = config_snapshot()
-    response = owner_client.post(reverse(f"{RESOURCES}_add"), {
-        "catalog": world.catalog.pk, "group": world.group.pk, "_save": "Save"})
-    assert response.status_code == 200
-    assert "already offers" in field_errors(response, "group")[0]
-    assert config_snapshot() == before
-
-
-# Autocomplete: people for everyone with a role, packages only of one's catalogs
-
-
-def autocomplete(client, model: str, field: str, term: str) -> list[str]:
-    response = client.get(reverse("admin:autocomplete"), {
-        "app_label": "governance", "model_name": model, "field_name": field, "term": term})
-    assert response.status_code == 200, response.content
-    return [result["text"] for result in response.json()["results"]]
-
-
-def test_autocomplete_finds_people_and_only_visible_packages(world, people, owner_client):
-    assert autocomplete(owner_client, "assignmentpolicy", "specific_users",
-                        "second.approver") == ["Second.Approver"]
-    PackageFactory(catalog=people.other_catalog, display_name="Falcon ledger")
-    assert autocomplete(owner_client, "accesspackage", "incompatible_access_packages",
-                        "falcon") == ["Falcon collaboration"]
-    assert autocomplete(owner_client, "approverset", "group", "Falcon") == [
-        "Falcon Engineers", "Falcon Reports", "Project Falcon"]
 
 
 def test_a_policy_stays_requestable_after_its_stage_is_changed_in_the_admin(world,

@@ -27,7 +27,6 @@ from governance.models import AccessReview, Assignment, AuditEvent, ReviewDecisi
 from governance.models.review_settings import Reviewer, ReviewSettings
 from governance.selectors.reviews import RESULT_COLUMNS
 from governance.services.policies import policy_save
-from tests.config_helpers import make_delegates
 from tests.factories import PackageFactory, PolicyFactory, UserFactory
 from tests.pages.test_extensions_admin import policy_data
 
@@ -58,11 +57,6 @@ def make_review(policy, answers, *, state=ReviewState.COMPLETED, start=FIRST) ->
         ReviewDecision.objects.create(review=review, assignment=assignment, principal=person,
                                       decision=decision, **fields)
     return review
-
-
-@pytest.fixture
-def people(world):
-    return make_delegates(world)
 
 
 @pytest.fixture
