@@ -161,6 +161,70 @@ REQUEST_FINAL = [RequestState.DELIVERED, RequestState.PARTIALLY_DELIVERED,
                  RequestState.DELIVERY_FAILED, RequestState.DENIED, RequestState.CANCELED]
 
 
+class RequestCause(models.TextChoices):
+    """Who or what moves a request on: the causes of REQUEST_TRANSITIONS."""
+
+    # Or the person the request is for, who may cancel it too.
+    REQUESTOR = "requestor", "the requestor"
+    APPROVER = "approver", "an approver"
+    MANAGER = "manager", "the person's manager"
+    ADMINISTRATOR = "administrator", "an administrator"
+    EXTENSION = "extension", "a custom extension's callback"
+    # A sweep, a delivery's result, the end of the access a request delivers or extends.
+    SYSTEM = "system", "the portal"
+
+
+_ASKED = frozenset({RequestCause.REQUESTOR, RequestCause.ADMINISTRATOR, RequestCause.EXTENSION})
+_APPROVED = frozenset({RequestCause.APPROVER, RequestCause.EXTENSION})
+_WITHDRAWN = frozenset({RequestCause.REQUESTOR, RequestCause.ADMINISTRATOR, RequestCause.SYSTEM})
+_SYSTEM = frozenset({RequestCause.SYSTEM})
+
+# (from, to) → who may cause that move; None is a request not created yet. Every write of a
+# request's state is checked against this (governance.services.request_lifecycle); any other
+# move is refused. Delivery (to scheduled, delivering, delivered, or failed when the access
+# to extend has ended) starts from submitted, from pending approval once the last stage and
+# the "approved" extension let it, or from scheduled when the start date comes. A request
+# delivered in part or not at all is delivering again when an administrator has its
+# deliveries retried; the other final states never change.
+REQUEST_TRANSITIONS: dict[tuple[str | None, str], frozenset[str]] = {
+    (None, RequestState.SUBMITTED): frozenset({RequestCause.REQUESTOR,
+                                               RequestCause.ADMINISTRATOR}),
+    # A removal is carried out as it is asked.
+    (None, RequestState.DELIVERED): frozenset({RequestCause.REQUESTOR, RequestCause.MANAGER,
+                                               RequestCause.ADMINISTRATOR}),
+    (RequestState.SUBMITTED, RequestState.PENDING_APPROVAL): frozenset({
+        RequestCause.REQUESTOR, RequestCause.EXTENSION}),
+    (RequestState.SUBMITTED, RequestState.SCHEDULED): _ASKED,
+    (RequestState.SUBMITTED, RequestState.DELIVERING): _ASKED,
+    (RequestState.SUBMITTED, RequestState.DELIVERED): _ASKED,
+    (RequestState.SUBMITTED, RequestState.DELIVERY_FAILED): _ASKED,
+    # The "created" extension's callback denies, or it never answers (or cannot be reached).
+    (RequestState.SUBMITTED, RequestState.DENIED): frozenset({RequestCause.EXTENSION,
+                                                            RequestCause.SYSTEM}),
+    (RequestState.SUBMITTED, RequestState.CANCELED): _WITHDRAWN | {RequestCause.EXTENSION},
+    (RequestState.PENDING_APPROVAL, RequestState.SCHEDULED): _APPROVED,
+    (RequestState.PENDING_APPROVAL, RequestState.DELIVERING): _APPROVED,
+    (RequestState.PENDING_APPROVAL, RequestState.DELIVERED): _APPROVED,
+    (RequestState.PENDING_APPROVAL, RequestState.DELIVERY_FAILED): _APPROVED,
+    # An approver denies, or the deadline (or the "approved" extension's timeout) passes.
+    (RequestState.PENDING_APPROVAL, RequestState.DENIED): frozenset({RequestCause.APPROVER,
+                                                                   RequestCause.SYSTEM}),
+    (RequestState.PENDING_APPROVAL, RequestState.CANCELED): _WITHDRAWN,
+    (RequestState.SCHEDULED, RequestState.DELIVERING): _SYSTEM,
+    (RequestState.SCHEDULED, RequestState.DELIVERED): _SYSTEM,
+    (RequestState.SCHEDULED, RequestState.DELIVERY_FAILED): _SYSTEM,
+    (RequestState.SCHEDULED, RequestState.CANCELED): _WITHDRAWN,
+    (RequestState.DELIVERING, RequestState.DELIVERED): _SYSTEM,
+    (RequestState.DELIVERING, RequestState.PARTIALLY_DELIVERED): _SYSTEM,
+    # Also when the access ends before its delivery finished.
+    (RequestState.DELIVERING, RequestState.DELIVERY_FAILED): _SYSTEM,
+    (RequestState.PARTIALLY_DELIVERED, RequestState.DELIVERING): frozenset({
+        RequestCause.ADMINISTRATOR}),
+    (RequestState.DELIVERY_FAILED, RequestState.DELIVERING): frozenset({
+        RequestCause.ADMINISTRATOR}),
+}
+
+
 class StageState(models.TextChoices):
     NOT_STARTED = "notStarted", "Not started"
     IN_PROGRESS = "inProgress", "In progress"

@@ -8,7 +8,6 @@ from django.utils.formats import date_format
 from governance import clock
 from governance.choices import (
     ApproverKind,
-    CustomExtensionStage,
     Decision,
     GroupMembershipRole,
     RequestState,
@@ -27,8 +26,14 @@ from governance.models import (
 )
 from governance.services.audit import audit_record
 from governance.services.errors import InvalidInput, InvalidState, NotAllowed, NotFound
-from governance.services.extensions import extension_launch
 from governance.services.outbox import notify
+from governance.services.request_lifecycle import (
+    StageDecided,
+    StageTimedOut,
+    Step,
+    performs,
+    request_advance,
+)
 
 DEFAULT_DEADLINE_DAYS = 14
 
@@ -121,6 +126,7 @@ def _add_approvers(stage: ApprovalStage, request: AssignmentRequest, people: lis
     return people + delegates
 
 
+@performs(Step.STAGE)
 def _stage_start(stage: ApprovalStage, request: AssignmentRequest) -> None:
     now = clock.now()
     setting = _setting_for(stage, request)
@@ -166,16 +172,16 @@ def stage_tell_approvers(stage: ApprovalStage, request: AssignmentRequest, topic
            dedupe_key=f"{topic}:{stage.pk}")
 
 
+@performs(Step.APPROVAL)
 def approval_start(request: AssignmentRequest) -> None:
-    """Create one stage row per stage of the policy and start the first. Inside a transaction."""
+    """Create one stage row per stage of the policy and start the first, for a request the
+    lifecycle has just made pending approval. Inside a transaction."""
     settings = list(request.policy.stages.order_by("order"))
     stages = ApprovalStage.objects.bulk_create([
         ApprovalStage(request=request, order=setting.order,
                       is_approver_justification_required=setting.is_approver_justification_required)
         for setting in settings
     ])
-    request.state = RequestState.PENDING_APPROVAL
-    request.save(update_fields=["state"])
     _stage_start(stages[0], request)
 
 
@@ -193,16 +199,10 @@ def stage_outcome_message(stage: ApprovalStage, request: AssignmentRequest) -> s
     return "This stage is not waiting for a decision."
 
 
-def _request_finish(request: AssignmentRequest, *, state: str, status: str) -> None:
-    request.state, request.status, request.completed_at = state, status, clock.now()
-    request.save(update_fields=["state", "status", "completed_at"])
-
-
 def stage_decide(*, stage_id: int, approver: User, decision: str,
                  justification: str = "") -> ApprovalStage:
-    """Approve or deny one stage. Deny ends the request; the last approval starts delivery."""
-    from governance.services.delivery import delivery_start
-
+    """Approve or deny one stage. Deny ends the request; after the last approval the request
+    goes on (governance.services.request_lifecycle)."""
     if decision not in Decision.values:
         raise InvalidInput("The decision must be Approve or Deny.", field="decision")
     with transaction.atomic():
@@ -239,40 +239,16 @@ def stage_decide(*, stage_id: int, approver: User, decision: str,
                      after={"state": stage.state, "justification": justification},
                      details={"request": request.pk, "order": stage.order})
         stage_tell_approvers(stage, request, "approval_decided", excluding=approver)
-        emails_on = request.policy is None or request.policy.send_assignment_emails
-        if not approved:
-            _request_finish(request, state=RequestState.DENIED, status="Denied")
-            if emails_on:
-                notify(topic="request_denied", recipients=[request.requestor],
-                       payload={"request_id": request.pk, "justification": justification})
-            return stage
-        following = request.stages.filter(order__gt=stage.order).order_by("order").first()
-        if following:
-            _stage_start(following, request)
-            return stage
-        audit_record(actor=approver, action="request.approved", obj=request,
-                     before={"state": RequestState.PENDING_APPROVAL})
-        if emails_on:
-            notify(topic="request_approved", recipients=[request.requestor],
-                   payload={"request_id": request.pk})
-        callout = extension_launch(stage=CustomExtensionStage.REQUEST_APPROVED, request=request)
-        if callout is None or not callout.waits:
-            delivery_start(request, actor=approver)
+        request_advance(StageDecided(request, stage, approver, approved=approved,
+                                     justification=justification))
         return stage
 
 
 def _time_out(request: AssignmentRequest, stage: ApprovalStage) -> None:
     stage.state, stage.completed_at = StageState.TIMED_OUT, clock.now()
     stage.save(update_fields=["state", "completed_at"])
-    _request_finish(request, state=RequestState.DENIED, status="Expired")
-    audit_record(actor=None, action="request.timedOut", obj=request,
-                 before={"state": RequestState.PENDING_APPROVAL},
-                 after={"state": request.state, "status": request.status},
-                 details={"stage": stage.order, "dueAt": stage.due_at.isoformat()})
     stage_tell_approvers(stage, request, "approval_expired")
-    if request.policy is None or request.policy.send_assignment_emails:
-        notify(topic="request_expired", recipients=[request.requestor],
-               payload={"request_id": request.pk})
+    request_advance(StageTimedOut(request, stage))
 
 
 def _escalate(request: AssignmentRequest, stage: ApprovalStage) -> None:

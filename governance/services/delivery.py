@@ -12,16 +12,15 @@ from datetime import datetime, timedelta
 from django.db import connection, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.db.models.functions import Coalesce
-from django.utils.formats import date_format
 
 from governance import clock
 from governance.choices import (
     ASSIGNMENT_ACTIVE,
     UPDATE_TYPES,
     AssignmentState,
-    CustomExtensionStage,
     DeliveryAction,
     DeliveryState,
+    RequestCause,
     RequestState,
 )
 from governance.connectors import ChangeResult, in_transaction_connector_keys
@@ -38,9 +37,17 @@ from governance.services.bulk import ids_in
 from governance.services.delivery_changes import CHANGE_FIELDS, apply_changes, remember_accounts
 from governance.services.dispatch import deliveries_after_commit
 from governance.services.errors import NotAllowed, NotFound
-from governance.services.extensions import extensions_launch_for_assignments
 from governance.services.guests import guest_on_assignment
 from governance.services.outbox import email, notify_messages
+from governance.services.request_lifecycle import (
+    Delivered,
+    StartDue,
+    Step,
+    performs,
+    request_advance,
+    request_move,
+    requests_move,
+)
 from governance.services.retry import retry_at
 from governance.services.validation import policy_latest_end
 
@@ -48,7 +55,8 @@ MAX_ATTEMPTS = 6
 STUCK_AFTER = timedelta(minutes=10)
 
 
-def _extend(request: AssignmentRequest, assignment: Assignment, *, actor: User | None) -> None:
+def _extend(request: AssignmentRequest, assignment: Assignment, *, actor: User | None,
+            cause: str) -> None:
     new_end = request.schedule_end_at
     if new_end is None and request.policy is not None:
         new_end = policy_latest_end(request.policy, clock.now())
@@ -57,10 +65,9 @@ def _extend(request: AssignmentRequest, assignment: Assignment, *, actor: User |
         assignment.expires_at = new_end
         assignment.warned_14_days_at = assignment.warned_1_day_at = None
         assignment.save(update_fields=["expires_at", "warned_14_days_at", "warned_1_day_at"])
-    request.assignment = assignment
-    request.state, request.completed_at = RequestState.DELIVERED, clock.now()
-    request.status = "Extended" if assignment.expires_at != before else "Already lasts longer"
-    request.save(update_fields=["assignment", "state", "status", "completed_at"])
+    request_move(request, to=RequestState.DELIVERED, cause=cause, actor=actor,
+                 assignment=assignment,
+                 status="Extended" if assignment.expires_at != before else "Already lasts longer")
     audit_record(actor=actor, action="assignment.extended", obj=assignment,
                  before={"expiresAt": before and before.isoformat()},
                  after={"expiresAt": assignment.expires_at and assignment.expires_at.isoformat()},
@@ -78,34 +85,28 @@ def _hold_package_roles(package_id: int) -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             table = AccessPackage._meta.db_table
-            query = f"SELECT 1 FROM {table} WHERE id = %s FOR KEY SHARE"  # nosec B608: model's table
+            query = f"SELECT 1 FROM {table} WHERE id = %s FOR KEY SHARE"  # nosec B608  # model's table
             cursor.execute(query, [package_id])
 
 
-def delivery_start(request: AssignmentRequest, *, actor: User | None) -> None:
-    """The request is approved (or needs no approval): create or extend the assignment.
+@performs(Step.DELIVERY)
+def delivery_start(request: AssignmentRequest, *, actor: User | None, cause: str) -> None:
+    """The request is approved (or needs no approval) and its start has come: create or
+    extend the assignment. `cause` is who set delivery off (the table's cause).
 
     Called inside the caller's transaction, with the request locked or just created.
     """
     now = clock.now()
-    if request.schedule_start_at and request.schedule_start_at > now:
-        request.state = RequestState.SCHEDULED
-        request.status = f"Starts {date_format(request.schedule_start_at, 'DATETIME_FORMAT')}"
-        request.save(update_fields=["state", "status"])
-        audit_record(actor=actor, action="request.scheduled", obj=request,
-                     after={"startAt": request.schedule_start_at.isoformat()})
-        return
     existing = Assignment.objects.select_for_update().filter(
         target_id=request.target_id, access_package_id=request.access_package_id,
         state__in=ASSIGNMENT_ACTIVE).first()
     if existing is not None:
         # An extension, or an approval that arrived after someone assigned the package directly.
-        _extend(request, existing, actor=actor)
+        _extend(request, existing, actor=actor, cause=cause)
         return
     if request.request_type in UPDATE_TYPES:
-        request.state, request.status, request.completed_at = (
-            RequestState.DELIVERY_FAILED, "The access to extend has ended", now)
-        request.save(update_fields=["state", "status", "completed_at"])
+        request_move(request, to=RequestState.DELIVERY_FAILED, cause=cause, actor=actor,
+                     status="The access to extend has ended")
         return
     _hold_package_roles(request.access_package_id)
     start = request.schedule_start_at or now
@@ -119,9 +120,8 @@ def delivery_start(request: AssignmentRequest, *, actor: User | None) -> None:
     RoleDelivery.objects.bulk_create([
         RoleDelivery(assignment=assignment, role_id=role_id, next_attempt_at=now)
         for role_id in roles])
-    request.assignment = assignment
-    request.state, request.status = RequestState.DELIVERING, "Delivering"
-    request.save(update_fields=["assignment", "state", "status"])
+    request_move(request, to=RequestState.DELIVERING, cause=cause, actor=actor,
+                 status="Delivering", assignment=assignment)
     guest_on_assignment(user_id=request.target_id, actor=actor)
     audit_record(actor=actor, action="assignment.created", obj=assignment, after={
         "accessPackage": request.access_package_id, "target": request.target_id,
@@ -278,7 +278,8 @@ def _state_from_counts(open_count: int, failed: int, done: int) -> str:
 
 
 def assignments_refresh(assignment_ids: list[int]) -> None:
-    """Derive each active assignment's state from its grant deliveries; finish its request."""
+    """Derive each active assignment's state from its grant deliveries; its request goes on
+    (governance.services.request_lifecycle) when they settle."""
     grants = Q(deliveries__action=DeliveryAction.GRANT)
     rows = Assignment.objects.filter(pk__in=ids_in(assignment_ids),
                                      state__in=ASSIGNMENT_ACTIVE).annotate(
@@ -287,7 +288,7 @@ def assignments_refresh(assignment_ids: list[int]) -> None:
         failed=Count("deliveries", filter=grants & Q(deliveries__state=DeliveryState.FAILED)),
         done=Count("deliveries", filter=grants & Q(deliveries__state=DeliveryState.DONE)),
     ).select_related("policy", "target")
-    emails, delivered = [], []
+    emails, settled = [], {}
     for assignment in rows:
         state = _state_from_counts(assignment.open_count, assignment.failed, assignment.done)
         if state == assignment.state:
@@ -298,20 +299,15 @@ def assignments_refresh(assignment_ids: list[int]) -> None:
         audit_record(actor=None, action=f"assignment.{state}", obj=assignment,
                      before={"state": before}, after={"state": state})
         if state != AssignmentState.DELIVERING:
-            AssignmentRequest.objects.filter(assignment=assignment,
-                                             state=RequestState.DELIVERING).update(
-                state=state, status=assignment.status, completed_at=clock.now())
+            settled[assignment.pk] = state
         if state == AssignmentState.DELIVERED and (assignment.policy is None
                                                    or assignment.policy.send_assignment_emails):
             emails.append(email(
                 topic="access_delivered", recipient_id=assignment.target_id,
                 to_address=assignment.target.email, payload={"assignment_id": assignment.pk},
                 dedupe_key=f"access_delivered:{assignment.pk}:{assignment.target_id}"))
-        if state == AssignmentState.DELIVERED:
-            delivered.append(assignment.pk)
     notify_messages(emails)
-    extensions_launch_for_assignments(stage=CustomExtensionStage.REQUEST_GRANTED,
-                                      assignment_ids=delivered)
+    request_advance(Delivered(settled))
 
 
 def delivery_reprocess(*, actor: User, assignment_id: int) -> int:
@@ -331,12 +327,11 @@ def delivery_reprocess(*, actor: User, assignment_id: int) -> int:
                                               next_attempt_at__gt=now).update(next_attempt_at=now)
         # The request that failed to deliver is delivering again, so that Request history
         # ends up saying Delivered rather than keeping the old failure.
-        reopened = list(AssignmentRequest.objects.filter(
-            assignment=assignment, state__in=[RequestState.DELIVERY_FAILED,
-                                              RequestState.PARTIALLY_DELIVERED],
-        ).values_list("pk", flat=True)) if count else []
-        AssignmentRequest.objects.filter(pk__in=reopened).update(
-            state=RequestState.DELIVERING, status="Delivering", completed_at=None)
+        reopened = requests_move(
+            AssignmentRequest.objects.filter(assignment=assignment),
+            from_states=[RequestState.DELIVERY_FAILED, RequestState.PARTIALLY_DELIVERED],
+            to=RequestState.DELIVERING, cause=RequestCause.ADMINISTRATOR, actor=actor,
+            status="Delivering") if count else []
         audit_record(actor=actor, action="assignment.reprocessed", obj=assignment,
                      details={"deliveries": count, "requestsReopened": reopened})
         assignments_refresh([assignment.pk])
@@ -354,7 +349,7 @@ def requests_start_scheduled(*, batch_size: int = 200) -> int:
                 .select_for_update(skip_locked=True, of=("self",))
                 .select_related("policy", "access_package").order_by("id")[:batch_size])
             for request in due:
-                delivery_start(request, actor=None)
+                request_advance(StartDue(request))
         started += len(due)
         if len(due) < batch_size:
             return started

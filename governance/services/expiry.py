@@ -12,6 +12,7 @@ from governance.choices import (
     DeliveryAction,
     DeliveryState,
     EndReason,
+    RequestCause,
     RequestState,
     StageState,
 )
@@ -29,6 +30,7 @@ from governance.services.dispatch import deliveries_after_commit
 from governance.services.extensions import extensions_launch_for_assignments
 from governance.services.guests import guests_after_access_lost
 from governance.services.outbox import email, notify_messages
+from governance.services.request_lifecycle import requests_move
 
 KEPT_NOTE = "Kept: another active assignment still grants this role."
 
@@ -41,20 +43,14 @@ def _cancel_pending_extensions(assignment_ids: list[int], now) -> None:
     finds the assignment ended and closes the request itself.
     """
     waiting = [RequestState.SUBMITTED, RequestState.PENDING_APPROVAL, RequestState.SCHEDULED]
-    ids = list(AssignmentRequest.objects.filter(assignment_id__in=ids_in(assignment_ids),
-                                                state__in=waiting)
-               .select_for_update(skip_locked=True).values_list("id", flat=True))
-    if not ids:
-        return
-    ApprovalStage.objects.filter(request_id__in=ids, state=StageState.IN_PROGRESS).update(
-        state=StageState.SKIPPED, completed_at=now)
-    AssignmentRequest.objects.filter(pk__in=ids).update(
-        state=RequestState.CANCELED, status="Access ended before the extension was decided",
-        completed_at=now)
-    audit_record_many(actor=None, action="request.canceled", object_type="assignmentrequest",
-                      entries=[(request_id, None, {"state": RequestState.CANCELED},
-                                {"reason": "The access to extend has ended."})
-                               for request_id in ids])
+    ids = requests_move(
+        AssignmentRequest.objects.filter(assignment_id__in=ids_in(assignment_ids)),
+        from_states=waiting, to=RequestState.CANCELED, cause=RequestCause.SYSTEM,
+        status="Access ended before the extension was decided", skip_locked=True,
+        details={"reason": "The access to extend has ended."})
+    if ids:
+        ApprovalStage.objects.filter(request_id__in=ids, state=StageState.IN_PROGRESS).update(
+            state=StageState.SKIPPED, completed_at=now)
 
 
 def assignments_end(*, assignment_ids: list[int], reason: str,
@@ -77,10 +73,9 @@ def assignments_end(*, assignment_ids: list[int], reason: str,
         state=AssignmentState.EXPIRED, status=EndReason(reason).label, ended_at=now,
         end_reason=reason)
     # A request still delivering would stay open for ever and refuse every new request.
-    AssignmentRequest.objects.filter(assignment_id__in=ids_in(ended),
-                                     state=RequestState.DELIVERING).update(
-        state=RequestState.DELIVERY_FAILED, status="Access ended before delivery finished",
-        completed_at=now)
+    requests_move(AssignmentRequest.objects.filter(assignment_id__in=ids_in(ended)),
+                  from_states=[RequestState.DELIVERING], to=RequestState.DELIVERY_FAILED,
+                  cause=RequestCause.SYSTEM, status="Access ended before delivery finished")
     _cancel_pending_extensions(ended, now)
     deliveries = RoleDelivery.objects.filter(assignment_id__in=ids_in(ended),
                                              action=DeliveryAction.GRANT)

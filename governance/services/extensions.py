@@ -11,7 +11,8 @@ cannot be sent (`extension_callout_failed`). A callback at the created stage may
 cancel the request (Graph's accessPackageAssignmentRequestCallbackData.state); otherwise the
 request goes on as it would have: to approval or delivery after created, to delivery after
 approved. A timeout, a failed call or a denial ends the request with the reason shown to the
-requestor.
+requestor. Where the request goes is the lifecycle's to decide: this module reports the
+callback, or its absence, to governance.services.request_lifecycle.
 
 What a call carries and what a callback may say: governance.connectors.extension_calls.
 Configuration (extension_save, policy_extension_stages_set):
@@ -27,7 +28,6 @@ from django.utils.formats import date_format
 from governance import clock
 from governance.choices import (
     EXTENSION_WAIT_STAGES,
-    UPDATE_TYPES,
     CalloutStatus,
     CustomExtensionBehavior,
     CustomExtensionStage,
@@ -47,7 +47,14 @@ from governance.models import (
 from governance.services.audit import audit_record, audit_record_many
 from governance.services.bulk import ids_in
 from governance.services.errors import InvalidState, NotFound
-from governance.services.outbox import notify, notify_messages
+from governance.services.outbox import notify_messages, outbox_channel_connect
+from governance.services.request_lifecycle import (
+    CalloutAnswered,
+    CalloutUnanswered,
+    Step,
+    performs,
+    request_advance,
+)
 
 Stage = CustomExtensionStage
 # Only used when a waiting extension has no timeout (extension_save requires one).
@@ -91,12 +98,13 @@ def _launch(stage: str, items: list[tuple[CustomExtension, AssignmentRequest | N
     return callouts
 
 
+@performs(Step.CALLOUT)
 def extension_launch(*, stage: str, request: AssignmentRequest) -> ExtensionCallout | None:
     """Launch the extension the request's policy sets for `stage` (created or approved), if
     any. In the caller's transaction, with the request locked or just created.
 
     When the callout waits, the request's status says so and the caller stops there:
-    extension_resume (or a timeout) carries the request on.
+    extension_resume (or a timeout, or a call that cannot be sent) carries the request on.
     """
     if request.policy_id is None:
         return None
@@ -111,6 +119,7 @@ def extension_launch(*, stage: str, request: AssignmentRequest) -> ExtensionCall
     return callout
 
 
+@performs(Step.ASSIGNMENT_CALLOUTS)
 def extensions_launch_for_assignments(*, stage: str,
                                       assignment_ids: list[int]) -> list[ExtensionCallout]:
     """Launch, without waiting, the extension each assignment's policy sets for `stage`
@@ -181,39 +190,6 @@ def _set_status(callout: ExtensionCallout, status: str, detail: str) -> None:
                  details={"request": callout.request_id, "extension": callout.extension_id})
 
 
-def _end(request: AssignmentRequest, callout: ExtensionCallout, *, state: str, status: str,
-         reason: str) -> None:
-    """End the request the callout held, telling the requestor why."""
-    before = request.state
-    request.state, request.status, request.completed_at = (
-        state, status[:STATUS_MAX], clock.now())
-    request.save(update_fields=["state", "status", "completed_at"])
-    audit_record(actor=None, action=f"request.{state}", obj=request,
-                 before={"state": before}, after={"state": state, "status": request.status},
-                 details={"extension": callout.extension_id, "callout": callout.pk,
-                          "stage": callout.stage})
-    if state == RequestState.DENIED and (request.policy is None
-                                         or request.policy.send_assignment_emails):
-        notify(topic="request_denied", recipients=[request.requestor],
-               payload={"request_id": request.pk, "justification": reason})
-
-
-def _carry_on(request: AssignmentRequest, callout: ExtensionCallout) -> None:
-    """Where the request would have gone without the extension."""
-    from governance.services.approvals import approval_start
-    from governance.services.delivery import delivery_start
-
-    policy = request.policy
-    if callout.stage == Stage.REQUEST_CREATED and policy is not None:
-        required = (policy.is_approval_required_for_update
-                    if request.request_type in UPDATE_TYPES
-                    else policy.is_approval_required_for_add)
-        if required and policy.stages.exists():
-            approval_start(request)
-            return
-    delivery_start(request, actor=None)
-
-
 def _refuse_unanswerable(callout: ExtensionCallout, request: AssignmentRequest | None) -> None:
     if not callout.waits:
         raise InvalidState("This callout does not wait for a callback.", code="notWaiting")
@@ -241,17 +217,7 @@ def extension_resume(*, callout_id: int, body) -> ExtensionCallout:
         _refuse_unanswerable(callout, request)
         state, detail = callback_outcome(callout, body)
         _set_status(callout, CalloutStatus.CALLBACK_RECEIVED, detail)
-        extension = callout.extension
-        if state == RequestState.DENIED:
-            _end(request, callout, state=RequestState.DENIED,
-                 status=f"Denied by {extension}" + (f": {detail}" if detail else ""),
-                 reason=detail or f"{extension} denied it.")
-        elif state == RequestState.CANCELED:
-            _end(request, callout, state=RequestState.CANCELED,
-                 status=f"Canceled by {extension}" + (f": {detail}" if detail else ""),
-                 reason=detail)
-        else:
-            _carry_on(request, callout)
+        request_advance(CalloutAnswered(request, callout, state=state, detail=detail))
     return callout
 
 
@@ -288,17 +254,17 @@ def extension_callout_failed(*, callout_id: int, error: str) -> None:
         held = _holds(callout, request)
         _set_status(callout, CalloutStatus.CALLOUT_FAILED, error[:2000])
         if held:
-            _end(request, callout, state=RequestState.DENIED,
-                 status=f"Ended: {callout.extension} could not be reached",
-                 reason=f"{callout.extension} could not be reached.")
+            request_advance(CalloutUnanswered(
+                request, callout, status=f"Ended: {callout.extension} could not be reached",
+                reason=f"{callout.extension} could not be reached."))
 
 
 def _time_out(request: AssignmentRequest, callout: ExtensionCallout) -> None:
     within = duration_text(callout.callback_due_at - callout.created_at)
     _set_status(callout, CalloutStatus.TIMED_OUT, f"No callback within {within}.")
-    _end(request, callout, state=RequestState.DENIED,
-         status=f"Ended: {callout.extension} did not answer within {within}",
-         reason=f"{callout.extension} did not answer within {within}.")
+    request_advance(CalloutUnanswered(
+        request, callout, status=f"Ended: {callout.extension} did not answer within {within}",
+        reason=f"{callout.extension} did not answer within {within}."))
 
 
 def extensions_time_out_due(*, batch_size: int = 200) -> int:
@@ -339,3 +305,18 @@ def extensions_time_out_due(*, batch_size: int = 200) -> int:
 def _close_orphan(callout: ExtensionCallout) -> None:
     _set_status(callout, CalloutStatus.TIMED_OUT,
                 "No callback in time; the request no longer waited for it.")
+
+
+# The outbox sends the callouts' webhooks through these, and gives up through them.
+
+
+def _send_webhook(message: OutboxMessage) -> None:
+    extension_callout_send(callout_id=message.payload["callout_id"])
+
+
+def _webhook_given_up(message: OutboxMessage, error: str) -> None:
+    extension_callout_failed(callout_id=message.payload["callout_id"], error=error)
+
+
+outbox_channel_connect(OutboxMessage.Channel.WEBHOOK, send=_send_webhook,
+                       gave_up=_webhook_given_up)

@@ -6,7 +6,8 @@ result, and retries with backoff. A row left in flight by a dead worker is swept
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -27,6 +28,33 @@ logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 STUCK_AFTER = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class _Channel:
+    send: Callable[[OutboxMessage], None]
+    # (message, last error): the outbox stopped trying.
+    gave_up: Callable[[OutboxMessage, str], None]
+
+
+# Channels other than email, each sent by the service that queues its messages (the custom
+# extensions' webhooks): they import the outbox to queue, so it cannot import them.
+_channels: dict[str, _Channel] = {}
+
+
+def outbox_channel_connect(channel: str, *, send: Callable[[OutboxMessage], None],
+                           gave_up: Callable[[OutboxMessage, str], None]) -> None:
+    """Send the messages of `channel` with `send`, which raises to have them retried."""
+    _channels[channel] = _Channel(send=send, gave_up=gave_up)
+
+
+def _channel(message: OutboxMessage) -> _Channel:
+    try:
+        return _channels[message.channel]
+    except KeyError:
+        raise RuntimeError(f"Nothing sends outbox messages of channel {message.channel!r}: "
+                           "governance.apps imports the services that do when Django "
+                           "starts.") from None
 
 
 def backoff(attempts: int) -> timedelta:
@@ -124,10 +152,8 @@ def message_id_of(message: OutboxMessage) -> str:
 
 
 def _send(message: OutboxMessage) -> None:
-    if message.channel == OutboxMessage.Channel.WEBHOOK:
-        from governance.services.extensions import extension_callout_send
-
-        extension_callout_send(callout_id=message.payload["callout_id"])
+    if message.channel != OutboxMessage.Channel.EMAIL:
+        _channel(message).send(message)
         return
     rendered = render_email(message.topic, message.payload, message.recipient)
     mail = EmailMultiAlternatives(subject=rendered.subject, body=rendered.text,
@@ -152,10 +178,8 @@ def _record(message: OutboxMessage, error: str | None, now: datetime, *,
     recorded = OutboxMessage.objects.filter(pk=message.pk, state=OutboxState.IN_FLIGHT,
                                             claimed_at=message.claimed_at).update(**updates)
     if (recorded and updates.get("state") == OutboxState.FAILED
-            and message.channel == OutboxMessage.Channel.WEBHOOK):
-        from governance.services.extensions import extension_callout_failed
-
-        extension_callout_failed(callout_id=message.payload["callout_id"], error=error)
+            and message.channel != OutboxMessage.Channel.EMAIL):
+        _channel(message).gave_up(message, error)
 
 
 def outbox_send_due(*, message_id: int | None = None, batch_size: int = 100) -> int:

@@ -14,8 +14,8 @@ from governance.choices import (
     REQUEST_OPEN,
     AccountState,
     AllowedTargetScope,
-    CustomExtensionStage,
     EndReason,
+    RequestCause,
     RequestState,
     RequestType,
     StageState,
@@ -28,9 +28,7 @@ from governance.selectors.packages import (
     separation_of_duties_conflict,
 )
 from governance.selectors.permissions import can_manage_assignments
-from governance.services.approvals import approval_start, stage_tell_approvers
-from governance.services.audit import audit_record
-from governance.services.delivery import delivery_start
+from governance.services.approvals import stage_tell_approvers
 from governance.services.errors import (
     Duplicate,
     InvalidInput,
@@ -41,9 +39,20 @@ from governance.services.errors import (
     SeparationOfDuties,
 )
 from governance.services.expiry import assignments_end
-from governance.services.extensions import extension_launch
 from governance.services.organizations import organization_propose_for
+from governance.services.request_lifecycle import (
+    Assigned,
+    Submitted,
+    request_advance,
+    request_create,
+    request_move,
+)
 from governance.services.validation import answers_validate, schedule_validate
+
+# Who removes access, by the reason the assignment ends for.
+REMOVAL_CAUSES = {EndReason.REMOVED_BY_USER: RequestCause.REQUESTOR,
+                  EndReason.REMOVED_BY_MANAGER: RequestCause.MANAGER,
+                  EndReason.REMOVED_BY_ADMIN: RequestCause.ADMINISTRATOR}
 
 
 def _lock_user(user: User) -> User:
@@ -96,7 +105,7 @@ def _require_justification(policy: AssignmentPolicy, justification: str) -> str:
 
 
 def _create(*, request_type: str, package: AccessPackage, policy: AssignmentPolicy | None,
-            requestor: User, target: User, justification: str = "",
+            requestor: User, target: User, cause: str, justification: str = "",
             schedule: tuple[datetime | None, datetime | None] = (None, None),
             answers=(), assignment: Assignment | None = None,
             done_status: str = "") -> AssignmentRequest:
@@ -107,11 +116,16 @@ def _create(*, request_type: str, package: AccessPackage, policy: AssignmentPoli
         schedule_start_at=schedule[0], schedule_end_at=schedule[1], assignment=assignment,
         created_at=clock.now())
     if done_status:
-        request.state, request.status, request.completed_at = (
-            RequestState.DELIVERED, done_status, request.created_at)
+        request.state, request.status = RequestState.DELIVERED, done_status
+    recorded = {
+        "requestType": request_type, "accessPackage": package.pk,
+        "policy": policy.pk if policy else None, "target": target.pk,
+        "justification": justification,
+        "answers": {str(a.question_id): a.display_value for a in answers},
+    }
     try:
         with transaction.atomic():
-            request.save()
+            request_create(request, cause=cause, actor=requestor, after=recorded)
     except IntegrityError:
         # The partial unique index is the last word if two submissions raced past the checks.
         raise Duplicate(f"A request for “{package}” is already pending.",
@@ -119,23 +133,7 @@ def _create(*, request_type: str, package: AccessPackage, policy: AssignmentPoli
     for answer in answers:
         answer.request = request
     request.answers.bulk_create(answers)
-    audit_record(actor=requestor, action="request.submitted", obj=request, after={
-        "requestType": request_type, "accessPackage": package.pk,
-        "policy": policy.pk if policy else None, "target": target.pk,
-        "justification": justification,
-        "answers": {str(a.question_id): a.display_value for a in answers},
-    })
     return request
-
-
-def _route(request: AssignmentRequest, *, approval_required: bool, actor: User | None) -> None:
-    callout = extension_launch(stage=CustomExtensionStage.REQUEST_CREATED, request=request)
-    if callout is not None and callout.waits:
-        return  # extension_resume carries it on as below, or a timeout ends it
-    if approval_required and request.policy.stages.exists():
-        approval_start(request)
-    else:
-        delivery_start(request, actor=actor)
 
 
 def request_submit(*, requestor: User, access_package_id: int, policy_id: int | None = None,
@@ -169,9 +167,9 @@ def request_submit(*, requestor: User, access_package_id: int, policy_id: int | 
             organization_propose_for(user=target, actor=requestor)
         request_type = RequestType.USER_ADD if target == requestor else RequestType.ON_BEHALF_ADD
         request = _create(request_type=request_type, package=package, policy=policy,
-                          requestor=requestor, target=target, justification=justification,
-                          schedule=schedule, answers=answer_rows)
-        _route(request, approval_required=policy.is_approval_required_for_add, actor=requestor)
+                          requestor=requestor, target=target, cause=RequestCause.REQUESTOR,
+                          justification=justification, schedule=schedule, answers=answer_rows)
+        request_advance(Submitted(request, actor=requestor))
         return request
 
 
@@ -196,9 +194,9 @@ def request_admin_add(*, actor: User, access_package_id: int, policy_id: int, ta
             raise InvalidInput("This policy does not let you choose when access starts or ends.",
                                field="start_at", code="scheduleNotAllowed")
         request = _create(request_type=RequestType.ADMIN_ADD, package=package, policy=policy,
-                          requestor=actor, target=target, justification=justification,
-                          schedule=schedule)
-        delivery_start(request, actor=actor)
+                          requestor=actor, target=target, cause=RequestCause.ADMINISTRATOR,
+                          justification=justification, schedule=schedule)
+        request_advance(Assigned(request, actor=actor))
         return request
 
 
@@ -228,9 +226,10 @@ def request_extend(*, requestor: User, assignment_id: int, justification: str = 
         answer_rows = answers_validate(policy, answers, target.preferred_language or None)
         schedule = schedule_validate(policy, now=clock.now(), end_at=end_at)
         request = _create(request_type=RequestType.USER_UPDATE, package=package, policy=policy,
-                          requestor=target, target=target, justification=justification,
-                          schedule=schedule, answers=answer_rows, assignment=assignment)
-        _route(request, approval_required=policy.is_approval_required_for_update, actor=target)
+                          requestor=target, target=target, cause=RequestCause.REQUESTOR,
+                          justification=justification, schedule=schedule, answers=answer_rows,
+                          assignment=assignment)
+        request_advance(Submitted(request, actor=target))
         return request
 
 
@@ -262,8 +261,8 @@ def request_remove(*, actor: User, assignment_id: int, justification: str = "",
                                              as_manager=as_manager)
         request = _create(request_type=request_type, package=assignment.access_package,
                           policy=assignment.policy, requestor=actor, target=assignment.target,
-                          justification=justification, assignment=assignment,
-                          done_status="Access removed")
+                          cause=REMOVAL_CAUSES[reason], justification=justification,
+                          assignment=assignment, done_status="Access removed")
         assignments_end(assignment_ids=[assignment.pk], reason=reason, actor=actor)
         return request
 
@@ -284,16 +283,12 @@ def request_cancel(*, actor: User, request_id: int) -> AssignmentRequest:
             raise InvalidState(
                 f"This request is {request.get_state_display().lower()} and can no longer "
                 "be canceled.", code="requestNotCancelable")
-        before = request.state
         for stage in request.stages.filter(state=StageState.IN_PROGRESS):
             stage.state, stage.completed_at = StageState.SKIPPED, clock.now()
             stage.save(update_fields=["state", "completed_at"])
             stage_tell_approvers(stage, request, "approval_canceled")
-        request.state, request.status, request.completed_at = (
-            RequestState.CANCELED, "Canceled", clock.now())
-        request.save(update_fields=["state", "status", "completed_at"])
-        audit_record(actor=actor, action="request.canceled", obj=request,
-                     before={"state": before}, after={"state": request.state})
+        request_move(request, to=RequestState.CANCELED, actor=actor, status="Canceled",
+                     cause=RequestCause.REQUESTOR if own else RequestCause.ADMINISTRATOR)
         return request
 
 
