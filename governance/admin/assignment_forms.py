@@ -10,7 +10,7 @@ from django.db.models.functions import Lower
 from django.template.response import TemplateResponse
 
 from governance.models import AccessPackage, AssignmentPolicy, User
-from governance.selectors.permissions import Capability, scoped
+from governance.selectors.permissions import Capability
 from governance.services.bulk_assignments import MAX_BYTES, MAX_ROWS
 from governance.services.errors import RefusalFormMixin, Refused
 
@@ -31,11 +31,11 @@ class PackagePolicyForm(RefusalFormMixin, forms.Form):
 
     def __init__(self, actor: User, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        packages = scoped(AccessPackage.objects.select_related("catalog"), actor,
-                          Capability.ASSIGNMENTS).order_by("display_name")
-        policies = scoped(AssignmentPolicy.objects.select_related("access_package"), actor,
-                          Capability.ASSIGNMENTS).order_by("access_package__display_name",
-                                                           "display_name")
+        packages = AccessPackage.objects.select_related("catalog").restrict(
+            actor, Capability.ASSIGNMENTS).order_by("display_name")
+        policies = AssignmentPolicy.objects.select_related("access_package").restrict(
+            actor, Capability.ASSIGNMENTS).order_by("access_package__display_name",
+                                                    "display_name")
         chosen = self.data.get("access_package") or self.initial.get("access_package")
         if chosen and str(chosen).isdigit():
             policies = policies.filter(access_package_id=chosen)

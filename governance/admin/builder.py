@@ -20,14 +20,9 @@ from django.shortcuts import redirect
 from django.urls import reverse
 
 from governance.admin.scoped import RefusedSaveReloads, ScopedAdmin, refusal_of
-from governance.models import Catalog
-from governance.selectors.permissions import (
-    Capability,
-    can,
-    can_anywhere,
-    catalog_id_of,
-    scoped,
-)
+from governance.models.visibility import catalog_id_of
+from governance.selectors.permissions import Capability, can, can_anywhere
+from governance.selectors.visibility import catalogs_visible_to
 from governance.services.errors import Refused
 
 
@@ -39,8 +34,8 @@ def catalog_filter(path: str):
         parameter_name = "catalog"
 
         def lookups(self, request, model_admin):
-            return list(scoped(Catalog.objects.order_by("display_name"), request.user,
-                               Capability.READ).values_list("pk", "display_name"))
+            return list(catalogs_visible_to(request.user).order_by("display_name")
+                        .values_list("pk", "display_name"))
 
         def queryset(self, request, queryset):
             if self.value():

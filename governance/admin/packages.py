@@ -21,7 +21,8 @@ from governance.admin.site import admin_site
 from governance.admin.system_columns import ResourceSystemAdmin
 from governance.models import AccessPackage, Group, Resource, ResourceRole
 from governance.selectors.catalogs import groups_addable_by
-from governance.selectors.permissions import Capability, can, scoped
+from governance.selectors.permissions import Capability, can
+from governance.selectors.visibility import catalog_packages_visible_to
 from governance.services.packages import (
     package_create,
     package_delete,
@@ -148,7 +149,7 @@ class PackageForm(ServiceModelForm):
             self.initial.setdefault("resource_roles", list(
                 package.role_scopes.values_list("role_id", flat=True)))
         else:
-            field.queryset = scoped(roles, self.actor, Capability.PACKAGES)
+            field.queryset = roles.restrict(self.actor, Capability.PACKAGES)
             field.with_catalog = True
 
     def service_save(self, actor):
@@ -220,7 +221,7 @@ class AccessPackageAdmin(BuilderAdmin):
         if db_field.name == "incompatible_access_packages":
             # Any package one can see may be declared incompatible, as the autocomplete
             # (AccessPackageAdmin's own list) offers.
-            field.queryset = scoped(AccessPackage.objects.all(), request.user, Capability.READ)
+            field.queryset = catalog_packages_visible_to(request.user)
         return field
 
     @admin.display(description="Resources")

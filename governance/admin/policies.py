@@ -38,15 +38,9 @@ from governance.models import (
 )
 from governance.selectors.permissions import Capability
 from governance.services.errors import InvalidInput
-from governance.services.policies import (
-    MAX_STAGES,
-    StageSpec,
-    policy_delete,
-    policy_save,
-    question_check,
-    question_delete,
-    question_save,
-)
+from governance.services.policies import policy_delete, policy_save
+from governance.services.policy_checks import MAX_STAGES, StageSpec
+from governance.services.questions import question_check, question_delete, question_save
 
 STAGES = range(1, MAX_STAGES + 1)
 MANAGER = SubjectSetType.REQUESTOR_MANAGER

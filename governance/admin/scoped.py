@@ -17,16 +17,9 @@ from django.forms.models import construct_instance
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 
-from governance.models import AuditEvent, Catalog
-from governance.selectors.permissions import (
-    CATALOG_PATHS,
-    Capability,
-    can,
-    can_anywhere,
-    catalog_id_of,
-    is_global_admin,
-    scoped,
-)
+from governance.models import AuditEvent
+from governance.models.visibility import CatalogOwned, catalog_id_of
+from governance.selectors.permissions import Capability, can, can_anywhere, is_global_admin
 from governance.services.errors import RefusalFormMixin, Refused
 
 
@@ -192,7 +185,7 @@ class ScopedAdmin(ServiceFormAdmin):
     # Scope
 
     def get_queryset(self, request):
-        return scoped(super().get_queryset(request), request.user, self.view_capability)
+        return super().get_queryset(request).restrict(request.user, self.view_capability)
 
     def _allowed(self, request, capability, obj=None) -> bool:
         if capability is None:
@@ -221,8 +214,8 @@ class ScopedAdmin(ServiceFormAdmin):
     # Choices in forms: only what the person may change, never another catalog's rows.
 
     def _scoped_choices(self, request, model, queryset):
-        if model is Catalog or model in CATALOG_PATHS:
-            return scoped(queryset, request.user, self.change_capability or self.view_capability)
+        if issubclass(model, CatalogOwned):
+            return queryset.restrict(request.user, self.change_capability or self.view_capability)
         return queryset
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):

@@ -28,7 +28,7 @@ from governance.admin.scoped import (
 from governance.admin.site import admin_site
 from governance.admin.system_columns import check_status, report_check
 from governance.models import Catalog, TargetSystem
-from governance.selectors.permissions import Capability, scoped
+from governance.selectors.permissions import Capability
 from governance.services.errors import RefusalFormMixin, Refused
 from governance.services.system_refresh import system_refresh
 from governance.services.systems import system_delete, system_delete_refusal, system_save
@@ -94,8 +94,8 @@ class RefreshForm(RefusalFormMixin, forms.Form):
 
     def __init__(self, actor, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["catalog"].queryset = scoped(Catalog.objects.order_by("display_name"),
-                                                 actor, Capability.CATALOG)
+        self.fields["catalog"].queryset = Catalog.objects.order_by("display_name").restrict(
+            actor, Capability.CATALOG)
 
 
 class TargetSystemAdmin(RefusedSaveReloads, GlobalAdminOnly, ServiceFormAdmin):
@@ -133,7 +133,7 @@ class TargetSystemAdmin(RefusedSaveReloads, GlobalAdminOnly, ServiceFormAdmin):
     @admin.display(description="Resources delivered into it")
     def resource_list(self, system: TargetSystem):
         # The separator is a constant line break; every value is escaped by format_html_join.
-        rows = format_html_join(mark_safe("<br>"), '<a href="{}">{}</a> ({})', (  # nosec B308: constant separator
+        rows = format_html_join(mark_safe("<br>"), '<a href="{}">{}</a> ({})', (  # nosec B308  # constant separator
             (reverse("admin:governance_resource_change", args=[resource.pk],
                      current_app=self.admin_site.name), resource, resource.catalog)
             for resource in system.resources.select_related("catalog")

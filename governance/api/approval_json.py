@@ -1,15 +1,14 @@
 """The JSON of approval (an assignment request's approval, with the request's id) and of
-approvalStage; who may see which approvals.
+approvalStage.
 
-An approval is visible to the approvers of any of its stages and to the readers of its
-catalog. ``assignedToMe`` depends on the caller, so the entity types are made per caller.
+Who sees an approval is selectors.visibility.approvals_visible_to. ``assignedToMe`` depends
+on the caller, so the entity types are made per caller.
 """
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from governance.choices import RequestState, StageState
 from governance.models import ApprovalStage, AssignmentRequest, StageApprover, User
-from governance.selectors.permissions import Capability, catalog_ids_for, scoped
 
 from . import odata
 from .base import EM, GraphType, get_or_404
@@ -100,22 +99,6 @@ def stage_type(request: AssignmentRequest, user: User | None) -> GraphType:
 APPROVAL = approval_type(None)
 STAGE = GraphType("approvalStage", STAGE_FIELDS, lambda stage, expand=(): stage_json(
     stage, stage.request, None))
-
-
-def approvals_for(user: User) -> QuerySet[AssignmentRequest]:
-    """Requests with an approval that `user` may see: as an approver of one of its stages,
-    or as a reader of its catalog."""
-    with_stages = AssignmentRequest.objects.filter(
-        pk__in=ApprovalStage.objects.values("request_id"))
-    as_approver = Q(pk__in=StageApprover.objects.filter(user=user).values("stage__request_id"))
-    if catalog_ids_for(user, Capability.READ) is None:
-        return with_stages
-    readable = scoped(AssignmentRequest.objects.all(), user, Capability.READ)
-    return with_stages.filter(Q(pk__in=readable.values("pk")) | as_approver)
-
-
-def approval_for(user: User, approval_id) -> AssignmentRequest:
-    return get_or_404(approvals_for(user), approval_id, "approval")
 
 
 def stage_of(request: AssignmentRequest, stage_id) -> ApprovalStage:

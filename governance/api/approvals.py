@@ -11,19 +11,19 @@ from django.urls import path, re_path
 
 from governance.models import AssignmentRequest
 from governance.selectors.requests import approvals_pending_for
+from governance.selectors.visibility import approvals_visible_to
 from governance.services.approvals import stage_decide
 
 from .approval_json import (
     APPROVAL,
     APPROVALS,
     STAGE,
-    approval_for,
     approval_type,
     stage_of,
     stage_type,
 )
 from .assignments import current_person, current_user_path
-from .base import GraphView
+from .base import GraphView, get_or_404
 from .graph_json import Body, InvalidBody, camel_keys
 from .request_body import body_names
 
@@ -44,7 +44,7 @@ class ApprovalDetail(GraphView):
     graph_type = APPROVAL
 
     def get(self, request, approval_id):
-        found = approval_for(request.user, approval_id)
+        found = get_or_404(approvals_visible_to(request.user), approval_id, "approval")
         kind = approval_type(request.user)
         return self.entity(self.reload(AssignmentRequest.objects.all(), found, kind), kind,
                            APPROVALS)
@@ -54,7 +54,7 @@ class StageList(GraphView):
     graph_type, is_collection = STAGE, True
 
     def get(self, request, approval_id):
-        found = approval_for(request.user, approval_id)
+        found = get_or_404(approvals_visible_to(request.user), approval_id, "approval")
         return self.collection(found.stages.all(), stage_type(found, request.user),
                                f"{APPROVALS}/{found.pk}/stages")
 
@@ -63,14 +63,14 @@ class StageDetail(GraphView):
     graph_type, body_properties = STAGE, STAGE_PROPERTIES
 
     def get(self, request, approval_id, stage_id):
-        found = approval_for(request.user, approval_id)
+        found = get_or_404(approvals_visible_to(request.user), approval_id, "approval")
         kind = stage_type(found, request.user)
         stage = stage_of(found, stage_id)
         return self.entity(self.reload(found.stages.all(), stage, kind), kind,
                            f"{APPROVALS}/{found.pk}/stages")
 
     def patch(self, request, approval_id, stage_id):
-        found = approval_for(request.user, approval_id)
+        found = get_or_404(approvals_visible_to(request.user), approval_id, "approval")
         stage = stage_of(found, stage_id)
         body = Body(camel_keys(self.body()), STAGE_PROPERTIES, "approvalStage")
         if not body.has("reviewResult"):

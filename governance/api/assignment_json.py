@@ -5,11 +5,10 @@ The schedule (entitlementManagementSchedule) is shared with requests:
 ``{"startDateTime", "expiration": {"type", "endDateTime", "duration"}}``.
 """
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from governance.choices import AssignmentState
-from governance.models import Assignment, AssignmentPolicy, User
-from governance.selectors.permissions import Capability, catalog_ids_for, scoped
+from governance.models import Assignment, AssignmentPolicy
 
 from . import odata
 from .base import EM, GraphType
@@ -100,15 +99,3 @@ def assignment_prefetch(queryset: QuerySet, expand) -> QuerySet:
 ASSIGNMENT = GraphType("accessPackageAssignment", ASSIGNMENT_FIELDS, assignment_json,
                        expandable=ASSIGNMENT_EXPANDABLE, prefetch=assignment_prefetch)
 
-
-def assignments_readable(user: User) -> QuerySet[Assignment]:
-    """The assignments of the catalogs `user` reads (the admin's selector)."""
-    return scoped(Assignment.objects.all(), user, Capability.READ)
-
-
-def assignments_for(user: User) -> QuerySet[Assignment]:
-    """What `user` may read by id: their catalogs' assignments and their own."""
-    everything = Assignment.objects.all()
-    if catalog_ids_for(user, Capability.READ) is None:
-        return everything
-    return everything.filter(Q(pk__in=assignments_readable(user).values("pk")) | Q(target=user))

@@ -9,10 +9,12 @@ Each is readable by whoever may read the request or assignment.
 
 from django.urls import path
 
+from governance.selectors.visibility import assignments_visible_to, requests_visible_to
+
 from . import odata
-from .assignment_json import ASSIGNMENT, ASSIGNMENTS, assignments_for, policy_brief_json
+from .assignment_json import ASSIGNMENT, ASSIGNMENTS, policy_brief_json
 from .base import EM, GraphType, GraphView, ResourceNotFound, get_or_404
-from .request_json import REQUESTS, request_for
+from .request_json import REQUEST_WHAT, REQUESTS
 from .shapes import PACKAGE_BRIEF, subject_json
 
 POLICY = GraphType("accessPackageAssignmentPolicy",
@@ -30,7 +32,7 @@ class RequestAccessPackage(GraphView):
     graph_type = PACKAGE_BRIEF
 
     def get(self, request, request_id):
-        found = request_for(request.user, request_id)
+        found = get_or_404(requests_visible_to(request.user), request_id, REQUEST_WHAT)
         return self.entity(found.access_package, PACKAGE_BRIEF, f"{EM}/accessPackages")
 
 
@@ -38,7 +40,7 @@ class RequestAssignment(GraphView):
     graph_type = ASSIGNMENT
 
     def get(self, request, request_id):
-        found = request_for(request.user, request_id)
+        found = get_or_404(requests_visible_to(request.user), request_id, REQUEST_WHAT)
         if found.assignment_id is None:
             raise ResourceNotFound(f"Request {found.pk} has no assignment (yet).")
         return self.entity(found.assignment, ASSIGNMENT, ASSIGNMENTS)
@@ -48,7 +50,7 @@ class RequestRequestor(GraphView):
     graph_type = SUBJECT
 
     def get(self, request, request_id):
-        found = request_for(request.user, request_id)
+        found = get_or_404(requests_visible_to(request.user), request_id, REQUEST_WHAT)
         return self.entity(found.requestor, SUBJECT, f"{EM}/subjects")
 
 
@@ -56,7 +58,7 @@ class AssignmentAccessPackage(GraphView):
     graph_type = PACKAGE_BRIEF
 
     def get(self, request, assignment_id):
-        found = get_or_404(assignments_for(request.user), assignment_id,
+        found = get_or_404(assignments_visible_to(request.user), assignment_id,
                            "accessPackageAssignment")
         return self.entity(found.access_package, PACKAGE_BRIEF, f"{EM}/accessPackages")
 
@@ -65,7 +67,7 @@ class AssignmentPolicy(GraphView):
     graph_type = POLICY
 
     def get(self, request, assignment_id):
-        found = get_or_404(assignments_for(request.user), assignment_id,
+        found = get_or_404(assignments_visible_to(request.user), assignment_id,
                            "accessPackageAssignment")
         if found.policy is None:
             raise ResourceNotFound(f"Assignment {found.pk} has no policy.")

@@ -2,8 +2,9 @@
 (accessPackageAssignment).
 
 Readers of a catalog see its assignments (global administrators and API clients all of them);
-everyone sees their own, by id and through filterByCurrentUser(on='target'). Reprocessing
-needs the assignment manager's rights, as delivery_reprocess decides.
+by id, also the people selectors.visibility.assignments_visible_to names (the target, their
+manager); everyone lists their own through filterByCurrentUser(on='target'). Reprocessing needs
+the assignment manager's rights, as delivery_reprocess decides.
 """
 
 from django.urls import path, re_path
@@ -11,9 +12,10 @@ from rest_framework.response import Response
 
 from governance.choices import UserType
 from governance.models import Assignment, User
+from governance.selectors.visibility import Capability, assignments_visible_to
 from governance.services.delivery import delivery_reprocess
 
-from .assignment_json import ASSIGNMENT, ASSIGNMENTS, assignments_for, assignments_readable
+from .assignment_json import ASSIGNMENT, ASSIGNMENTS
 from .assignment_links import assignment_links
 from .base import GraphView, get_or_404
 from .errors import GraphError
@@ -39,7 +41,8 @@ class AssignmentList(GraphView):
     graph_type, is_collection = ASSIGNMENT, True
 
     def get(self, request):
-        return self.collection(assignments_readable(request.user), ASSIGNMENT, ASSIGNMENTS)
+        readable = Assignment.objects.restrict(request.user, Capability.READ)
+        return self.collection(readable, ASSIGNMENT, ASSIGNMENTS)
 
 
 class AssignmentsOfCurrentUser(GraphView):
@@ -55,7 +58,7 @@ class AssignmentDetail(GraphView):
     graph_type = ASSIGNMENT
 
     def get(self, request, assignment_id):
-        visible = ASSIGNMENT.prefetch(assignments_for(request.user), [])
+        visible = ASSIGNMENT.prefetch(assignments_visible_to(request.user), [])
         assignment = get_or_404(visible, assignment_id, "accessPackageAssignment")
         return self.entity(assignment, ASSIGNMENT, ASSIGNMENTS)
 
@@ -66,7 +69,7 @@ class AssignmentReprocess(GraphView):
     graph_type = None
 
     def post(self, request, assignment_id):
-        assignment = get_or_404(assignments_for(request.user), assignment_id,
+        assignment = get_or_404(assignments_visible_to(request.user), assignment_id,
                                 "accessPackageAssignment")
         delivery_reprocess(actor=request.user, assignment_id=assignment.pk)
         return Response(status=202)

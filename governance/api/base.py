@@ -6,7 +6,7 @@ what it can expand) and views built on ``GraphView``::
 
     class CatalogList(GraphView):
         def get(self, request):
-            return self.collection(catalogs_for(request.user), CATALOG, "catalogs")
+            return self.collection(catalogs_visible_to(request.user), CATALOG, "catalogs")
 
 Views call services for every change and selectors for every read; this module only speaks
 HTTP and JSON.

@@ -12,7 +12,7 @@ from django.urls import path
 
 from governance.choices import CatalogState
 from governance.models import AccessPackage, Catalog, Resource, ResourceRole
-from governance.selectors.permissions import Capability, scoped
+from governance.selectors.visibility import catalogs_visible_to
 from governance.services.catalogs import catalog_create, catalog_delete, catalog_update
 
 from .base import EM, GraphType, GraphView, get_or_404
@@ -24,15 +24,6 @@ CATALOG = GraphType("accessPackageCatalog", CATALOG_FIELDS, catalog_json)
 CATALOGS = f"{EM}/catalogs"
 CATALOG_PROPERTIES = ("displayName", "description", "state", "isExternallyVisible",
                       "catalogType", "id", "createdDateTime", "modifiedDateTime")
-
-
-def catalogs_for(user):
-    """The catalogs `user` may read (the same selector as the admin's)."""
-    return scoped(Catalog.objects.all(), user, Capability.READ)
-
-
-def catalog_for(user, catalog_id) -> Catalog:
-    return get_or_404(catalogs_for(user), catalog_id, "catalog")
 
 
 def _catalog_fields(body: Body, current: Catalog | None = None) -> dict:
@@ -51,7 +42,7 @@ class CatalogList(GraphView):
     graph_type, body_properties, is_collection = CATALOG, CATALOG_PROPERTIES, True
 
     def get(self, request):
-        return self.collection(catalogs_for(request.user), CATALOG, CATALOGS)
+        return self.collection(catalogs_visible_to(request.user), CATALOG, CATALOGS)
 
     def post(self, request):
         body = Body(self.body(), CATALOG_PROPERTIES, "accessPackageCatalog")
@@ -63,17 +54,18 @@ class CatalogDetail(GraphView):
     graph_type, body_properties = CATALOG, CATALOG_PROPERTIES
 
     def get(self, request, catalog_id):
-        return self.entity(catalog_for(request.user, catalog_id), CATALOG, CATALOGS)
+        catalog = get_or_404(catalogs_visible_to(request.user), catalog_id, "catalog")
+        return self.entity(catalog, CATALOG, CATALOGS)
 
     def patch(self, request, catalog_id):
-        catalog = catalog_for(request.user, catalog_id)
+        catalog = get_or_404(catalogs_visible_to(request.user), catalog_id, "catalog")
         body = Body(self.body(), CATALOG_PROPERTIES, "accessPackageCatalog")
         catalog_update(actor=request.user, catalog_id=catalog.pk,
                        **_catalog_fields(body, catalog))
         return self.no_content()
 
     def delete(self, request, catalog_id):
-        catalog = catalog_for(request.user, catalog_id)
+        catalog = get_or_404(catalogs_visible_to(request.user), catalog_id, "catalog")
         catalog_delete(actor=request.user, catalog_id=catalog.pk)
         return self.no_content()
 
@@ -82,7 +74,7 @@ class CatalogResourceList(GraphView):
     graph_type, is_collection = RESOURCE, True
 
     def get(self, request, catalog_id):
-        catalog = catalog_for(request.user, catalog_id)
+        catalog = get_or_404(catalogs_visible_to(request.user), catalog_id, "catalog")
         return self.collection(Resource.objects.filter(catalog=catalog), RESOURCE,
                                f"{CATALOGS}('{catalog.pk}')/resources")
 
@@ -91,7 +83,7 @@ class CatalogResourceDetail(GraphView):
     graph_type = RESOURCE
 
     def get(self, request, catalog_id, resource_id):
-        catalog = catalog_for(request.user, catalog_id)
+        catalog = get_or_404(catalogs_visible_to(request.user), catalog_id, "catalog")
         resources = RESOURCE.prefetch(Resource.objects.filter(catalog=catalog),
                                       list(RESOURCE.expandable))
         return self.entity(get_or_404(resources, resource_id, "resource"), RESOURCE,
@@ -102,7 +94,7 @@ class CatalogResourceRoleList(GraphView):
     graph_type, is_collection = ROLE, True
 
     def get(self, request, catalog_id):
-        catalog = catalog_for(request.user, catalog_id)
+        catalog = get_or_404(catalogs_visible_to(request.user), catalog_id, "catalog")
         return self.collection(ResourceRole.objects.filter(resource__catalog=catalog), ROLE,
                                f"{CATALOGS}('{catalog.pk}')/resourceRoles")
 
@@ -111,7 +103,7 @@ class CatalogPackageList(GraphView):
     graph_type, is_collection = PACKAGE_BRIEF, True
 
     def get(self, request, catalog_id):
-        catalog = catalog_for(request.user, catalog_id)
+        catalog = get_or_404(catalogs_visible_to(request.user), catalog_id, "catalog")
         return self.collection(AccessPackage.objects.filter(catalog=catalog), PACKAGE_BRIEF,
                                f"{CATALOGS}('{catalog.pk}')/accessPackages")
 

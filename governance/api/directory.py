@@ -14,7 +14,7 @@ from django.urls import path
 
 from governance.choices import GroupMembershipRole, UserType
 from governance.models import Group, User
-from governance.selectors.permissions import can_use_admin
+from governance.selectors.visibility import groups_visible_to, users_visible_to
 from governance.services.groups import group_create
 
 from . import odata
@@ -56,24 +56,6 @@ def group_json(group: Group, expand=()) -> dict:
 GROUP = GraphType("group", GROUP_FIELDS, group_json)
 
 
-def sees_everyone(user: User) -> bool:
-    """Global administrators (API clients are), and anyone with a catalog or global role."""
-    return can_use_admin(user)
-
-
-def users_for(user: User):
-    """The people `user` may see in the directory."""
-    people = User.objects.exclude(user_type=UserType.SERVICE)
-    return people if sees_everyone(user) else people.filter(pk=user.pk)
-
-
-def groups_for(user: User):
-    """The groups `user` may see."""
-    if sees_everyone(user):
-        return Group.objects.all()
-    return Group.objects.filter(pk__in=user.group_memberships.values("group_id"))
-
-
 def is_api_client(user: User) -> bool:
     return user.user_type == UserType.SERVICE
 
@@ -82,14 +64,14 @@ class UserList(GraphView):
     graph_type, is_collection = USER, True
 
     def get(self, request):
-        return self.collection(users_for(request.user), USER, USERS)
+        return self.collection(users_visible_to(request.user), USER, USERS)
 
 
 class UserDetail(GraphView):
     graph_type = USER
 
     def get(self, request, user_id):
-        return self.entity(get_or_404(users_for(request.user), user_id, "user"), USER, USERS)
+        return self.entity(get_or_404(users_visible_to(request.user), user_id, "user"), USER, USERS)
 
 
 class Me(GraphView):
@@ -119,7 +101,7 @@ class GroupList(GraphView):
     graph_type, body_properties, is_collection = GROUP, GROUP_PROPERTIES, True
 
     def get(self, request):
-        return self.collection(groups_for(request.user), GROUP, GROUPS)
+        return self.collection(groups_visible_to(request.user), GROUP, GROUPS)
 
     def post(self, request):
         body = Body(self.body(), GROUP_PROPERTIES, "group")
@@ -131,7 +113,7 @@ class GroupDetail(GraphView):
     graph_type = GROUP
 
     def get(self, request, group_id):
-        return self.entity(get_or_404(groups_for(request.user), group_id, "group"), GROUP,
+        return self.entity(get_or_404(groups_visible_to(request.user), group_id, "group"), GROUP,
                            GROUPS)
 
 
@@ -142,8 +124,8 @@ class GroupPeople(GraphView):
     role = GroupMembershipRole.MEMBER
 
     def get(self, request, group_id):
-        group = get_or_404(groups_for(request.user), group_id, "group")
-        people = users_for(request.user).filter(
+        group = get_or_404(groups_visible_to(request.user), group_id, "group")
+        people = users_visible_to(request.user).filter(
             pk__in=group.memberships.filter(role=self.role).values("user_id"))
         return self.collection(people, DIRECTORY_OBJECT, "directoryObjects")
 

@@ -12,10 +12,9 @@ from django.urls import path
 
 from governance.choices import ConnectedOrganizationState
 from governance.models import ConnectedOrganization, User
-from governance.selectors.permissions import Capability, can_anywhere
+from governance.selectors.visibility import may_read_organizations, organizations_visible_to
 from governance.services.errors import Refused
 from governance.services.organizations import (
-    may_manage_organizations,
     organization_delete,
     organization_save,
     organization_sponsor_add,
@@ -34,20 +33,17 @@ ORGANIZATION_PROPERTIES = ("displayName", "description", "state", "identitySourc
 SPONSOR_KINDS = {"internalSponsors": "internal", "externalSponsors": "external"}
 
 
-def may_read_organizations(user) -> bool:
-    return may_manage_organizations(user) or can_anywhere(user, Capability.READ)
-
-
-def organizations_for(user):
+def _organizations(user):
+    """What `user` reads; a 403 (not an empty list) for whoever may read none."""
     if not may_read_organizations(user):
         raise GraphError("Only administrators, connected organization administrators and "
                          "people with a catalog role read connected organizations.",
                          code="Authorization_RequestDenied", status=403)
-    return ConnectedOrganization.objects.all()
+    return organizations_visible_to(user)
 
 
-def organization_for(user, organization_id) -> ConnectedOrganization:
-    return get_or_404(organizations_for(user), organization_id, "connected organization")
+def _organization(user, organization_id) -> ConnectedOrganization:
+    return get_or_404(_organizations(user), organization_id, "connected organization")
 
 
 @contextmanager
@@ -83,10 +79,10 @@ class OrganizationList(GraphView):
     graph_type, body_properties, is_collection = ORGANIZATION, ORGANIZATION_PROPERTIES, True
 
     def get(self, request):
-        return self.collection(organizations_for(request.user), ORGANIZATION, ORGANIZATIONS)
+        return self.collection(_organizations(request.user), ORGANIZATION, ORGANIZATIONS)
 
     def post(self, request):
-        organizations_for(request.user)
+        _organizations(request.user)
         body = Body(self.body(), ORGANIZATION_PROPERTIES, "connectedOrganization")
         with _domains_named_as_graph():
             organization = organization_save(actor=request.user, organization_id=None,
@@ -99,12 +95,12 @@ class OrganizationDetail(GraphView):
     graph_type, body_properties = ORGANIZATION, ORGANIZATION_PROPERTIES
 
     def get(self, request, organization_id):
-        organization = organization_for(request.user, organization_id)
+        organization = _organization(request.user, organization_id)
         organization = self.reload(ConnectedOrganization.objects, organization, ORGANIZATION)
         return self.entity(organization, ORGANIZATION, ORGANIZATIONS)
 
     def patch(self, request, organization_id):
-        organization = organization_for(request.user, organization_id)
+        organization = _organization(request.user, organization_id)
         body = Body(self.body(), ORGANIZATION_PROPERTIES, "connectedOrganization")
         with _domains_named_as_graph():
             organization_save(actor=request.user, organization_id=organization.pk,
@@ -112,7 +108,7 @@ class OrganizationDetail(GraphView):
         return self.no_content()
 
     def delete(self, request, organization_id):
-        organization = organization_for(request.user, organization_id)
+        organization = _organization(request.user, organization_id)
         organization_delete(actor=request.user, organization_id=organization.pk)
         return self.no_content()
 
@@ -124,7 +120,7 @@ class SponsorList(GraphView):
     kind = "internalSponsors"
 
     def get(self, request, organization_id):
-        organization = organization_for(request.user, organization_id)
+        organization = _organization(request.user, organization_id)
         sponsors = getattr(organization, f"{SPONSOR_KINDS[self.kind]}_sponsors").all()
         return self.collection(sponsors.order_by("display_name", "email", "id"), SPONSOR,
                                "directoryObjects")
@@ -142,7 +138,7 @@ class SponsorReferences(GraphView):
     kind = "internalSponsors"
 
     def get(self, request, organization_id):
-        organization = organization_for(request.user, organization_id)
+        organization = _organization(request.user, organization_id)
         root = request.build_absolute_uri(API_ROOT)
         references = GraphType("directoryObject", USER_FIELDS, lambda user, expand=(): {
             "@odata.id": f"{root}/directoryObjects/{user.pk}"})
@@ -151,7 +147,7 @@ class SponsorReferences(GraphView):
                                "Collection($ref)")
 
     def post(self, request, organization_id):
-        organization = organization_for(request.user, organization_id)
+        organization = _organization(request.user, organization_id)
         user_id = referenced_user_id(self.body())
         person = User.objects.filter(pk=user_id).first()
         if person is None:
@@ -170,7 +166,7 @@ class SponsorReferences(GraphView):
 
 
 def _sponsor_remove(request, organization_id, kind_name: str, user_id: int):
-    organization = organization_for(request.user, organization_id)
+    organization = _organization(request.user, organization_id)
     kind = SPONSOR_KINDS[kind_name]
     person = getattr(organization, f"{kind}_sponsors").filter(pk=user_id).first()
     if person is None:

@@ -6,7 +6,7 @@ import dataclasses
 from django.db.models import Prefetch, QuerySet
 
 from governance.models import AccessPackage, ResourceRoleScope
-from governance.selectors.permissions import Capability, scoped
+from governance.selectors.visibility import catalog_packages_visible_to
 
 from . import odata
 from .base import GraphType
@@ -87,7 +87,7 @@ PACKAGE = GraphType("accessPackage", PACKAGE_FIELDS, package_full_json, PACKAGE_
 def package_type(user) -> GraphType:
     """PACKAGE as `user` reads it: incompatible packages of catalogs they may not read are
     left out, as the services leave them alone."""
-    visible = scoped(AccessPackage.objects.all(), user, Capability.READ)
+    visible = catalog_packages_visible_to(user)
     return dataclasses.replace(
         PACKAGE, prefetch=lambda queryset, expand: prefetch_packages(queryset, expand, visible))
 

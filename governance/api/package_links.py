@@ -16,8 +16,15 @@ name it: accessPackagesIncompatibleWith). Graph's paths::
 from django.urls import path
 
 from governance.models import AccessPackage, ResourceRole
-from governance.selectors.permissions import Capability, scoped
-from governance.services.packages import package_role_add, package_role_remove, package_update
+from governance.selectors.visibility import Capability, catalog_packages_visible_to
+from governance.services.packages import (
+    package_incompatible_add,
+    package_incompatible_group_add,
+    package_incompatible_group_remove,
+    package_incompatible_remove,
+    package_role_add,
+    package_role_remove,
+)
 
 from .base import EM, GraphView, ResourceNotFound, get_or_404, referenced_id
 from .directory import GROUP
@@ -28,30 +35,14 @@ from .package_json import PACKAGE, ROLE_SCOPE, package_type
 PACKAGES = f"{EM}/accessPackages"
 
 
-def packages_for(user):
-    """The packages `user` may read (the same selector as the admin's)."""
-    return scoped(AccessPackage.objects.all(), user, Capability.READ)
-
-
-def package_for(user, package_id) -> AccessPackage:
-    return get_or_404(packages_for(user), package_id, "access package")
+def visible_package(user, package_id) -> AccessPackage:
+    return get_or_404(catalog_packages_visible_to(user), package_id, "access package")
 
 
 def visible_incompatible_ids(package: AccessPackage, user) -> list[int]:
     """The incompatible packages `user` may see (the service keeps the others)."""
-    return list(scoped(package.incompatible_access_packages.all(), user, Capability.READ)
+    return list(package.incompatible_access_packages.restrict(user, Capability.READ)
                 .values_list("pk", flat=True))
-
-
-def _update_links(user, package: AccessPackage, *, packages=None, groups=None) -> None:
-    """package_update with the package's own values and the given full id lists."""
-    package_update(
-        actor=user, package_id=package.pk, display_name=package.display_name,
-        description=package.description, is_hidden=package.is_hidden,
-        incompatible_access_package_ids=packages if packages is not None
-        else visible_incompatible_ids(package, user),
-        incompatible_group_ids=groups if groups is not None
-        else list(package.incompatible_groups.values_list("pk", flat=True)))
 
 
 # Resource role scopes
@@ -79,7 +70,7 @@ def _find_role(user, package: AccessPackage, role: dict) -> ResourceRole:
     if not isinstance(resource, dict):
         raise GraphError("role.resource: expected a JSON object.")
     reject_unknown(resource, RESOURCE_PROPERTIES, "role.resource (accessPackageResource)")
-    readable = scoped(ResourceRole.objects.select_related("resource"), user, Capability.READ)
+    readable = ResourceRole.objects.select_related("resource").restrict(user, Capability.READ)
     if role.get("id"):
         candidates = readable.filter(pk=_digits(role["id"], "role.id"))
     elif resource.get("id") and role.get("originId"):
@@ -125,12 +116,12 @@ class RoleScopeList(GraphView):
     graph_type, body_properties, is_collection = ROLE_SCOPE, ROLE_SCOPE_PROPERTIES, True
 
     def get(self, request, package_id):
-        package = package_for(request.user, package_id)
+        package = visible_package(request.user, package_id)
         return self.collection(package.role_scopes.all(), ROLE_SCOPE,
                                f"{PACKAGES}('{package.pk}')/resourceRoleScopes")
 
     def post(self, request, package_id):
-        package = package_for(request.user, package_id)
+        package = visible_package(request.user, package_id)
         body = Body(self.body(), ROLE_SCOPE_PROPERTIES, "accessPackageResourceRoleScope")
         role_body = _nested(body, "role", ROLE_PROPERTIES, "accessPackageResourceRole")
         scope_body = _nested(body, "scope", SCOPE_PROPERTIES, "accessPackageResourceScope")
@@ -146,13 +137,13 @@ class RoleScopeDetail(GraphView):
     graph_type = ROLE_SCOPE
 
     def get(self, request, package_id, scope_id):
-        package = package_for(request.user, package_id)
+        package = visible_package(request.user, package_id)
         scope = get_or_404(package.role_scopes.select_related("role__resource"), scope_id,
                            "resource role scope")
         return self.entity(scope, ROLE_SCOPE, f"{PACKAGES}('{package.pk}')/resourceRoleScopes")
 
     def delete(self, request, package_id, scope_id):
-        package = package_for(request.user, package_id)
+        package = visible_package(request.user, package_id)
         scope = get_or_404(package.role_scopes.all(), scope_id, "resource role scope")
         package_role_remove(actor=request.user, package_id=package.pk, role_id=scope.role_id)
         return self.no_content()
@@ -164,9 +155,9 @@ class IncompatiblePackages(GraphView):
     graph_type, is_collection = PACKAGE, True
 
     def get(self, request, package_id):
-        package = package_for(request.user, package_id)
+        package = visible_package(request.user, package_id)
         return self.collection(
-            scoped(package.incompatible_access_packages.all(), request.user, Capability.READ),
+            package.incompatible_access_packages.restrict(request.user, Capability.READ),
             package_type(request.user), f"{PACKAGES}('{package.pk}')/incompatibleAccessPackages")
 
 
@@ -174,12 +165,11 @@ class IncompatiblePackageRefs(GraphView):
     body_properties = ("@odata.id",)
 
     def post(self, request, package_id):
-        package = package_for(request.user, package_id)
+        package = visible_package(request.user, package_id)
         raw = referenced_id(self.body(), "accessPackages", "access package")
-        other = get_or_404(packages_for(request.user), raw, "access package")
-        current = visible_incompatible_ids(package, request.user)
-        if other.pk not in current:
-            _update_links(request.user, package, packages=[*current, other.pk])
+        other = get_or_404(catalog_packages_visible_to(request.user), raw, "access package")
+        package_incompatible_add(actor=request.user, package_id=package.pk,
+                                 other_package_id=other.pk)
         return self.no_content()
 
     def delete(self, request, package_id):
@@ -190,11 +180,9 @@ class IncompatiblePackageRefs(GraphView):
 
 
 def _drop_package(request, package_id, other_id):
-    package = package_for(request.user, package_id)
-    other = get_or_404(scoped(package.incompatible_access_packages.all(), request.user,
-                              Capability.READ), other_id, "incompatible access package")
-    current = visible_incompatible_ids(package, request.user)
-    _update_links(request.user, package, packages=[pk for pk in current if pk != other.pk])
+    package = visible_package(request.user, package_id)
+    package_incompatible_remove(actor=request.user, package_id=package.pk,
+                                other_package_id=_digits(other_id, "access package"))
     return GraphView.no_content()
 
 
@@ -207,7 +195,7 @@ class IncompatibleGroups(GraphView):
     graph_type, is_collection = GROUP, True
 
     def get(self, request, package_id):
-        package = package_for(request.user, package_id)
+        package = visible_package(request.user, package_id)
         return self.collection(package.incompatible_groups.all(), GROUP,
                                f"{PACKAGES}('{package.pk}')/incompatibleGroups")
 
@@ -216,12 +204,10 @@ class IncompatibleGroupRefs(GraphView):
     body_properties = ("@odata.id",)
 
     def post(self, request, package_id):
-        package = package_for(request.user, package_id)
+        package = visible_package(request.user, package_id)
         raw = referenced_id(self.body(), "groups", "group")
-        current = list(package.incompatible_groups.values_list("pk", flat=True))
-        group_id = _digits(raw, "@odata.id")
-        if group_id not in current:
-            _update_links(request.user, package, groups=[*current, group_id])
+        package_incompatible_group_add(actor=request.user, package_id=package.pk,
+                                       group_id=_digits(raw, "@odata.id"))
         return self.no_content()
 
     def delete(self, request, package_id):
@@ -232,10 +218,9 @@ class IncompatibleGroupRefs(GraphView):
 
 
 def _drop_group(request, package_id, group_id):
-    package = package_for(request.user, package_id)
-    group = get_or_404(package.incompatible_groups.all(), group_id, "incompatible group")
-    current = list(package.incompatible_groups.values_list("pk", flat=True))
-    _update_links(request.user, package, groups=[pk for pk in current if pk != group.pk])
+    package = visible_package(request.user, package_id)
+    package_incompatible_group_remove(actor=request.user, package_id=package.pk,
+                                      group_id=_digits(group_id, "group"))
     return GraphView.no_content()
 
 
@@ -248,9 +233,9 @@ class IncompatibleWith(GraphView):
     graph_type, is_collection = PACKAGE, True
 
     def get(self, request, package_id):
-        package = package_for(request.user, package_id)
+        package = visible_package(request.user, package_id)
         return self.collection(
-            scoped(package.incompatible_with.all(), request.user, Capability.READ),
+            package.incompatible_with.restrict(request.user, Capability.READ),
             package_type(request.user),
             f"{PACKAGES}('{package.pk}')/accessPackagesIncompatibleWith")
 

@@ -9,34 +9,36 @@ and its separation of duties are in package_links.
 
 from django.urls import path, re_path
 
-from governance.models import AccessPackage, AssignmentPolicy
+from governance.models import AccessPackage
 from governance.selectors.packages import packages_visible_to
-from governance.selectors.permissions import Capability, scoped
+from governance.selectors.visibility import (
+    catalog_packages_visible_to,
+    catalogs_visible_to,
+    policies_visible_to,
+)
 from governance.services.packages import package_create, package_delete, package_update
 
 from . import package_links
 from .assignments import current_person, current_user_path
-from .base import EM, GraphView, reference_id
-from .catalogs import catalog_for
+from .base import EM, GraphView, get_or_404, reference_id
 from .errors import GraphError
 from .graph_json import Body
 from .package_json import PACKAGE, POLICY, package_type
-from .package_links import package_for, packages_for
+from .package_links import visible_package
 
 PACKAGES = f"{EM}/accessPackages"
 PACKAGE_PROPERTIES = ("displayName", "description", "isHidden", "catalog", "id",
                       "createdDateTime", "modifiedDateTime")
 
 
-def _package_fields(body: Body, current: AccessPackage, actor) -> dict:
-    """package_update's arguments: what the body names, the current values otherwise."""
+def _package_fields(body: Body, current: AccessPackage) -> dict:
+    """package_update's arguments: what the body names, the current values otherwise. The
+    links are left out: the service keeps them as they are under its lock, where a list read
+    here could undo a $ref change made in between."""
     return {
         "display_name": body.text("displayName", current.display_name),
         "description": body.text("description", current.description),
         "is_hidden": body.boolean("isHidden", current.is_hidden),
-        "incompatible_access_package_ids": package_links.visible_incompatible_ids(current, actor),
-        "incompatible_group_ids": list(current.incompatible_groups.values_list("pk",
-                                                                              flat=True)),
     }
 
 
@@ -44,19 +46,19 @@ class PackageList(GraphView):
     graph_type, body_properties, is_collection = PACKAGE, PACKAGE_PROPERTIES, True
 
     def get(self, request):
-        return self.collection(packages_for(request.user), package_type(request.user),
-                               PACKAGES)
+        return self.collection(catalog_packages_visible_to(request.user),
+                               package_type(request.user), PACKAGES)
 
     def post(self, request):
         body = Body(self.body(), PACKAGE_PROPERTIES, "accessPackage")
         catalog_id = reference_id(body.object("catalog"), "catalog", "catalog")
-        catalog = catalog_for(request.user, catalog_id)
+        catalog = get_or_404(catalogs_visible_to(request.user), catalog_id, "catalog")
         package = package_create(actor=request.user, catalog_id=catalog.pk,
                                  display_name=body.text("displayName"),
                                  description=body.text("description"),
                                  is_hidden=body.boolean("isHidden", False))
         graph_type = package_type(request.user)
-        package = self.reload(packages_for(request.user), package, graph_type)
+        package = self.reload(catalog_packages_visible_to(request.user), package, graph_type)
         return self.entity(package, graph_type, PACKAGES, status=201)
 
 
@@ -64,22 +66,22 @@ class PackageDetail(GraphView):
     graph_type, body_properties = PACKAGE, PACKAGE_PROPERTIES
 
     def get(self, request, package_id):
-        package, graph_type = package_for(request.user, package_id), package_type(request.user)
-        return self.entity(self.reload(packages_for(request.user), package, graph_type),
-                           graph_type, PACKAGES)
+        package, graph_type = visible_package(request.user, package_id), package_type(request.user)
+        visible = catalog_packages_visible_to(request.user)
+        return self.entity(self.reload(visible, package, graph_type), graph_type, PACKAGES)
 
     def patch(self, request, package_id):
-        package = package_for(request.user, package_id)
+        package = visible_package(request.user, package_id)
         body = Body(self.body(), PACKAGE_PROPERTIES, "accessPackage")
         if body.has("catalog") and reference_id(body.object("catalog"), "catalog",
                                                 "catalog") != package.catalog_id:
             raise GraphError("catalog: a package stays in its catalog.")
         package_update(actor=request.user, package_id=package.pk,
-                       **_package_fields(body, package, request.user))
+                       **_package_fields(body, package))
         return self.no_content()
 
     def delete(self, request, package_id):
-        package = package_for(request.user, package_id)
+        package = visible_package(request.user, package_id)
         package_delete(actor=request.user, package_id=package.pk)
         return self.no_content()
 
@@ -98,9 +100,8 @@ class PackagePolicies(GraphView):
     graph_type, is_collection = POLICY, True
 
     def get(self, request, package_id):
-        package = package_for(request.user, package_id)
-        policies = scoped(AssignmentPolicy.objects.filter(access_package=package),
-                          request.user, Capability.READ)
+        package = visible_package(request.user, package_id)
+        policies = policies_visible_to(request.user).filter(access_package=package)
         return self.collection(policies, POLICY, f"{EM}/assignmentPolicies")
 
 

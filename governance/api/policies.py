@@ -12,26 +12,21 @@ from django.db import transaction
 from django.urls import path
 
 from governance.models import AssignmentPolicy
-from governance.selectors.permissions import Capability, scoped
+from governance.selectors.visibility import catalog_packages_visible_to, policies_visible_to
 from governance.services.errors import InvalidInput
-from governance.services.policies import policy_delete, policy_save, question_delete, question_save
+from governance.services.policies import policy_delete, policy_save
+from governance.services.questions import question_delete, question_save
 
 from .base import EM, GraphView, get_or_404, reference_id
 from .errors import GraphError
 from .package_json import POLICY
-from .package_links import package_for
 from .policy_body import POLICY_PROPERTIES, PolicyBody, current_arguments, graph_defaults, renamed
 
 POLICIES = f"{EM}/assignmentPolicies"
 
 
-def policies_for(user):
-    """The policies `user` may read (the same selector as the admin's)."""
-    return scoped(AssignmentPolicy.objects.all(), user, Capability.READ)
-
-
-def policy_for(user, policy_id) -> AssignmentPolicy:
-    return get_or_404(policies_for(user), policy_id, "assignment policy")
+def _policy(user, policy_id) -> AssignmentPolicy:
+    return get_or_404(policies_visible_to(user), policy_id, "assignment policy")
 
 
 def _write_questions(actor, policy: AssignmentPolicy, questions) -> None:
@@ -79,15 +74,16 @@ class PolicyList(GraphView):
     graph_type, body_properties, is_collection = POLICY, POLICY_PROPERTIES, True
 
     def get(self, request):
-        return self.collection(policies_for(request.user), POLICY, POLICIES)
+        return self.collection(policies_visible_to(request.user), POLICY, POLICIES)
 
     def post(self, request):
         reading = PolicyBody(self.body(), graph_defaults())
         package_id = reference_id(reading.body.data.get("accessPackage"), "accessPackage",
                                   "access package")
-        package = package_for(request.user, package_id)
+        package = get_or_404(catalog_packages_visible_to(request.user), package_id,
+                             "access package")
         policy = _save(request.user, reading, access_package_id=package.pk)
-        policy = self.reload(policies_for(request.user), policy, POLICY)
+        policy = self.reload(policies_visible_to(request.user), policy, POLICY)
         return self.entity(policy, POLICY, POLICIES, status=201)
 
 
@@ -95,29 +91,29 @@ class PolicyDetail(GraphView):
     graph_type, body_properties = POLICY, POLICY_PROPERTIES
 
     def get(self, request, policy_id):
-        policy = self.reload(policies_for(request.user),
-                             policy_for(request.user, policy_id), POLICY)
+        policy = self.reload(policies_visible_to(request.user),
+                             _policy(request.user, policy_id), POLICY)
         return self.entity(policy, POLICY, POLICIES)
 
     def put(self, request, policy_id):
-        policy = policy_for(request.user, policy_id)
+        policy = _policy(request.user, policy_id)
         reading = PolicyBody(self.body(), graph_defaults())
         _same_package(reading, policy)
         if reading.questions is None:
             reading.questions = []
         _save(request.user, reading, policy_id=policy.pk)
-        policy = self.reload(policies_for(request.user), policy, POLICY)
+        policy = self.reload(policies_visible_to(request.user), policy, POLICY)
         return self.entity(policy, POLICY, POLICIES)
 
     def patch(self, request, policy_id):
-        policy = policy_for(request.user, policy_id)
+        policy = _policy(request.user, policy_id)
         reading = PolicyBody(self.body(), current_arguments(policy))
         _same_package(reading, policy)
         _save(request.user, reading, policy_id=policy.pk)
         return self.no_content()
 
     def delete(self, request, policy_id):
-        policy = policy_for(request.user, policy_id)
+        policy = _policy(request.user, policy_id)
         policy_delete(actor=request.user, policy_id=policy.pk)
         return self.no_content()
 

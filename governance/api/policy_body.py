@@ -8,7 +8,7 @@ e.g. "requestApprovalSettings.stages[0].durationBeforeAutomaticDenial: …".
 
 from governance.choices import ExpirationType
 from governance.models import AssignmentPolicy
-from governance.services.policies import StageSpec
+from governance.services.policy_checks import StageSpec
 
 from .graph_json import Body, parse_duration, parse_enum, parse_instant
 from .policy_json import SCOPES

@@ -9,7 +9,7 @@ from datetime import timedelta
 from governance.choices import QuestionKind, SubjectSetType
 from governance.models import ConnectedOrganization, Group, User
 from governance.services.errors import InvalidInput
-from governance.services.policies import DYNAMIC_APPROVERS, StageSpec
+from governance.services.policy_checks import DYNAMIC_APPROVERS, StageSpec
 
 from .graph_json import Body, InvalidBody, parse_duration
 from .shapes import GRAPH

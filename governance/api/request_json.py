@@ -1,24 +1,24 @@
 """The JSON of accessPackageAssignmentRequest, with its answers (accessPackageAnswerString)
-and its schedule; who may read which requests.
+and its schedule (who may read which requests: selectors.visibility.requests_visible_to).
 
 A request always shows its `requestor` as accessPackageSubject (Graph v1.0 has no `target` on
 a request: $filter=target/objectId eq '…' finds it); `accessPackage` and `assignment` come with
 $expand.
 """
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from governance.choices import QuestionKind, RequestState, RequestType
-from governance.models import AssignmentRequest, RequestAnswer, User
-from governance.selectors.permissions import Capability, catalog_ids_for, scoped
+from governance.models import AssignmentRequest, RequestAnswer
 
 from . import odata
 from .assignment_json import assignment_json, schedule_json
-from .base import EM, GraphType, get_or_404
+from .base import EM, GraphType
 from .graph_json import instant
 from .shapes import package_json, sid, subject_json
 
 REQUESTS = f"{EM}/assignmentRequests"
+REQUEST_WHAT = "accessPackageAssignmentRequest"  # in "No … has the id" answers
 
 REQUEST_STATES = [value for value, _label in RequestState.choices]
 REQUEST_TYPES = [value for value, _label in RequestType.choices]
@@ -120,17 +120,3 @@ def request_prefetch(queryset: QuerySet, expand) -> QuerySet:
 REQUEST = GraphType("accessPackageAssignmentRequest", REQUEST_FIELDS, request_json,
                     expandable=REQUEST_EXPANDABLE, prefetch=request_prefetch)
 
-
-def requests_for(user: User) -> QuerySet[AssignmentRequest]:
-    """What `user` may read: every request of the catalogs they read, and their own (made by
-    them or for them)."""
-    everything = AssignmentRequest.objects.all()
-    if catalog_ids_for(user, Capability.READ) is None:
-        return everything
-    readable = scoped(everything, user, Capability.READ)
-    return everything.filter(Q(pk__in=readable.values("pk")) | Q(requestor=user)
-                             | Q(target=user))
-
-
-def request_for(user: User, request_id) -> AssignmentRequest:
-    return get_or_404(requests_for(user), request_id, "accessPackageAssignmentRequest")

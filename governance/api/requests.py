@@ -2,36 +2,36 @@
 (accessPackageAssignmentRequest).
 
 Readers of a catalog see its requests; everyone sees the requests they made or that are for
-them. POST makes a userAdd, userUpdate (extend), userRemove, adminAdd or adminRemove request
-through the request services (governance.api.request_body); cancel and reprocess are Graph's
-actions on one request.
+them (selectors.visibility.requests_visible_to). POST makes a userAdd, userUpdate (extend),
+userRemove, adminAdd or adminRemove request through the request services
+(governance.api.request_body); cancel and reprocess are Graph's actions on one request.
 """
 
 from django.urls import path, re_path
 from rest_framework.response import Response
 
 from governance.models import AssignmentRequest
+from governance.selectors.visibility import assignments_visible_to, requests_visible_to
 from governance.services.delivery import delivery_reprocess
 from governance.services.requests import request_cancel
 
-from .assignment_json import assignments_for
 from .assignment_links import request_links
 from .assignments import current_person, current_user_path
-from .base import GraphView
+from .base import GraphView, get_or_404
 from .errors import GraphError
 from .request_body import REQUEST_PROPERTIES, request_from_body
-from .request_json import REQUEST, REQUESTS, request_for, requests_for
+from .request_json import REQUEST, REQUEST_WHAT, REQUESTS
 
 
 class RequestList(GraphView):
     graph_type, body_properties, is_collection = REQUEST, REQUEST_PROPERTIES, True
 
     def get(self, request):
-        return self.collection(requests_for(request.user), REQUEST, REQUESTS)
+        return self.collection(requests_visible_to(request.user), REQUEST, REQUESTS)
 
     def post(self, request):
         created = request_from_body(request.user, self.body(),
-                                    visible_assignments=assignments_for(request.user))
+                                    visible_assignments=assignments_visible_to(request.user))
         created = self.reload(AssignmentRequest.objects.all(), created, REQUEST)
         return self.entity(created, REQUEST, REQUESTS, status=201)
 
@@ -52,7 +52,7 @@ class RequestDetail(GraphView):
     graph_type = REQUEST
 
     def get(self, request, request_id):
-        found = request_for(request.user, request_id)
+        found = get_or_404(requests_visible_to(request.user), request_id, REQUEST_WHAT)
         return self.entity(self.reload(AssignmentRequest.objects.all(), found, REQUEST),
                            REQUEST, REQUESTS)
 
@@ -63,7 +63,7 @@ class RequestCancel(GraphView):
     graph_type = None
 
     def post(self, request, request_id):
-        found = request_for(request.user, request_id)
+        found = get_or_404(requests_visible_to(request.user), request_id, REQUEST_WHAT)
         request_cancel(actor=request.user, request_id=found.pk)
         return self.no_content()
 
@@ -74,7 +74,7 @@ class RequestReprocess(GraphView):
     graph_type = None
 
     def post(self, request, request_id):
-        found = request_for(request.user, request_id)
+        found = get_or_404(requests_visible_to(request.user), request_id, REQUEST_WHAT)
         if found.assignment_id is None:
             raise GraphError(
                 f"Request {found.pk} is {found.get_state_display().lower()} and has no "

@@ -29,11 +29,14 @@ from rest_framework.response import Response
 
 from governance.choices import OriginSystem
 from governance.models import Resource
-from governance.selectors.permissions import Capability, catalog_ids_for, scoped
+from governance.selectors.visibility import (
+    catalogs_visible_to,
+    resource_requests_visible_to,
+    resources_visible_to,
+)
 from governance.services.packages import resource_add, resource_remove
 
 from .base import EM, GraphView, context_url, get_or_404, reference_id
-from .catalogs import catalog_for
 from .errors import GraphError
 from .graph_json import Body
 from .resources_json import (
@@ -49,30 +52,18 @@ REQUEST_PROPERTIES = ("requestType", "resource", "catalog")
 RESOURCE_PROPERTIES = ("id", "displayName", "description", "originId", "originSystem")
 
 
-def resources_for(user):
-    """The resources of the catalogs `user` may read."""
-    return scoped(Resource.objects.all(), user, Capability.READ)
-
-
-def resource_requests_for(user):
-    """The resource requests (audit events) of the catalogs `user` may read."""
-    events = resource_request_events()
-    ids = catalog_ids_for(user, Capability.READ)
-    return events if ids is None else events.filter(catalog_pk__in=ids)
-
-
 class ResourceList(GraphView):
     graph_type, is_collection = RESOURCE, True
 
     def get(self, request):
-        return self.collection(resources_for(request.user), RESOURCE, RESOURCES)
+        return self.collection(resources_visible_to(request.user), RESOURCE, RESOURCES)
 
 
 class ResourceDetail(GraphView):
     graph_type = RESOURCE
 
     def get(self, request, resource_id):
-        resources = RESOURCE.prefetch(resources_for(request.user), list(RESOURCE.expandable))
+        resources = RESOURCE.prefetch(resources_visible_to(request.user), list(RESOURCE.expandable))
         return self.entity(get_or_404(resources, resource_id, "resource"), RESOURCE, RESOURCES)
 
 
@@ -100,7 +91,7 @@ def _remove(actor, catalog, resource: Body) -> int:
     raw_id = resource.data.get("id")
     origin_id = resource.data.get("originId")
     if raw_id in (None, "") and origin_id not in (None, "") and catalog is not None:
-        found = resources_for(actor).filter(
+        found = resources_visible_to(actor).filter(
             catalog=catalog, origin_id=str(origin_id),
             origin_system=resource.data.get("originSystem") or OriginSystem.GROUP).first()
         if found is None:
@@ -109,7 +100,7 @@ def _remove(actor, catalog, resource: Body) -> int:
     elif raw_id in (None, ""):
         raise GraphError("resource.id: give the id of the resource to remove.")
     else:
-        found = get_or_404(resources_for(actor), raw_id, "resource")
+        found = get_or_404(resources_visible_to(actor), raw_id, "resource")
     if catalog is not None and found.catalog_id != catalog.pk:
         raise GraphError(f"resource: the resource '{raw_id}' is not in the catalog "
                          f"'{catalog.pk}'.")
@@ -121,7 +112,8 @@ class ResourceRequestList(GraphView):
     graph_type, body_properties, is_collection = RESOURCE_REQUEST, REQUEST_PROPERTIES, True
 
     def get(self, request):
-        return self.collection(resource_requests_for(request.user), RESOURCE_REQUEST, REQUESTS)
+        visible = resource_requests_visible_to(request.user, resource_request_events())
+        return self.collection(visible, RESOURCE_REQUEST, REQUESTS)
 
     def post(self, request):
         body = Body(self.body(), REQUEST_PROPERTIES, "accessPackageResourceRequest")
@@ -134,15 +126,15 @@ class ResourceRequestList(GraphView):
         catalog = None
         if catalog_ref is not None:
             Body(catalog_ref, ("id",), "accessPackageCatalog")
-            catalog = catalog_for(request.user, reference_id(catalog_ref, "catalog.id",
-                                                             "catalog"))
+            catalog = get_or_404(catalogs_visible_to(request.user),
+                                 reference_id(catalog_ref, "catalog.id", "catalog"), "catalog")
         if request_type == "adminAdd":
             if catalog is None:
                 raise GraphError("catalog: give the id of the catalog to add the resource to.")
             resource_id = _add(request.user, catalog, resource).pk
         else:
             resource_id = _remove(request.user, catalog, resource)
-        event = resource_requests_for(request.user).filter(
+        event = resource_requests_visible_to(request.user, resource_request_events()).filter(
             action=REQUEST_TYPES[request_type], object_id=str(resource_id),
             actor=request.user).order_by("-pk").first()
         event = self.reload(resource_request_events(), event, RESOURCE_REQUEST)

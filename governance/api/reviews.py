@@ -12,9 +12,9 @@ with Graph's filterByCurrentUser(on='reviewer') on definitions and on an instanc
 from django.db.models import Exists, OuterRef
 from django.urls import path, re_path
 
-from governance.models import AccessReview, ReviewDecision
-from governance.selectors.permissions import Capability, scoped
+from governance.models import AccessReview
 from governance.selectors.reviews import reviewable_decisions
+from governance.selectors.visibility import review_decisions_visible_to, reviews_visible_to
 
 from .assignments import current_person, current_user_path
 from .base import GraphView, ResourceNotFound, get_or_404, object_id
@@ -23,13 +23,8 @@ from .review_json import DECISION, DEFINITION, INSTANCE, decision_type
 DEFINITIONS = "identityGovernance/accessReviews/definitions"
 
 
-def reviews_for(user):
-    """The reviews `user` reads in full: those of the catalogs they may read."""
-    return scoped(AccessReview.objects.all(), user, Capability.READ)
-
-
-def review_for(user, definition_id) -> AccessReview:
-    return get_or_404(reviews_for(user), definition_id, "access review definition")
+def _review(user, definition_id) -> AccessReview:
+    return get_or_404(reviews_visible_to(user), definition_id, "access review definition")
 
 
 def _instance_id(definition_id, instance_id) -> None:
@@ -39,24 +34,21 @@ def _instance_id(definition_id, instance_id) -> None:
         raise ResourceNotFound(f"No access review instance has the id '{instance_id}'.")
 
 
-def decisions_for(user, definition_id):
-    """The decisions of one review that `user` may read: all of them for readers of its
-    catalog, those they review for a reviewer; a 404 when neither."""
-    review_id = object_id(definition_id, "access review definition")
-    if reviews_for(user).filter(pk=review_id).exists():
-        return ReviewDecision.objects.filter(review_id=review_id)
-    mine = reviewable_decisions(user).filter(review_id=review_id)
-    if not mine.exists():
+def _decisions(user, definition_id):
+    """The decisions of one review `user` may read; a 404 when they may read none."""
+    decisions = review_decisions_visible_to(
+        user, object_id(definition_id, "access review definition"))
+    if decisions is None:
         raise ResourceNotFound(f"No access review definition has the id '{definition_id}', "
                                "or you may not see it.")
-    return mine
+    return decisions
 
 
 class DefinitionList(GraphView):
     graph_type, is_collection = DEFINITION, True
 
     def get(self, request):
-        return self.collection(reviews_for(request.user), DEFINITION, DEFINITIONS)
+        return self.collection(reviews_visible_to(request.user), DEFINITION, DEFINITIONS)
 
 
 class DefinitionsOfCurrentUser(GraphView):
@@ -76,7 +68,7 @@ class DefinitionDetail(GraphView):
     graph_type = DEFINITION
 
     def get(self, request, definition_id):
-        review = review_for(request.user, definition_id)
+        review = _review(request.user, definition_id)
         return self.entity(self.reload(AccessReview.objects, review, DEFINITION), DEFINITION,
                            DEFINITIONS)
 
@@ -85,7 +77,7 @@ class InstanceList(GraphView):
     graph_type, is_collection = INSTANCE, True
 
     def get(self, request, definition_id):
-        review = review_for(request.user, definition_id)
+        review = _review(request.user, definition_id)
         return self.collection(AccessReview.objects.filter(pk=review.pk), INSTANCE,
                                f"{DEFINITIONS}('{review.pk}')/instances")
 
@@ -94,7 +86,7 @@ class InstanceDetail(GraphView):
     graph_type = INSTANCE
 
     def get(self, request, definition_id, instance_id):
-        review = review_for(request.user, definition_id)
+        review = _review(request.user, definition_id)
         _instance_id(definition_id, instance_id)
         return self.entity(self.reload(AccessReview.objects, review, INSTANCE), INSTANCE,
                            f"{DEFINITIONS}('{review.pk}')/instances")
@@ -104,7 +96,7 @@ class DecisionList(GraphView):
     graph_type, is_collection = DECISION, True
 
     def get(self, request, definition_id, instance_id):
-        decisions = decisions_for(request.user, definition_id)
+        decisions = _decisions(request.user, definition_id)
         _instance_id(definition_id, instance_id)
         return self.collection(decisions.order_by("id"), decision_type(request),
                                f"{DEFINITIONS}('{definition_id}')/instances('{instance_id}')"
@@ -130,7 +122,7 @@ class DecisionDetail(GraphView):
     graph_type = DECISION
 
     def get(self, request, definition_id, instance_id, decision_id):
-        decisions = decisions_for(request.user, definition_id)
+        decisions = _decisions(request.user, definition_id)
         _instance_id(definition_id, instance_id)
         graph_type = decision_type(request)
         decision = get_or_404(graph_type.prefetch(decisions, []), decision_id,

@@ -11,7 +11,7 @@ from django.urls import path
 
 from governance.choices import ExternalUserLifecycleAction
 from governance.models import TenantSettings
-from governance.selectors.permissions import can_use_admin
+from governance.selectors.visibility import may_read_tenant_settings
 from governance.services.guests import DELETION_DAYS_MAX, tenant_settings_update
 
 from . import odata
@@ -43,8 +43,8 @@ def settings_json(settings: TenantSettings, expand=()) -> dict:
 SETTINGS_TYPE = GraphType("entitlementManagementSettings", SETTINGS_FIELDS, settings_json)
 
 
-def settings_for(user) -> TenantSettings:
-    if not can_use_admin(user):
+def _settings(user) -> TenantSettings:
+    if not may_read_tenant_settings(user):
         raise GraphError("Only administrators (global, catalog or connected organization "
                          "roles) read the entitlement management settings.",
                          code="Authorization_RequestDenied", status=403)
@@ -68,10 +68,10 @@ class SettingsDetail(GraphView):
     graph_type, body_properties = SETTINGS_TYPE, SETTINGS_PROPERTIES
 
     def get(self, request):
-        return self.entity(settings_for(request.user), SETTINGS_TYPE, SETTINGS)
+        return self.entity(_settings(request.user), SETTINGS_TYPE, SETTINGS)
 
     def patch(self, request):
-        current = settings_for(request.user)
+        current = _settings(request.user)
         body = Body(self.body(), SETTINGS_PROPERTIES, "entitlementManagementSettings")
         action = body.enum("externalUserLifecycleAction", ExternalUserLifecycleAction.values,
                            current.external_user_lifecycle_action)

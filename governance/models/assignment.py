@@ -9,9 +9,12 @@ from governance.choices import (
     DeliveryState,
     EndReason,
 )
+from governance.models.visibility import CatalogOwned
 
 
-class Assignment(models.Model):
+class Assignment(CatalogOwned):
+    catalog_path = "access_package__catalog_id"
+
     access_package = models.ForeignKey("governance.AccessPackage", on_delete=models.PROTECT,
                                        related_name="assignments")
     policy = models.ForeignKey("governance.AssignmentPolicy", null=True, blank=True,
@@ -48,8 +51,10 @@ class Assignment(models.Model):
         return self.state in ASSIGNMENT_ACTIVE
 
 
-class RoleDelivery(models.Model):
+class RoleDelivery(CatalogOwned):
     """Where one resource role of an assignment stands in its target system."""
+
+    catalog_path = "assignment__access_package__catalog_id"
 
     assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE,
                                    related_name="deliveries")

@@ -8,9 +8,12 @@ stopped.
 from django.db import models
 
 from governance.choices import BULK_JOB_OPEN, BulkJobState, BulkRowOutcome
+from governance.models.visibility import CatalogOwned
 
 
-class BulkAssignmentJob(models.Model):
+class BulkAssignmentJob(CatalogOwned):
+    catalog_path = "access_package__catalog_id"
+
     access_package = models.ForeignKey("governance.AccessPackage", on_delete=models.PROTECT,
                                        related_name="bulk_assignment_jobs")
     policy = models.ForeignKey("governance.AssignmentPolicy", on_delete=models.PROTECT,

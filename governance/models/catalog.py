@@ -4,9 +4,12 @@ from django.db import models
 
 from governance.choices import CatalogRole, CatalogState, GlobalRole
 from governance.models.fields import CreatedAtField, ModifiedAtField
+from governance.models.visibility import CatalogOwned
 
 
-class Catalog(models.Model):
+class Catalog(CatalogOwned):
+    catalog_path = "id"
+
     display_name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     state = models.CharField(max_length=12, choices=CatalogState, default=CatalogState.PUBLISHED)
@@ -21,7 +24,9 @@ class Catalog(models.Model):
         return self.display_name
 
 
-class CatalogRoleAssignment(models.Model):
+class CatalogRoleAssignment(CatalogOwned):
+    catalog_path = "catalog_id"
+
     catalog = models.ForeignKey(Catalog, on_delete=models.CASCADE, related_name="role_assignments")
     user = models.ForeignKey("governance.User", on_delete=models.CASCADE,
                              related_name="catalog_roles")

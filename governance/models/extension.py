@@ -5,10 +5,13 @@ from django.db import models
 from governance.choices import CalloutStatus, CustomExtensionBehavior, CustomExtensionStage
 from governance.models.fields import CreatedAtField
 from governance.models.system import SecretHolder
+from governance.models.visibility import CatalogOwned
 
 
-class CustomExtension(SecretHolder):
+class CustomExtension(CatalogOwned, SecretHolder):
     """An endpoint of a catalog called at policy stages; the secret signs the body (HMAC)."""
+
+    catalog_path = "catalog_id"
 
     catalog = models.ForeignKey("governance.Catalog", on_delete=models.PROTECT,
                                 related_name="custom_extensions")
@@ -28,8 +31,10 @@ class CustomExtension(SecretHolder):
         return self.display_name
 
 
-class PolicyExtensionStage(models.Model):
+class PolicyExtensionStage(CatalogOwned):
     """Graph's customExtensionStageSetting: call this extension at this stage of the policy."""
+
+    catalog_path = "policy__access_package__catalog_id"
 
     policy = models.ForeignKey("governance.AssignmentPolicy", on_delete=models.CASCADE,
                                related_name="extension_stages")
@@ -46,11 +51,13 @@ class PolicyExtensionStage(models.Model):
         return f"{self.extension} at {self.get_stage_display().lower()}"
 
 
-class ExtensionCallout(models.Model):
+class ExtensionCallout(CatalogOwned):
     """One launch of an extension (Graph's customExtensionCalloutInstance).
 
     The body is fixed when the event happens; the outbox sends it, signed, and retries.
     """
+
+    catalog_path = "extension__catalog_id"
 
     extension = models.ForeignKey(CustomExtension, on_delete=models.PROTECT,
                                   related_name="callouts")

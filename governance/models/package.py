@@ -4,10 +4,13 @@ from django.db import models
 
 from governance.choices import OriginSystem
 from governance.models.fields import CreatedAtField, ModifiedAtField
+from governance.models.visibility import CatalogOwned
 
 
-class Resource(models.Model):
+class Resource(CatalogOwned):
     """Something access is granted to; `connector` names what delivers its roles."""
+
+    catalog_path = "catalog_id"
 
     catalog = models.ForeignKey("governance.Catalog", on_delete=models.PROTECT,
                                 related_name="resources")
@@ -32,7 +35,9 @@ class Resource(models.Model):
         return self.display_name
 
 
-class ResourceRole(models.Model):
+class ResourceRole(CatalogOwned):
+    catalog_path = "resource__catalog_id"
+
     resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="roles")
     display_name = models.CharField(max_length=100)
     origin_id = models.CharField(max_length=200)
@@ -46,7 +51,9 @@ class ResourceRole(models.Model):
         return f"{self.display_name} of {self.resource}"
 
 
-class AccessPackage(models.Model):
+class AccessPackage(CatalogOwned):
+    catalog_path = "catalog_id"
+
     catalog = models.ForeignKey("governance.Catalog", on_delete=models.PROTECT,
                                 related_name="access_packages")
     display_name = models.CharField(max_length=200)
@@ -68,8 +75,10 @@ class AccessPackage(models.Model):
         return self.display_name
 
 
-class ResourceRoleScope(models.Model):
+class ResourceRoleScope(CatalogOwned):
     """"This package grants this role"."""
+
+    catalog_path = "access_package__catalog_id"
 
     access_package = models.ForeignKey(AccessPackage, on_delete=models.CASCADE,
                                        related_name="role_scopes")

@@ -13,9 +13,12 @@ from governance.choices import (
     SubjectSetType,
 )
 from governance.models.fields import CreatedAtField, ModifiedAtField
+from governance.models.visibility import CatalogOwned
 
 
-class AssignmentPolicy(models.Model):
+class AssignmentPolicy(CatalogOwned):
+    catalog_path = "access_package__catalog_id"
+
     access_package = models.ForeignKey("governance.AccessPackage", on_delete=models.CASCADE,
                                        related_name="policies")
     display_name = models.CharField(max_length=200)
@@ -80,8 +83,10 @@ class AssignmentPolicy(models.Model):
         return AllowedTargetScope.rank(self.allowed_target_scope)
 
 
-class ApprovalStageSetting(models.Model):
+class ApprovalStageSetting(CatalogOwned):
     """One stage of a policy's approval: up to three, decided in order."""
+
+    catalog_path = "policy__access_package__catalog_id"
 
     policy = models.ForeignKey(AssignmentPolicy, on_delete=models.CASCADE, related_name="stages")
     order = models.PositiveSmallIntegerField(validators=[MinValueValidator(1),
@@ -112,8 +117,10 @@ class ApprovalStageSetting(models.Model):
         return f"Stage {self.order} of {self.policy}"
 
 
-class ApproverSet(models.Model):
+class ApproverSet(CatalogOwned):
     """A subject set naming approvers of a stage: primary, fallback or escalation."""
+
+    catalog_path = "stage__policy__access_package__catalog_id"
 
     stage = models.ForeignKey(ApprovalStageSetting, on_delete=models.CASCADE,
                               related_name="approver_sets")
@@ -142,8 +149,10 @@ class ApproverSet(models.Model):
         ]
 
 
-class Question(models.Model):
+class Question(CatalogOwned):
     """Asked of the requestor; approvers see the answers."""
+
+    catalog_path = "policy__access_package__catalog_id"
 
     policy = models.ForeignKey(AssignmentPolicy, on_delete=models.CASCADE,
                                related_name="questions")

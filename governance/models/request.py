@@ -10,9 +10,12 @@ from governance.choices import (
     RequestType,
     StageState,
 )
+from governance.models.visibility import CatalogOwned
 
 
-class AssignmentRequest(models.Model):
+class AssignmentRequest(CatalogOwned):
+    catalog_path = "access_package__catalog_id"
+
     request_type = models.CharField(max_length=16, choices=RequestType)
     state = models.CharField(max_length=20, choices=RequestState, default=RequestState.SUBMITTED)
     # Graph's free-text status: why the request is where it is ("Expired", "Delivered", ...).

@@ -14,9 +14,12 @@ from governance.choices import (
     ReviewRecommendation,
     ReviewState,
 )
+from governance.models.visibility import CatalogOwned
 
 
-class AccessReview(models.Model):
+class AccessReview(CatalogOwned):
+    catalog_path = "access_package__catalog_id"
+
     policy = models.ForeignKey("governance.AssignmentPolicy", on_delete=models.PROTECT,
                                related_name="reviews")
     access_package = models.ForeignKey("governance.AccessPackage", on_delete=models.PROTECT,
@@ -40,9 +43,11 @@ class AccessReview(models.Model):
         return f"Review of {self.access_package} from {self.start_at:%d %b %Y}"
 
 
-class ReviewReviewer(models.Model):
+class ReviewReviewer(CatalogOwned):
     """Someone who reviews every decision of a review (specific users, group members, the
     package's managers)."""
+
+    catalog_path = "review__access_package__catalog_id"
 
     review = models.ForeignKey(AccessReview, on_delete=models.CASCADE, related_name="reviewers")
     user = models.ForeignKey("governance.User", on_delete=models.CASCADE,
@@ -53,9 +58,11 @@ class ReviewReviewer(models.Model):
                                                name="one_review_reviewer_each")]
 
 
-class ReviewDecision(models.Model):
+class ReviewDecision(CatalogOwned):
     """Whether one person keeps one assignment: the reviewer's answer, the recommendation,
     and what the end of the review did."""
+
+    catalog_path = "review__access_package__catalog_id"
 
     review = models.ForeignKey(AccessReview, on_delete=models.CASCADE, related_name="decisions")
     assignment = models.ForeignKey("governance.Assignment", on_delete=models.CASCADE,
@@ -84,9 +91,11 @@ class ReviewDecision(models.Model):
         return f"{self.principal} in {self.review}"
 
 
-class DecisionReviewer(models.Model):
+class DecisionReviewer(CatalogOwned):
     """Someone who reviews this one decision: the person themselves (self-review), their
     manager, their organisation's sponsors, or a fallback reviewer when they have none."""
+
+    catalog_path = "decision__review__access_package__catalog_id"
 
     decision = models.ForeignKey(ReviewDecision, on_delete=models.CASCADE,
                                  related_name="reviewers")

@@ -30,7 +30,7 @@ from governance.models import (
     RoleDelivery,
     User,
 )
-from governance.selectors.permissions import Capability, scoped
+from governance.selectors.visibility import catalogs_visible_to
 
 WEEKS = 12
 APPROVAL_DAYS = 90
@@ -80,7 +80,7 @@ class CatalogDashboard:
 
 def catalogs_with_dashboard(user: User) -> QuerySet[Catalog]:
     """The catalogs whose dashboard `user` may open: those they may read."""
-    return scoped(Catalog.objects.order_by("display_name", "id"), user, Capability.READ)
+    return catalogs_visible_to(user).order_by("display_name", "id")
 
 
 def _count(queryset: QuerySet, catalog_path: str) -> Coalesce:

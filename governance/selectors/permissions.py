@@ -10,38 +10,16 @@ Global administrators (superusers) may do everything. Per catalog:
 
 Globally, catalog creators create catalogs (and own them), connected organisation
 administrators manage connected organisations and their sponsors. The admin site, the pages
-and the services all ask these functions, so they cannot disagree.
+and the services all ask these functions, so they cannot disagree. A catalog-owned queryset is
+restricted with ``.restrict(user, capability)`` (governance.models.visibility), which asks
+``capability.catalog_ids(user)``; who may see what, capability by capability and person by
+person, is governance.selectors.visibility.
 """
 
 import enum
 
-from django.db.models import Q, QuerySet
-
 from governance.choices import CatalogRole, GlobalRole
-from governance.models import (
-    AccessPackage,
-    AccessReview,
-    ApprovalStageSetting,
-    ApproverSet,
-    Assignment,
-    AssignmentPolicy,
-    AssignmentRequest,
-    BulkAssignmentJob,
-    Catalog,
-    CatalogRoleAssignment,
-    CustomExtension,
-    DecisionReviewer,
-    ExtensionCallout,
-    PolicyExtensionStage,
-    Question,
-    Resource,
-    ResourceRole,
-    ResourceRoleScope,
-    ReviewDecision,
-    ReviewReviewer,
-    RoleDelivery,
-    User,
-)
+from governance.models import Catalog, CatalogRoleAssignment, User
 
 
 class Capability(enum.StrEnum):
@@ -50,6 +28,10 @@ class Capability(enum.StrEnum):
     PACKAGES = "packages"
     ASSIGNMENTS = "assignments"
 
+    def catalog_ids(self, user: User) -> set[int] | None:
+        """What CatalogOwnedQuerySet.restrict asks: the catalogs where `user` has this."""
+        return catalog_ids_for(user, self)
+
 
 ROLES_WITH = {
     Capability.READ: frozenset(CatalogRole.values),
@@ -57,31 +39,6 @@ ROLES_WITH = {
     Capability.PACKAGES: frozenset({CatalogRole.OWNER, CatalogRole.PACKAGE_MANAGER}),
     Capability.ASSIGNMENTS: frozenset({CatalogRole.OWNER, CatalogRole.PACKAGE_MANAGER,
                                        CatalogRole.ASSIGNMENT_MANAGER}),
-}
-
-# How each catalog-owned model reaches its catalog's id, for filtering and for one object.
-CATALOG_PATHS = {
-    Catalog: "id",
-    CatalogRoleAssignment: "catalog_id",
-    Resource: "catalog_id",
-    ResourceRole: "resource__catalog_id",
-    AccessPackage: "catalog_id",
-    ResourceRoleScope: "access_package__catalog_id",
-    AssignmentPolicy: "access_package__catalog_id",
-    ApprovalStageSetting: "policy__access_package__catalog_id",
-    ApproverSet: "stage__policy__access_package__catalog_id",
-    Question: "policy__access_package__catalog_id",
-    AssignmentRequest: "access_package__catalog_id",
-    Assignment: "access_package__catalog_id",
-    RoleDelivery: "assignment__access_package__catalog_id",
-    BulkAssignmentJob: "access_package__catalog_id",
-    CustomExtension: "catalog_id",
-    PolicyExtensionStage: "policy__access_package__catalog_id",
-    ExtensionCallout: "extension__catalog_id",
-    AccessReview: "access_package__catalog_id",
-    ReviewReviewer: "review__access_package__catalog_id",
-    ReviewDecision: "review__access_package__catalog_id",
-    DecisionReviewer: "decision__review__access_package__catalog_id",
 }
 
 
@@ -139,28 +96,6 @@ def can(user: User, catalog_id: int | None, capability: Capability) -> bool:
 def can_anywhere(user: User, capability: Capability) -> bool:
     ids = catalog_ids_for(user, capability)
     return ids is None or bool(ids)
-
-
-def scoped(queryset: QuerySet, user: User, capability: Capability) -> QuerySet:
-    """`queryset` restricted to the catalogs where `user` has `capability`."""
-    ids = catalog_ids_for(user, capability)
-    if ids is None:
-        return queryset
-    path = CATALOG_PATHS[queryset.model]
-    return queryset.filter(Q(**{f"{path}__in": ids}))
-
-
-def catalog_id_of(obj) -> int | None:
-    """The catalog an object belongs to, following CATALOG_PATHS attribute by attribute."""
-    path = CATALOG_PATHS[type(obj)]
-    if path == "id":
-        return obj.pk
-    *hops, last = path.split("__")
-    for hop in hops:
-        obj = getattr(obj, hop, None)
-        if obj is None:
-            return None
-    return getattr(obj, last)
 
 
 def can_use_admin(user: User) -> bool:

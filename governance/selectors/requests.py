@@ -1,4 +1,5 @@
-"""A person's own requests, assignments, approvals and team."""
+"""A person's own requests, assignments, approvals and team, as My Access lists them: the
+people's part of the rules of governance.selectors.visibility, with what the pages show."""
 
 from django.db.models import F, Prefetch, QuerySet
 
@@ -12,37 +13,41 @@ from governance.models import (
     RequestAnswer,
     User,
 )
+from governance.selectors.visibility import (
+    approver_stages,
+    own_assignments,
+    own_requests,
+    team_assignments,
+)
 
 
 def requests_of(user: User) -> QuerySet[AssignmentRequest]:
-    """Requests for this person, with their stages and decisions, and the custom extensions
-    that held them (`waiting_callouts`), in a fixed number of queries."""
+    """Requests this person made or that are for them, with their stages and decisions, and
+    the custom extensions that held them (`waiting_callouts`), in a fixed number of queries."""
     stages = ApprovalStage.objects.select_related("decision__approver").order_by("order")
     callouts = ExtensionCallout.objects.filter(waits=True).select_related("extension") \
         .order_by("created_at", "id")
-    return (AssignmentRequest.objects.filter(target=user)
-            .select_related("access_package", "requestor")
+    return (own_requests(user)
+            .select_related("access_package", "requestor", "target")
             .prefetch_related(Prefetch("stages", queryset=stages),
                               Prefetch("callouts", queryset=callouts,
                                        to_attr="waiting_callouts")))
 
 
 def assignments_active_for(user: User) -> QuerySet[Assignment]:
-    return Assignment.objects.filter(target=user, state__in=ASSIGNMENT_ACTIVE) \
+    return own_assignments(user).filter(state__in=ASSIGNMENT_ACTIVE) \
         .select_related("access_package", "policy").order_by("expires_at", "id")
 
 
 def assignments_expired_for(user: User) -> QuerySet[Assignment]:
-    return Assignment.objects.filter(target=user, state=AssignmentState.EXPIRED) \
+    return own_assignments(user).filter(state=AssignmentState.EXPIRED) \
         .select_related("access_package").order_by("-ended_at", "-id")
 
 
 def approvals_pending_for(user: User) -> QuerySet[ApprovalStage]:
     """Stages waiting for this person's decision; never their own requests."""
-    return (ApprovalStage.objects
-            .filter(stage_approvers__user=user, state=StageState.IN_PROGRESS,
-                    request__state=RequestState.PENDING_APPROVAL)
-            .exclude(request__target=user).exclude(request__requestor=user)
+    return (approver_stages(user)
+            .filter(state=StageState.IN_PROGRESS, request__state=RequestState.PENDING_APPROVAL)
             # Why it is theirs (primary, fallback, escalation, delegate), from the same join.
             .annotate(approver_kind=F("stage_approvers__kind"))
             .select_related("request__access_package", "request__target__connected_organization",
@@ -61,8 +66,7 @@ def approval_for_page(user: User, stage_id: int) -> ApprovalStage | None:
     """A stage this person approves (pending, or decided by anyone), with what they need to
     decide; None when they are not one of its approvers."""
     answers = RequestAnswer.objects.select_related("question")
-    return (ApprovalStage.objects.filter(pk=stage_id, stage_approvers__user=user)
-            .exclude(request__target=user).exclude(request__requestor=user)
+    return (approver_stages(user).filter(pk=stage_id)
             .select_related("request__access_package", "request__requestor",
                             "request__target__connected_organization", "decision__approver")
             .prefetch_related(Prefetch("request__answers", queryset=answers))
@@ -71,5 +75,5 @@ def approval_for_page(user: User, stage_id: int) -> ApprovalStage | None:
 
 def team_assignments_for(manager: User) -> QuerySet[Assignment]:
     """The active assignments of a manager's direct reports."""
-    return (Assignment.objects.filter(target__manager=manager, state__in=ASSIGNMENT_ACTIVE)
+    return (team_assignments(manager)
             .select_related("access_package", "target").order_by("target__email", "id"))

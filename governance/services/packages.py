@@ -201,6 +201,12 @@ def _package_name(catalog: Catalog, display_name: str, package_id: int | None = 
     return name
 
 
+def _readable(actor: User, packages):
+    """`packages` limited to those of the catalogs the actor may read."""
+    visible = catalog_ids_for(actor, Capability.READ)
+    return packages if visible is None else packages.filter(catalog_id__in=visible)
+
+
 def _incompatible_packages(actor: User, package: AccessPackage,
                            package_ids: Iterable[int]) -> list[int]:
     """The packages to record as incompatible: those asked for (each one the actor may see),
@@ -240,11 +246,15 @@ def _write_package(actor: User, package: AccessPackage, *, display_name: str,
     package.display_name = _package_name(package.catalog, display_name, package.pk)
     package.description = clean_text(description)
     package.is_hidden = bool(is_hidden)
-    packages = _incompatible_packages(actor, package, incompatible_access_package_ids)
-    groups = _incompatible_groups(incompatible_group_ids)
+    packages = (None if incompatible_access_package_ids is None
+                else _incompatible_packages(actor, package, incompatible_access_package_ids))
+    groups = None if incompatible_group_ids is None else _incompatible_groups(
+        incompatible_group_ids)
     package.save()
-    package.incompatible_access_packages.set(packages)
-    package.incompatible_groups.set(groups)
+    if packages is not None:
+        package.incompatible_access_packages.set(packages)
+    if groups is not None:
+        package.incompatible_groups.set(groups)
     return before, package
 
 
@@ -271,9 +281,14 @@ def package_create(*, actor: User, catalog_id: int, display_name: str, descripti
 
 
 def package_update(*, actor: User, package_id: int, display_name: str, description: str,
-                   is_hidden: bool, incompatible_access_package_ids: Iterable[int],
-                   incompatible_group_ids: Iterable[int]) -> AccessPackage:
-    """Change a package's name, description, visibility and separation of duties."""
+                   is_hidden: bool, incompatible_access_package_ids: Iterable[int] | None = None,
+                   incompatible_group_ids: Iterable[int] | None = None) -> AccessPackage:
+    """Change a package's name, description, visibility and separation of duties.
+
+    The id lists replace the package's incompatible packages and groups (as the admin's form
+    has them); None keeps them as they are when the lock is taken, for callers that change
+    the rest only and must not write back links they read earlier.
+    """
     with transaction.atomic():
         package = package_lock(package_id)
         require(actor, package.catalog, Capability.PACKAGES, "change access packages")
@@ -286,6 +301,96 @@ def package_update(*, actor: User, package_id: int, display_name: str, descripti
             audit_record(actor=actor, action="accessPackage.changed", obj=package,
                          before=before, after=after)
     return package
+
+
+# Separation of duties, one link at a time (the API's $ref endpoints). Each call re-reads
+# the links under the package's lock and changes only its own, so calls at the same moment
+# all keep their change; a list read before the lock and written back whole would drop the
+# others'.
+
+
+def _package_locked_for_change(actor: User, package_id: int) -> AccessPackage:
+    package = package_lock(package_id)
+    require(actor, package.catalog, Capability.PACKAGES, "change access packages")
+    return package
+
+
+def package_incompatible_add(*, actor: User, package_id: int, other_package_id: int) -> bool:
+    """Mark another package incompatible: someone who holds it cannot request or be assigned
+    this one. One already marked changes nothing (the $ref endpoint has always answered a
+    repeated add with 204, and a retried request should not fail); returns whether the link
+    is new.
+
+    :raises InvalidInput: the package itself, or one that does not exist or is in a catalog
+        the actor has no role in.
+    """
+    with transaction.atomic():
+        package = _package_locked_for_change(actor, package_id)
+        if other_package_id == package.pk:
+            raise InvalidInput("A package cannot be incompatible with itself.",
+                               field="incompatible_access_packages",
+                               code="incompatibleWithItself")
+        other = _readable(actor, AccessPackage.objects.filter(pk=other_package_id)).first()
+        if other is None:
+            raise InvalidInput("This access package does not exist, or is in a catalog you "
+                               "have no role in.", field="incompatible_access_packages",
+                               code="packageNotFound")
+        if package.incompatible_access_packages.filter(pk=other.pk).exists():
+            return False
+        package.incompatible_access_packages.add(other)
+        audit_record(actor=actor, action="accessPackage.incompatiblePackageAdded", obj=package,
+                     after={"accessPackage": other.pk, "displayName": other.display_name})
+    return True
+
+
+def package_incompatible_remove(*, actor: User, package_id: int,
+                                other_package_id: int) -> None:
+    """No longer mark another package incompatible. A package of a catalog the actor has no
+    role in is not theirs to drop: to them the link does not exist."""
+    with transaction.atomic():
+        package = _package_locked_for_change(actor, package_id)
+        other = _readable(actor, package.incompatible_access_packages.filter(
+            pk=other_package_id)).first()
+        if other is None:
+            raise NotFound(f"“{package}” is not marked incompatible with this access package.",
+                           code="packageNotIncompatible")
+        package.incompatible_access_packages.remove(other)
+        audit_record(actor=actor, action="accessPackage.incompatiblePackageRemoved",
+                     obj=package,
+                     before={"accessPackage": other.pk, "displayName": other.display_name})
+
+
+def package_incompatible_group_add(*, actor: User, package_id: int, group_id: int) -> bool:
+    """Keep the members of a group from requesting or being assigned the package. A group
+    already marked changes nothing; returns whether the link is new.
+
+    :raises InvalidInput: no such group.
+    """
+    with transaction.atomic():
+        package = _package_locked_for_change(actor, package_id)
+        group = Group.objects.filter(pk=group_id).first()
+        if group is None:
+            raise InvalidInput("This group does not exist.", field="incompatible_groups",
+                               code="groupNotFound")
+        if package.incompatible_groups.filter(pk=group.pk).exists():
+            return False
+        package.incompatible_groups.add(group)
+        audit_record(actor=actor, action="accessPackage.incompatibleGroupAdded", obj=package,
+                     after={"group": group.pk, "displayName": group.display_name})
+    return True
+
+
+def package_incompatible_group_remove(*, actor: User, package_id: int, group_id: int) -> None:
+    """Let the members of a group request the package again (as far as this link goes)."""
+    with transaction.atomic():
+        package = _package_locked_for_change(actor, package_id)
+        group = package.incompatible_groups.filter(pk=group_id).first()
+        if group is None:
+            raise NotFound(f"“{package}” is not marked incompatible with this group.",
+                           code="groupNotIncompatible")
+        package.incompatible_groups.remove(group)
+        audit_record(actor=actor, action="accessPackage.incompatibleGroupRemoved", obj=package,
+                     before={"group": group.pk, "displayName": group.display_name})
 
 
 def package_delete(*, actor: User, package_id: int) -> None:

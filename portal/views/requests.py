@@ -7,9 +7,9 @@ from django.http import Http404
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
-from governance.models import AssignmentRequest
 from governance.selectors.deliveries import annotate_delivery_lines, with_deliveries
 from governance.selectors.requests import requests_of
+from governance.selectors.visibility import own_requests
 from governance.services.errors import NotAllowed, NotFound, Refused
 from governance.services.requests import request_cancel
 from portal.views.page import render_page
@@ -28,7 +28,7 @@ def request_history(request):
 @login_required
 @require_POST
 def request_cancel_view(request, request_id: int):
-    if not AssignmentRequest.objects.filter(pk=request_id, target=request.user).exists():
+    if not own_requests(request.user).filter(pk=request_id).exists():
         raise Http404("No such request.")
     try:
         cancelled = request_cancel(actor=request.user, request_id=request_id)

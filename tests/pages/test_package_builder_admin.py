@@ -27,7 +27,8 @@ from governance.models import (
 )
 from governance.services.catalogs import catalog_create
 from governance.services.packages import resource_add
-from governance.services.policies import StageSpec, policy_save
+from governance.services.policies import policy_save
+from governance.services.policy_checks import StageSpec
 from governance.services.requests import request_submit
 from tests.config_helpers import config_snapshot
 from tests.factories import GroupFactory, PackageFactory, group_role, submit_request

@@ -16,7 +16,7 @@ from governance.services.patterns import (
     probe_inputs,
     repeat_size,
 )
-from governance.services.policies import question_save
+from governance.services.questions import question_save
 from tests.config_helpers import config_snapshot
 from tests.factories import snapshot, submit_request
 

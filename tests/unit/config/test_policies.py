@@ -27,13 +27,9 @@ from governance.services.errors import (
     NotAllowed,
 )
 from governance.services.expiry import assignments_end
-from governance.services.policies import (
-    StageSpec,
-    policy_delete,
-    policy_save,
-    question_delete,
-    question_save,
-)
+from governance.services.policies import policy_delete, policy_save
+from governance.services.policy_checks import StageSpec
+from governance.services.questions import question_delete, question_save
 from governance.services.requests import request_cancel, request_submit
 from tests.config_helpers import events
 from tests.factories import (

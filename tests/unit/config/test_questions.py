@@ -13,11 +13,7 @@ from governance.services.errors import (
     InvalidInput,
     InvalidState,
 )
-from governance.services.policies import (
-    question_check,
-    question_delete,
-    question_save,
-)
+from governance.services.questions import question_check, question_delete, question_save
 from tests.config_helpers import events
 from tests.factories import (
     submit_request,
