@@ -50,7 +50,7 @@ test: venv
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # bandit: medium and high findings fail; a false positive is annotated where it is
-# (`# nosec BXXX: why`), so that a new real one stops CI.
+# (`# nosec BXXX  # why`), so that a new real one stops CI.
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/bandit -r governance portal -ll -q

@@ -136,15 +136,15 @@ def _people(reviewer: Reviewer, key: str, params: dict, catalog_id: int) -> str 
     if reviewer.type == ReviewerType.SINGLE_USER:
         params[key] = reviewer.user_id
         # Only %(key)s placeholders and table names go into the SQL; the values are in params.
-        return f"SELECT id AS user_id FROM {{user}} WHERE id = %({key})s"  # nosec B608: placeholders only
+        return f"SELECT id AS user_id FROM {{user}} WHERE id = %({key})s"  # nosec B608  # placeholders only
     if reviewer.type == ReviewerType.GROUP_MEMBERS:
         params.update({key: reviewer.group_id, f"{key}_role": GroupMembershipRole.MEMBER.value})
-        return (f"SELECT user_id FROM {{membership}} WHERE group_id = %({key})s "  # nosec B608: placeholders only
+        return (f"SELECT user_id FROM {{membership}} WHERE group_id = %({key})s "  # nosec B608  # placeholders only
                 f"AND role = %({key}_role)s")
     if reviewer.type == ReviewerType.PACKAGE_MANAGERS:
         params[key] = catalog_id
         roles = _in(f"{key}_role", PACKAGE_MANAGER_ROLES, params)
-        return (f"SELECT DISTINCT user_id FROM {{catalog_role}} "  # nosec B608: placeholders only
+        return (f"SELECT DISTINCT user_id FROM {{catalog_role}} "  # nosec B608  # placeholders only
                 f"WHERE catalog_id = %({key})s AND role IN {roles}")
     return None
 

@@ -55,7 +55,7 @@ def _lock_review(review_id: int, *, shared: bool) -> AccessReview | None:
     """The review, locked FOR SHARE (reviewers) or FOR UPDATE (its end)."""
     if shared and connection.vendor == "postgresql":
         table = AccessReview._meta.db_table
-        query = f'SELECT * FROM "{table}" WHERE "id" = %s FOR SHARE'  # nosec B608: model's table
+        query = f'SELECT * FROM "{table}" WHERE "id" = %s FOR SHARE'  # nosec B608  # model's table
         found = list(AccessReview.objects.raw(query, [review_id]))
         return found[0] if found else None
     return AccessReview.objects.select_for_update().filter(pk=review_id).first()
