@@ -66,7 +66,6 @@ def build(n: int, base_url: str, token: str, group_id: str) -> dict:
     now. Only the SCIM group exists in the server: nobody has an account there yet."""
     from django.db import connection, transaction
 
-    from governance.security import secrets as portal_secrets
     from governance.choices import AllowedTargetScope, ExpirationType, OriginSystem
     from governance.models import (
         AccessPackage,
@@ -78,6 +77,7 @@ def build(n: int, base_url: str, token: str, group_id: str) -> dict:
         TargetSystem,
         TenantSettings,
     )
+    from governance.security import secrets as portal_secrets
 
     truncate()
     with transaction.atomic():
