@@ -23,6 +23,7 @@ from governance.models import OutboxMessage, User
 from governance.notifications import render_email
 from governance.services.bulk import bulk_insert
 from governance.services.dispatch import outbox_after_commit
+from governance.services.retry import backoff
 
 logger = logging.getLogger(__name__)
 
@@ -57,9 +58,8 @@ def _channel(message: OutboxMessage) -> _Channel:
                            "starts.") from None
 
 
-def backoff(attempts: int) -> timedelta:
-    """1, 2, 4 … minutes, at most an hour."""
-    return timedelta(minutes=min(2 ** max(attempts - 1, 0), 60))
+# Mail servers are retried more gently than target systems: 1, 2, 4 … minutes.
+EMAIL_FIRST_RETRY = timedelta(minutes=1)
 
 
 def email(*, topic: str, recipient_id: int, to_address: str, payload: dict,
@@ -173,7 +173,7 @@ def _record(message: OutboxMessage, error: str | None, now: datetime, *,
         updates.update(state=OutboxState.FAILED)
     else:
         updates.update(state=OutboxState.WAITING_RETRY,
-                       next_attempt_at=now + backoff(message.attempts))
+                       next_attempt_at=now + backoff(message.attempts, first=EMAIL_FIRST_RETRY))
     # Compare-and-set: a sweeper may have re-claimed a row we held too long.
     recorded = OutboxMessage.objects.filter(pk=message.pk, state=OutboxState.IN_FLIGHT,
                                             claimed_at=message.claimed_at).update(**updates)

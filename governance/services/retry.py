@@ -1,11 +1,16 @@
-"""When to try a target system again: backoff, or longer when the system said so."""
+"""When to try again: one backoff curve for deliveries, accounts and emails, or longer when
+the target system said so."""
 
 from datetime import datetime, timedelta
 
+FIRST_RETRY = timedelta(seconds=30)
+LONGEST_WAIT = timedelta(hours=1)
 
-def backoff(attempts: int) -> timedelta:
-    """30 s, 1 min, 2 min … at most an hour."""
-    return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
+
+def backoff(attempts: int, *, first: timedelta = FIRST_RETRY) -> timedelta:
+    """`first` after the first attempt, then doubling (30 s, 1 min, 2 min …), at most an
+    hour."""
+    return min(first * 2 ** max(attempts - 1, 0), LONGEST_WAIT)
 
 
 def retry_at(now: datetime, attempts: int, retry_after: float | None) -> datetime:

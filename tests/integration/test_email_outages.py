@@ -18,8 +18,9 @@ from governance.services.approvals import (
     stages_time_out_due,
 )
 from governance.services.expiry import assignments_expire_due, assignments_warn_expiring
-from governance.services.outbox import backoff, outbox_send_due
+from governance.services.outbox import EMAIL_FIRST_RETRY, outbox_send_due
 from governance.services.requests import request_submit
+from governance.services.retry import backoff
 from tests.concurrency.race import raise_unexpected, run_together
 from tests.conftest import wait_for
 from tests.email_scenes import (
@@ -97,10 +98,10 @@ def test_an_smtp_outage_delays_the_emails_and_loses_none(celery_worker, smtp_ser
     for message in OutboxMessage.objects.all():
         assert message.attempts == 1
         assert "Connection refused" in message.last_error, message.last_error
-        assert start < message.next_attempt_at <= clock.now() + backoff(1)
+        assert start < message.next_attempt_at <= clock.now() + backoff(1, first=EMAIL_FIRST_RETRY)
         assert message.sent_at is None
 
-    second_try = clock.now() + backoff(1) + timedelta(seconds=5)
+    second_try = clock.now() + backoff(1, first=EMAIL_FIRST_RETRY) + timedelta(seconds=5)
     with time_machine.travel(second_try):
         tasks.sweep_outbox.delay()  # still down: the second attempt fails too
         wait_for(lambda: set(OutboxMessage.objects.values_list("state", "attempts"))
@@ -110,7 +111,8 @@ def test_an_smtp_outage_delays_the_emails_and_loses_none(celery_worker, smtp_ser
     smtp_server.start()
     with time_machine.travel(second_try + timedelta(minutes=1)):
         assert outbox_send_due() == 0  # up again, but nothing is due before its backoff
-    with time_machine.travel(second_try + backoff(2) + timedelta(minutes=1)):
+    third_try = second_try + backoff(2, first=EMAIL_FIRST_RETRY) + timedelta(minutes=1)
+    with time_machine.travel(third_try):
         tasks.sweep_outbox.delay()
         tasks.sweep_outbox.delay()
         settle()

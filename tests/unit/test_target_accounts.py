@@ -249,3 +249,11 @@ def test_a_refusal_is_not_retried(world, recording):
     account.refresh_from_db()
     assert (account.attempts, account.next_attempt_at) == (1, None)
     assert "credentials were refused" in account.last_error
+
+
+def test_one_backoff_curve_serves_target_systems_and_mail_servers():
+    from governance.services.outbox import EMAIL_FIRST_RETRY
+
+    assert [backoff(n).total_seconds() for n in (1, 2, 3, 9)] == [30, 60, 120, 3600]
+    assert [backoff(n, first=EMAIL_FIRST_RETRY).total_seconds() for n in (1, 2, 3, 8)] == [
+        60, 120, 240, 3600]
