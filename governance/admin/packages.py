@@ -29,10 +29,8 @@ from governance.services.packages import (
     package_role_add,
     package_role_remove,
     package_update,
-    resource_add,
-    resource_remove,
-    resource_update,
 )
+from governance.services.resources import resource_add, resource_remove, resource_update
 
 # Resources
 

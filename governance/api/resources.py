@@ -15,7 +15,7 @@ leaves a catalog through a resource request, as in Graph::
 (a resource to remove may also be named by its originId and originSystem in the catalog).
 
 The portal's own groups are ``AadGroup`` resources (origin id: the group's id); their
-Member and Owner roles are made by services.packages.resource_add. Resources of target
+Member and Owner roles are made by services.resources.resource_add. Resources of target
 systems are imported by Refresh in the admin, not through requests.
 
 Requests are not a table of ours: a request acts at once, and the audit event its service
@@ -34,7 +34,7 @@ from governance.selectors.visibility import (
     resource_requests_visible_to,
     resources_visible_to,
 )
-from governance.services.packages import resource_add, resource_remove
+from governance.services.resources import resource_add, resource_remove
 
 from .base import EM, GraphView, context_url, get_or_404, reference_id
 from .errors import GraphError

@@ -21,7 +21,7 @@ from governance.services.config_checks import (
 )
 from governance.services.errors import Duplicate, InvalidInput, InvalidState, NotAllowed, NotFound
 from governance.services.guards import locked_or_not_found
-from governance.services.packages import resources_remove_all
+from governance.services.resources import resources_remove_all
 
 NAME_MAX = max_length(Catalog, "display_name")
 

@@ -6,7 +6,7 @@ from django.test.utils import CaptureQueriesContext
 
 from governance.choices import CatalogRole, GroupMembershipRole
 from governance.models import AuditEvent, GroupMembership, Resource
-from governance.services.packages import resource_add
+from governance.services.resources import resource_add
 from tests.api.conftest import (
     EM,
     assert_graph_error,

@@ -6,8 +6,9 @@ from governance.choices import CatalogRole, DeliveryAction
 from governance.models import Assignment, CatalogRoleAssignment, RoleDelivery
 from governance.services.catalogs import catalog_role_grant, catalog_role_revoke
 from governance.services.errors import InvalidState
-from governance.services.packages import package_role_add, package_role_remove, resource_add
+from governance.services.packages import package_role_add, package_role_remove
 from governance.services.requests import request_submit
+from governance.services.resources import resource_add
 from tests.concurrency.race import raise_unexpected, run_together
 from tests.factories import GroupFactory, UserFactory, open_package
 

@@ -26,10 +26,10 @@ from governance.models import (
     Question,
 )
 from governance.services.catalogs import catalog_create
-from governance.services.packages import resource_add
 from governance.services.policies import policy_save
 from governance.services.policy_checks import StageSpec
 from governance.services.requests import request_submit
+from governance.services.resources import resource_add
 from tests.config_helpers import config_snapshot
 from tests.factories import GroupFactory, PackageFactory, group_role, submit_request
 from tests.pages.builder_forms import (

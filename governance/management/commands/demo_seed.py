@@ -45,10 +45,11 @@ from governance.models import (
 from governance.security.env import env
 from governance.services.catalogs import catalog_create, catalog_role_grant, catalog_role_revoke
 from governance.services.errors import Refused
-from governance.services.packages import package_create, package_role_add, resource_add
+from governance.services.packages import package_create, package_role_add
 from governance.services.policies import policy_save
 from governance.services.policy_checks import StageSpec
 from governance.services.questions import question_save
+from governance.services.resources import resource_add
 from governance.services.system_refresh import system_refresh
 from governance.services.systems import system_save
 

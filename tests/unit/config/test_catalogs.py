@@ -28,9 +28,7 @@ from governance.services.errors import (
     NotAllowed,
     NotFound,
 )
-from governance.services.packages import (
-    resource_add,
-)
+from governance.services.resources import resource_add
 from tests.config_helpers import events
 from tests.factories import (
     UserFactory,

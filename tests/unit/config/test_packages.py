@@ -32,12 +32,12 @@ from governance.services.packages import (
     package_role_add,
     package_role_remove,
     package_update,
-    resource_add,
 )
 from governance.services.policies import (
     policy_save,
 )
 from governance.services.requests import request_submit
+from governance.services.resources import resource_add
 from tests.config_helpers import events
 from tests.factories import (
     GroupFactory,

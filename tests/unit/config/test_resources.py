@@ -17,12 +17,8 @@ from governance.services.errors import (
     NotAllowed,
 )
 from governance.services.expiry import assignments_end
-from governance.services.packages import (
-    package_role_remove,
-    resource_add,
-    resource_remove,
-    resource_update,
-)
+from governance.services.packages import package_role_remove
+from governance.services.resources import resource_add, resource_remove, resource_update
 from tests.config_helpers import events
 from tests.factories import (
     GroupFactory,
