@@ -309,7 +309,8 @@ def main() -> int:
             problems += check("delivery", after, {
                 "delivered": n, "requests_delivered": n, "deliveries_done": n,
                 "system_accounts": n, "group_members": n, "members_are_accounts": True,
-                "scim_users": n, "emails_queued": n, "audit": 2 * n})
+                # Per delivery: assignment.rolesGranted, assignment.delivered, request.delivered.
+                "scim_users": n, "emails_queued": n, "audit": 3 * n})
             print(f"  audit rows by action: {after['audit_by_action']}")
 
             floor_group = floor_server.create_group("Floor group")
