@@ -39,12 +39,6 @@ def visible_package(user, package_id) -> AccessPackage:
     return get_or_404(catalog_packages_visible_to(user), package_id, "access package")
 
 
-def visible_incompatible_ids(package: AccessPackage, user) -> list[int]:
-    """The incompatible packages `user` may see (the service keeps the others)."""
-    return list(package.incompatible_access_packages.restrict(user, Capability.READ)
-                .values_list("pk", flat=True))
-
-
 # Resource role scopes
 
 ROLE_SCOPE_PROPERTIES = ("role", "scope", "id", "createdDateTime")

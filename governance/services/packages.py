@@ -196,6 +196,25 @@ def _package_locked_for_change(actor: User, package_id: int) -> AccessPackage:
     return package
 
 
+def _link_add(actor: User, package: AccessPackage, links, item, *, action: str,
+              key: str) -> bool:
+    """Add `item` to one of the package's incompatibility `links`, audited; False when it is
+    there already."""
+    if links.filter(pk=item.pk).exists():
+        return False
+    links.add(item)
+    audit_record(actor=actor, action=action, obj=package,
+                 after={key: item.pk, "displayName": item.display_name})
+    return True
+
+
+def _link_remove(actor: User, package: AccessPackage, links, item, *, action: str,
+                 key: str) -> None:
+    links.remove(item)
+    audit_record(actor=actor, action=action, obj=package,
+                 before={key: item.pk, "displayName": item.display_name})
+
+
 def package_incompatible_add(*, actor: User, package_id: int, other_package_id: int) -> bool:
     """Mark another package incompatible: someone who holds it cannot request or be assigned
     this one. One already marked changes nothing (the $ref endpoint has always answered a
@@ -216,12 +235,8 @@ def package_incompatible_add(*, actor: User, package_id: int, other_package_id: 
             raise InvalidInput("This access package does not exist, or is in a catalog you "
                                "have no role in.", field="incompatible_access_packages",
                                code="packageNotFound")
-        if package.incompatible_access_packages.filter(pk=other.pk).exists():
-            return False
-        package.incompatible_access_packages.add(other)
-        audit_record(actor=actor, action="accessPackage.incompatiblePackageAdded", obj=package,
-                     after={"accessPackage": other.pk, "displayName": other.display_name})
-    return True
+        return _link_add(actor, package, package.incompatible_access_packages, other,
+                         action="accessPackage.incompatiblePackageAdded", key="accessPackage")
 
 
 def package_incompatible_remove(*, actor: User, package_id: int,
@@ -235,10 +250,8 @@ def package_incompatible_remove(*, actor: User, package_id: int,
         if other is None:
             raise NotFound(f"“{package}” is not marked incompatible with this access package.",
                            code="packageNotIncompatible")
-        package.incompatible_access_packages.remove(other)
-        audit_record(actor=actor, action="accessPackage.incompatiblePackageRemoved",
-                     obj=package,
-                     before={"accessPackage": other.pk, "displayName": other.display_name})
+        _link_remove(actor, package, package.incompatible_access_packages, other,
+                     action="accessPackage.incompatiblePackageRemoved", key="accessPackage")
 
 
 def package_incompatible_group_add(*, actor: User, package_id: int, group_id: int) -> bool:
@@ -253,12 +266,8 @@ def package_incompatible_group_add(*, actor: User, package_id: int, group_id: in
         if group is None:
             raise InvalidInput("This group does not exist.", field="incompatible_groups",
                                code="groupNotFound")
-        if package.incompatible_groups.filter(pk=group.pk).exists():
-            return False
-        package.incompatible_groups.add(group)
-        audit_record(actor=actor, action="accessPackage.incompatibleGroupAdded", obj=package,
-                     after={"group": group.pk, "displayName": group.display_name})
-    return True
+        return _link_add(actor, package, package.incompatible_groups, group,
+                         action="accessPackage.incompatibleGroupAdded", key="group")
 
 
 def package_incompatible_group_remove(*, actor: User, package_id: int, group_id: int) -> None:
@@ -269,9 +278,8 @@ def package_incompatible_group_remove(*, actor: User, package_id: int, group_id:
         if group is None:
             raise NotFound(f"“{package}” is not marked incompatible with this group.",
                            code="groupNotIncompatible")
-        package.incompatible_groups.remove(group)
-        audit_record(actor=actor, action="accessPackage.incompatibleGroupRemoved", obj=package,
-                     before={"group": group.pk, "displayName": group.display_name})
+        _link_remove(actor, package, package.incompatible_groups, group,
+                     action="accessPackage.incompatibleGroupRemoved", key="group")
 
 
 def package_delete(*, actor: User, package_id: int) -> None:
