@@ -1,10 +1,11 @@
 """Assignment policies in the admin: who can request, up to three approval stages, expiry,
 review settings, and the questions requestors answer.
 
-The form is one call of governance.services.policies.policy_save: the stages are flat fields
-("stage2_deadline_days"), which the service's refusals name, so each reason shows beside its
-field and nothing is saved. Questions are an inline whose forms are checked by
-question_check and saved by question_save / question_delete after the policy.
+The form is a mapper onto a PolicySpec and one call of governance.services.policies.policy_save:
+the stages are flat fields ("stage2_deadline_days" for the spec's "stages[1].deadline_days"), so
+each of the service's reasons shows beside its field and nothing is saved. Questions are an
+inline whose forms are checked by question_check and saved by question_save / question_delete
+after the policy.
 """
 
 from datetime import timedelta
@@ -36,7 +37,8 @@ from governance.models import (
 )
 from governance.selectors.permissions import Capability
 from governance.services.policies import policy_delete, policy_save
-from governance.services.policy_checks import MAX_STAGES, StageSpec
+from governance.services.policy_checks import MAX_STAGES
+from governance.services.policy_spec import STAGE_FIELD, PolicySpec, StageSpec
 
 STAGES = range(1, MAX_STAGES + 1)
 MANAGER = SubjectSetType.REQUESTOR_MANAGER
@@ -176,7 +178,9 @@ class PolicyFormBase(ServiceModelForm):
             self.initial.setdefault(prefix + name, value)
 
     def add_refusal(self, refusal) -> None:
-        field = getattr(refusal, "field", None)
+        field = getattr(refusal, "field", None) or ""
+        if stage := STAGE_FIELD.fullmatch(field):
+            field = f"stage{int(stage['index']) + 1}_{stage['name']}"
         field = self.FIELD_FOR.get(field, field)
         self.add_error(field if field in self.fields else None, refusal.message)
 
@@ -217,14 +221,7 @@ class PolicyFormBase(ServiceModelForm):
     def service_save(self, actor):
         data = self.cleaned_data
         package = data.get("access_package")
-        flags = {name: data.get(name, False) for name in (
-            "enable_self_add", "enable_self_update", "enable_self_remove",
-            "enable_on_behalf_of_direct_reports", "allow_custom_schedule",
-            "is_requestor_justification_required", "is_approval_required_for_add",
-            "is_approval_required_for_update", "send_assignment_emails")}
-        return policy_save(
-            actor=actor, policy_id=self.instance.pk,
-            access_package_id=package.pk if package else self.instance.access_package_id,
+        spec = PolicySpec(
             display_name=data.get("display_name", ""), description=data.get("description", ""),
             allowed_target_scope=data.get("allowed_target_scope", ""),
             specific_users=list(data.get("specific_users") or ()),
@@ -234,8 +231,12 @@ class PolicyFormBase(ServiceModelForm):
             expiration_type=data.get("expiration_type", ""),
             expiration_end_at=data.get("expiration_end_at"),
             expiration_duration=self.expiration_duration(),
-            review_settings=self.review_settings_graph(),
-            stages=self.stage_specs(), **flags)
+            review_settings=self.review_settings_graph(), stages=self.stage_specs(),
+            **{name: data.get(name, False) for name in PolicySpec.FLAGS})
+        return policy_save(
+            actor=actor, policy_id=self.instance.pk,
+            access_package_id=package.pk if package else self.instance.access_package_id,
+            spec=spec)
 
 
 PolicyForm = type("PolicyForm", (reviews.ReviewSettingsFormMixin, PolicyFormBase),

@@ -25,7 +25,6 @@ from .approval_json import (
 from .assignments import current_person, current_user_path
 from .base import GraphView, get_or_404
 from .graph_json import Body, InvalidBody, camel_keys
-from .request_body import body_names
 
 STAGE_PROPERTIES = ("reviewResult", "justification")
 
@@ -76,9 +75,8 @@ class StageDetail(GraphView):
         if not body.has("reviewResult"):
             raise InvalidBody("reviewResult: required; Approve or Deny.")
         decision = body.enum("reviewResult", ("Approve", "Deny"))
-        with body_names():
-            stage_decide(stage_id=stage.pk, approver=request.user, decision=decision,
-                         justification=body.text("justification"))
+        stage_decide(stage_id=stage.pk, approver=request.user, decision=decision,
+                     justification=body.text("justification"))
         return self.no_content()
 
 

@@ -24,6 +24,8 @@ from rest_framework.response import Response
 
 from governance.services import errors as refusals
 
+from .graph_paths import refusal_message
+
 
 class GraphError(Exception):
     """A refusal the API answers directly: HTTP status, Graph code, message for people."""
@@ -95,16 +97,6 @@ def _validation_message(detail, path: str = "") -> str:
     return f"{path}: {text}" if path else text
 
 
-def _refusal_message(exc: refusals.Refused) -> str:
-    """The refusal in the services' words, after the property it concerns (in camelCase:
-    the services name fields as the forms do)."""
-    field = getattr(exc, "field", None)
-    if not field:
-        return exc.message
-    head, *rest = field.split("_")
-    return f"{head}{''.join(part.capitalize() for part in rest)}: {exc.message}"
-
-
 def graph_exception_handler(exc, context):
     """DRF's EXCEPTION_HANDLER: a Graph error body, or None for a 500."""
     request = context.get("request") if context else None
@@ -117,7 +109,7 @@ def graph_exception_handler(exc, context):
         return error_response(exc.status, exc.code, exc.message, request=request)
     if isinstance(exc, refusals.Refused):
         status = next((s for cls, s in _REFUSAL_STATUS if isinstance(exc, cls)), exc.http_status)
-        return error_response(status, exc.code, _refusal_message(exc), request=request)
+        return error_response(status, exc.code, refusal_message(exc), request=request)
     if isinstance(exc, drf.ValidationError):
         return error_response(400, "BadRequest", _validation_message(exc.detail), request=request)
     if isinstance(exc, drf.APIException):

@@ -12,21 +12,11 @@ import isodate
 from django.utils import timezone
 
 from .errors import GraphError
+from .graph_paths import camel
 
 
 class InvalidBody(GraphError):
     code = "BadRequest"
-
-
-def camel(name: str) -> str:
-    """``is_externally_visible`` → ``isExternallyVisible``."""
-    head, *rest = name.split("_")
-    return head + "".join(part[:1].upper() + part[1:] for part in rest)
-
-
-def snake(name: str) -> str:
-    """``isExternallyVisible`` → ``is_externally_visible``."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 def camel_keys(value):

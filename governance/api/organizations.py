@@ -6,19 +6,17 @@ changes them (connected organization administrators and global administrators). 
 read as directoryObjects and added and removed by reference ($ref), as Graph does.
 """
 
-from contextlib import contextmanager
-
 from django.urls import path
 
 from governance.choices import ConnectedOrganizationState
 from governance.models import ConnectedOrganization, User
 from governance.selectors.visibility import may_read_organizations, organizations_visible_to
-from governance.services.errors import Refused
 from governance.services.organizations import (
     organization_delete,
     organization_save,
     organization_sponsor_add,
     organization_sponsor_remove,
+    organization_update,
 )
 
 from .base import API_ROOT, EM, GraphType, GraphView, get_or_404, object_id
@@ -44,17 +42,6 @@ def _organizations(user):
 
 def _organization(user, organization_id) -> ConnectedOrganization:
     return get_or_404(_organizations(user), organization_id, "connected organization")
-
-
-@contextmanager
-def _domains_named_as_graph():
-    """The service names email domains `domains`; the body's property is identitySources."""
-    try:
-        yield
-    except Refused as refusal:
-        if getattr(refusal, "field", None) == "domains":
-            refusal.field = "identitySources"
-        raise
 
 
 def _save_arguments(body: Body, current: ConnectedOrganization | None = None) -> dict:
@@ -84,9 +71,8 @@ class OrganizationList(GraphView):
     def post(self, request):
         _organizations(request.user)
         body = Body(self.body(), ORGANIZATION_PROPERTIES, "connectedOrganization")
-        with _domains_named_as_graph():
-            organization = organization_save(actor=request.user, organization_id=None,
-                                             **_save_arguments(body))
+        organization = organization_save(actor=request.user, organization_id=None,
+                                         **_save_arguments(body))
         organization = self.reload(ConnectedOrganization.objects, organization, ORGANIZATION)
         return self.entity(organization, ORGANIZATION, ORGANIZATIONS, status=201)
 
@@ -102,9 +88,8 @@ class OrganizationDetail(GraphView):
     def patch(self, request, organization_id):
         organization = _organization(request.user, organization_id)
         body = Body(self.body(), ORGANIZATION_PROPERTIES, "connectedOrganization")
-        with _domains_named_as_graph():
-            organization_save(actor=request.user, organization_id=organization.pk,
-                              **_save_arguments(body, organization))
+        organization_update(actor=request.user, organization_id=organization.pk,
+                            change=lambda current: _save_arguments(body, current))
         return self.no_content()
 
     def delete(self, request, organization_id):

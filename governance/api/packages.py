@@ -9,7 +9,6 @@ and its separation of duties are in package_links.
 
 from django.urls import path, re_path
 
-from governance.models import AccessPackage
 from governance.selectors.packages import packages_visible_to
 from governance.selectors.visibility import (
     catalog_packages_visible_to,
@@ -31,14 +30,13 @@ PACKAGE_PROPERTIES = ("displayName", "description", "isHidden", "catalog", "id",
                       "createdDateTime", "modifiedDateTime")
 
 
-def _package_fields(body: Body, current: AccessPackage) -> dict:
-    """package_update's arguments: what the body names, the current values otherwise. The
-    links are left out: the service keeps them as they are under its lock, where a list read
-    here could undo a $ref change made in between."""
+def _package_changes(body: Body) -> dict:
+    """package_update's arguments for what the body names; the service keeps the rest as it
+    is under its lock, where values read here could undo a change made in between."""
     return {
-        "display_name": body.text("displayName", current.display_name),
-        "description": body.text("description", current.description),
-        "is_hidden": body.boolean("isHidden", current.is_hidden),
+        "display_name": body.text("displayName") if body.has("displayName") else None,
+        "description": body.text("description") if body.has("description") else None,
+        "is_hidden": body.boolean("isHidden", False) if body.has("isHidden") else None,
     }
 
 
@@ -77,7 +75,7 @@ class PackageDetail(GraphView):
                                                 "catalog") != package.catalog_id:
             raise GraphError("catalog: a package stays in its catalog.")
         package_update(actor=request.user, package_id=package.pk,
-                       **_package_fields(body, package))
+                       **_package_changes(body))
         return self.no_content()
 
     def delete(self, request, package_id):

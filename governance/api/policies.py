@@ -4,8 +4,9 @@
 Callers see the policies of the packages they may read. POST creates a policy (its
 ``accessPackage: {"id"}`` names the package), PUT replaces one (what the body leaves out takes
 Graph's defaults), PATCH changes what the body names. A policy and its questions are written
-in one transaction (policy_save, then question_save / question_delete), so a refused question
-leaves no policy behind.
+in one transaction (policy_save or policy_update, then question_save / question_delete), so a
+refused question leaves no policy behind. A PATCH reads its body over the policy as it is under
+the policy's lock (policy_update), so two PATCHes of different parts both hold.
 """
 
 from django.db import transaction
@@ -14,13 +15,14 @@ from django.urls import path
 from governance.models import AssignmentPolicy
 from governance.selectors.visibility import catalog_packages_visible_to, policies_visible_to
 from governance.services.errors import InvalidInput
-from governance.services.policies import policy_delete, policy_save
+from governance.services.policies import policy_delete, policy_save, policy_update
 from governance.services.questions import question_delete, question_save
 
 from .base import EM, GraphView, get_or_404, reference_id
 from .errors import GraphError
+from .graph_paths import under
 from .package_json import POLICY
-from .policy_body import POLICY_PROPERTIES, PolicyBody, current_arguments, graph_defaults, renamed
+from .policy_body import POLICY_PROPERTIES, PolicyBody, graph_defaults
 
 POLICIES = f"{EM}/assignmentPolicies"
 
@@ -46,17 +48,20 @@ def _write_questions(actor, policy: AssignmentPolicy, questions) -> None:
             question_save(actor=actor, policy_id=policy.pk, question_id=spec.question_id,
                           **spec.fields)
         except InvalidInput as refusal:
-            raise renamed(refusal, spec.path) from None
+            raise under(refusal, spec.path) from None
 
 
-def _save(actor, reading: PolicyBody, *, policy_id=None, access_package_id=None):
-    """policy_save and the questions, all or nothing."""
+def _save(actor, reading: PolicyBody, *, policy_id=None, access_package_id=None,
+          over_current=False):
+    """The policy (over Graph's defaults, or `over_current`ly) and its questions, all or
+    nothing."""
     with transaction.atomic():
-        try:
+        if over_current:
+            policy = policy_update(actor=actor, policy_id=policy_id, change=reading.over)
+        else:
             policy = policy_save(actor=actor, policy_id=policy_id,
-                                 access_package_id=access_package_id, **reading.arguments)
-        except InvalidInput as refusal:
-            raise renamed(refusal) from None
+                                 access_package_id=access_package_id,
+                                 spec=reading.over(graph_defaults()))
         if reading.questions is not None:
             _write_questions(actor, policy, reading.questions)
     return policy
@@ -77,7 +82,7 @@ class PolicyList(GraphView):
         return self.collection(policies_visible_to(request.user), POLICY, POLICIES)
 
     def post(self, request):
-        reading = PolicyBody(self.body(), graph_defaults())
+        reading = PolicyBody(self.body())
         package_id = reference_id(reading.body.data.get("accessPackage"), "accessPackage",
                                   "access package")
         package = get_or_404(catalog_packages_visible_to(request.user), package_id,
@@ -97,7 +102,7 @@ class PolicyDetail(GraphView):
 
     def put(self, request, policy_id):
         policy = _policy(request.user, policy_id)
-        reading = PolicyBody(self.body(), graph_defaults())
+        reading = PolicyBody(self.body())
         _same_package(reading, policy)
         if reading.questions is None:
             reading.questions = []
@@ -107,9 +112,9 @@ class PolicyDetail(GraphView):
 
     def patch(self, request, policy_id):
         policy = _policy(request.user, policy_id)
-        reading = PolicyBody(self.body(), current_arguments(policy))
+        reading = PolicyBody(self.body())
         _same_package(reading, policy)
-        _save(request.user, reading, policy_id=policy.pk)
+        _save(request.user, reading, policy_id=policy.pk, over_current=True)
         return self.no_content()
 
     def delete(self, request, policy_id):

@@ -1,14 +1,15 @@
-"""A Graph accessPackageAssignmentPolicy body → the arguments of services.policies.policy_save
-and the questions to write with question_save / question_delete.
+"""A Graph accessPackageAssignmentPolicy body → the PolicySpec of services.policies and the
+questions to write with question_save / question_delete.
 
-``PolicyBody(data, base)`` reads the body over ``base`` (policy_save's arguments: the current
-policy's for PATCH, Graph's defaults for POST and PUT); every refusal names the property path,
-e.g. "requestApprovalSettings.stages[0].durationBeforeAutomaticDenial: …".
+``PolicyBody(data).over(base)`` reads the body over ``base`` (the current policy's spec for
+PATCH, Graph's defaults for POST and PUT); every refusal names the property path, e.g.
+"requestApprovalSettings.stages[0].durationBeforeAutomaticDenial: …".
 """
 
+from dataclasses import replace
+
 from governance.choices import ExpirationType
-from governance.models import AssignmentPolicy
-from governance.services.policy_checks import StageSpec
+from governance.services.policy_spec import PolicySpec
 
 from .graph_json import Body, parse_duration, parse_enum, parse_instant
 from .policy_json import SCOPES
@@ -18,17 +19,14 @@ from .policy_parts import (
     array,
     bad,
     flag,
-    graph_path,
     object_body,
     question_spec,
-    renamed,
     review_shape,
     stage_spec,
     subject_set,
 )
 
-__all__ = ["POLICY_PROPERTIES", "PolicyBody", "current_arguments", "graph_defaults",
-           "graph_path", "renamed", "stage_spec", "subject_set"]
+__all__ = ["POLICY_PROPERTIES", "PolicyBody", "graph_defaults", "stage_spec", "subject_set"]
 
 POLICY_PROPERTIES = (
     "id", "displayName", "description", "allowedTargetScope", "specificAllowedTargets",
@@ -45,52 +43,35 @@ APPROVAL = ("isApprovalRequiredForAdd", "isApprovalRequiredForUpdate",
             "isRequestorJustificationRequired", "stages")
 
 
-def graph_defaults() -> dict:
-    """policy_save's arguments for a policy whose body names nothing (Graph's defaults)."""
-    return {"display_name": "", "description": "", "allowed_target_scope": "notSpecified",
-            "specific_users": [], "specific_groups": [],
-            "specific_connected_organizations": [], "enable_self_add": False,
-            "enable_self_update": False, "enable_self_remove": False,
-            "allow_custom_schedule": False, "enable_on_behalf_of_direct_reports": False,
-            "is_approval_required_for_add": False, "is_approval_required_for_update": False,
-            "is_requestor_justification_required": False,
-            "expiration_type": ExpirationType.NO_EXPIRATION, "expiration_end_at": None,
-            "expiration_duration": None, "review_settings": None,
-            "send_assignment_emails": True, "stages": []}
+def graph_defaults() -> PolicySpec:
+    """The spec of a policy whose body names nothing (Graph's defaults)."""
+    return PolicySpec(
+        allowed_target_scope="notSpecified", enable_self_add=False, enable_self_update=False,
+        enable_self_remove=False, is_approval_required_for_add=False,
+        expiration_type=ExpirationType.NO_EXPIRATION, expiration_duration=None)
 
-
-def current_arguments(policy: AssignmentPolicy) -> dict:
-    """policy_save's arguments that keep `policy` as it is (the base of a PATCH)."""
-    names = ("display_name", "description", "allowed_target_scope", "enable_self_add",
-             "enable_self_update", "enable_self_remove", "allow_custom_schedule",
-             "enable_on_behalf_of_direct_reports", "is_approval_required_for_add",
-             "is_approval_required_for_update", "is_requestor_justification_required",
-             "expiration_type", "expiration_end_at", "expiration_duration", "review_settings",
-             "send_assignment_emails")
-    arguments = {name: getattr(policy, name) for name in names}
-    arguments.update(
-        specific_users=list(policy.specific_users.all()),
-        specific_groups=list(policy.specific_groups.all()),
-        specific_connected_organizations=list(policy.specific_connected_organizations.all()),
-        stages=[StageSpec.of(stage) for stage in policy.stages.order_by("order")])
-    return arguments
 
 class PolicyBody:
-    """The body read over `base`; `arguments` are policy_save's, `questions` None when the
-    body does not name them (they stay as they are)."""
+    """The body, read in two steps: its own properties now, and `over(base)` the spec it
+    makes of `base` (for a PATCH the policy's current spec, read under its lock). `questions`
+    is None when the body does not name them (they stay as they are)."""
 
-    def __init__(self, data: dict, base: dict):
+    def __init__(self, data: dict):
         self.body = Body(data, POLICY_PROPERTIES, "accessPackageAssignmentPolicy")
-        self.arguments = dict(base)
         self.questions: list[QuestionSpec] | None = None
+        self.spec: PolicySpec | None = None
+
+    def over(self, base: PolicySpec) -> PolicySpec:
+        self.spec = replace(base)
         self._read()
+        return self.spec
 
     def _read(self) -> None:
-        body, args = self.body, self.arguments
-        args["display_name"] = body.text("displayName", args["display_name"])
-        args["description"] = body.text("description", args["description"])
-        args["allowed_target_scope"] = body.enum("allowedTargetScope", SCOPES,
-                                                 args["allowed_target_scope"])
+        body, spec = self.body, self.spec
+        spec.display_name = body.text("displayName", spec.display_name)
+        spec.description = body.text("description", spec.description)
+        spec.allowed_target_scope = body.enum("allowedTargetScope", SCOPES,
+                                              spec.allowed_target_scope)
         if body.has("specificAllowedTargets"):
             self._targets(body.data["specificAllowedTargets"])
         if body.data.get("automaticRequestSettings") is not None:
@@ -111,13 +92,13 @@ class PolicyBody:
                 raise bad("reviewSettings", "expected a JSON object or null.")
             if review is not None:
                 review_shape(review)
-            args["review_settings"] = review
+            spec.review_settings = review
         if body.data.get("notificationSettings") is not None:
             notes = object_body(body.data["notificationSettings"], "notificationSettings",
-                            ("isAssignmentNotificationDisabled",))
-            args["send_assignment_emails"] = not flag(
+                                ("isAssignmentNotificationDisabled",))
+            spec.send_assignment_emails = not flag(
                 notes, "isAssignmentNotificationDisabled", "notificationSettings",
-                not args["send_assignment_emails"])
+                not spec.send_assignment_emails)
         if body.has("questions"):
             self.questions = [question_spec(item, f"questions[{index}]") for index, item
                               in enumerate(array(body.data["questions"], "questions"))]
@@ -133,28 +114,28 @@ class PolicyBody:
                 raise bad(path, f"{GRAPH}{kind} cannot be a target of a policy; name users, "
                           "groups or connected organizations.")
             bucket.append(found)
-        self.arguments.update(specific_users=users, specific_groups=groups,
-                              specific_connected_organizations=organizations)
+        self.spec.specific_users, self.spec.specific_groups = users, groups
+        self.spec.specific_connected_organizations = organizations
 
     def _expiration(self, value) -> None:
-        body, args = object_body(value, "expiration", EXPIRATION), self.arguments
-        kind = parse_enum(body.data.get("type", args["expiration_type"]), "expiration.type",
+        body, spec = object_body(value, "expiration", EXPIRATION), self.spec
+        kind = parse_enum(body.data.get("type", spec.expiration_type), "expiration.type",
                           ExpirationType.values)
-        args["expiration_type"] = kind
+        spec.expiration_type = kind
         if kind == ExpirationType.AFTER_DATETIME:
-            args["expiration_end_at"] = parse_instant(body.data.get("endDateTime"),
+            spec.expiration_end_at = parse_instant(body.data.get("endDateTime"),
                                                       "expiration.endDateTime")
         if kind == ExpirationType.AFTER_DURATION:
-            args["expiration_duration"] = parse_duration(body.data.get("duration"),
+            spec.expiration_duration = parse_duration(body.data.get("duration"),
                                                          "expiration.duration")
-            if args["expiration_duration"] is None:
+            if spec.expiration_duration is None:
                 raise bad("expiration.duration", "give how long access lasts, e.g. P30D.")
         elif body.data.get("duration"):
             parse_duration(body.data["duration"], "expiration.duration")  # checked, not kept
 
     def _requestor(self, value) -> None:
-        body, args, path = object_body(value, "requestorSettings", REQUESTOR), self.arguments, \
-            "requestorSettings"
+        path = "requestorSettings"
+        body, spec = object_body(value, path, REQUESTOR), self.spec
         for name, key in (("enableTargetsToSelfAddAccess", "enable_self_add"),
                           ("enableTargetsToSelfUpdateAccess", "enable_self_update"),
                           ("enableTargetsToSelfRemoveAccess", "enable_self_remove"),
@@ -163,7 +144,7 @@ class PolicyBody:
                            "enable_on_behalf_of_direct_reports"),
                           ("isRequestorJustificationRequired",
                            "is_requestor_justification_required")):
-            args[key] = flag(body, name, path, args[key])
+            setattr(spec, key, flag(body, name, path, getattr(spec, key)))
         for name in ("enableOnBehalfRequestorsToUpdateAccess",
                      "enableOnBehalfRequestorsToRemoveAccess"):
             if flag(body, name, path, False):
@@ -178,12 +159,12 @@ class PolicyBody:
 
     def _approval(self, value) -> None:
         path = "requestApprovalSettings"
-        body, args = object_body(value, path, APPROVAL), self.arguments
+        body, spec = object_body(value, path, APPROVAL), self.spec
         for name, key in (("isApprovalRequiredForAdd", "is_approval_required_for_add"),
                           ("isApprovalRequiredForUpdate", "is_approval_required_for_update"),
                           ("isRequestorJustificationRequired",
                            "is_requestor_justification_required")):
-            args[key] = flag(body, name, path, args[key])
+            setattr(spec, key, flag(body, name, path, getattr(spec, key)))
         if body.has("stages"):
-            args["stages"] = [stage_spec(item, f"{path}.stages[{index}]") for index, item
+            spec.stages = [stage_spec(item, f"{path}.stages[{index}]") for index, item
                               in enumerate(array(body.data["stages"], f"{path}.stages"))]

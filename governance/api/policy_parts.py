@@ -1,15 +1,14 @@
 """The parts of a Graph accessPackageAssignmentPolicy body: subject sets, approval stages and
-questions, each read with refusals naming its property path; and the Graph paths of the
-fields that services.policies names in its refusals (policy_body reads the whole body)."""
+questions, each read with refusals naming its property path (policy_body reads the whole
+body)."""
 
-import re
 from dataclasses import dataclass
 from datetime import timedelta
 
 from governance.choices import QuestionKind, SubjectSetType
 from governance.models import ConnectedOrganization, Group, User
-from governance.services.errors import InvalidInput
-from governance.services.policy_checks import DYNAMIC_APPROVERS, StageSpec
+from governance.services.policy_checks import DYNAMIC_APPROVERS
+from governance.services.policy_spec import StageSpec
 
 from .graph_json import Body, InvalidBody, parse_duration
 from .shapes import GRAPH
@@ -255,42 +254,3 @@ def question_spec(value, path: str) -> QuestionSpec:
               "localizations": _localizations(body.data.get("localizations"),
                                               f"{path}.localizations")}
     return QuestionSpec(question_id, fields, path)
-
-
-_STAGE_FIELD = re.compile(r"stage(?P<n>\d)_(?P<name>\w+)")
-_STAGE_NAMES = {"deadline_days": "durationBeforeAutomaticDenial",
-                "approvers": "primaryApprovers", "dynamic_approver": "primaryApprovers",
-                "fallback_approvers": "fallbackPrimaryApprovers",
-                "escalation_approvers": "escalationApprovers",
-                "escalate_after_days": "durationBeforeEscalation"}
-_FIELDS = {"display_name": "displayName", "description": "description",
-           "allowed_target_scope": "allowedTargetScope",
-           "specific_users": "specificAllowedTargets",
-           "specific_groups": "specificAllowedTargets",
-           "specific_connected_organizations": "specificAllowedTargets",
-           "is_approval_required_for_add": "requestApprovalSettings.isApprovalRequiredForAdd",
-           "expiration_type": "expiration.type", "expiration_duration": "expiration.duration",
-           "expiration_end_at": "expiration.endDateTime", "review_settings": "reviewSettings",
-           "access_package": "accessPackage"}
-_QUESTION_FIELDS = {"text": "text", "kind": "@odata.type", "sequence": "sequence",
-                    "choices": "choices", "regex_pattern": "regexPattern",
-                    "localizations": "localizations"}
-
-
-def graph_path(field: str | None, question_path: str | None = None) -> str | None:
-    """The Graph property path of a field policy_save or question_save named."""
-    if not field:
-        return question_path
-    if question_path is not None:
-        return f"{question_path}.{_QUESTION_FIELDS.get(field, field)}"
-    stage = _STAGE_FIELD.fullmatch(field)
-    if stage:
-        name = _STAGE_NAMES.get(stage["name"], stage["name"])
-        return f"requestApprovalSettings.stages[{int(stage['n']) - 1}].{name}"
-    return _FIELDS.get(field, field)
-
-
-def renamed(refusal: InvalidInput, question_path: str | None = None) -> InvalidInput:
-    """The service's refusal, naming the Graph property instead of the form's field."""
-    refusal.field = graph_path(getattr(refusal, "field", None), question_path)
-    return refusal

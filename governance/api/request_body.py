@@ -22,7 +22,7 @@ from governance import clock
 from governance.choices import UserType
 from governance.models import AssignmentRequest, User
 from governance.selectors.requests import assignments_active_for
-from governance.services.errors import InvalidInput, NotFound
+from governance.services.errors import NotFound
 from governance.services.requests import (
     request_admin_add,
     request_extend,
@@ -53,28 +53,18 @@ SUPPORTED_TYPES = ("userAdd", "userUpdate", "userRemove", "adminAdd", "adminRemo
 TYPE_NAMES = {name.lower(): name for name in SUPPORTED_TYPES} | {"userextend": "userUpdate"}
 PERSON_TYPES = ("userAdd", "userUpdate", "userRemove")
 
-# The services' field names and codes, as the body names them.
-_FIELDS = {"start_at": "schedule.startDateTime", "end_at": "schedule.expiration.endDateTime",
-           "policy": "assignment.assignmentPolicyId", "justification": "justification"}
+# The services' "not found" codes that concern a property of the body: a 400 naming it.
 _NOT_FOUND = {"packageNotFound": "assignment.accessPackageId",
               "policyNotFound": "assignment.assignmentPolicyId",
               "assignmentNotFound": "assignment.id", "userDeleted": "assignment.targetId"}
 
 
 @contextmanager
-def body_names():
-    """Re-word the services' refusals about a property with the body's name for it."""
+def missing_as_bad_body():
+    """A thing the body names that does not exist is the body's fault: a 400 naming the
+    property (the error handler names the properties of other refusals, graph_paths)."""
     try:
         yield
-    except InvalidInput as refusal:
-        field = refusal.field or ""
-        if field.startswith("question_"):
-            raise InvalidBody(f"answers (question {field.removeprefix('question_')}): "
-                              f"{refusal.message}", code=refusal.code) from None
-        if field in _FIELDS:
-            raise InvalidBody(f"{_FIELDS[field]}: {refusal.message}",
-                              code=refusal.code) from None
-        raise
     except NotFound as refusal:
         if refusal.code in _NOT_FOUND:
             raise InvalidBody(f"{_NOT_FOUND[refusal.code]}: {refusal.message}",
@@ -263,7 +253,7 @@ def request_from_body(caller: User, data: dict, *, visible_assignments) -> Assig
             raise InvalidBody(f"assignment.targetId: a {asked.request_type} request is for "
                               "yourself; an assignment manager uses adminAdd for others.")
 
-    with body_names():
+    with missing_as_bad_body():
         match asked.request_type:
             case "userAdd":
                 for_caller_only()

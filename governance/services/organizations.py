@@ -3,7 +3,7 @@ their administration (domains, state, sponsors, deletion) by connected organizat
 administrators and global administrators."""
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -148,23 +148,40 @@ def organization_save(*, actor: User | None, organization_id: int | None, displa
     `domains` replaces the organization's domain identity sources; other identity sources
     (tenant ids) stay. Users already linked to the organization stay linked.
     """
+    return _save(actor, organization_id, lambda organization: {
+        "display_name": display_name, "description": description, "domains": domains,
+        "state": state})
+
+
+def organization_update(*, actor: User | None, organization_id: int,
+                        change: Callable[[ConnectedOrganization], dict]) -> ConnectedOrganization:
+    """Change the organization to what `change` makes of it, read under its lock: the
+    arguments of organization_save but the ids (the API's PATCH reads its body so, and two
+    PATCHes of different parts both hold)."""
+    return _save(actor, organization_id, change)
+
+
+def _save(actor: User | None, organization_id: int | None,
+          change: Callable[[ConnectedOrganization], dict]) -> ConnectedOrganization:
     _require_manager(actor)
-    display_name = " ".join((display_name or "").split())
-    if not display_name:
-        raise InvalidInput("The organization needs a name.", field="display_name")
-    if len(display_name) > _NAME_MAX_LENGTH:
-        raise InvalidInput(f"The name can have at most {_NAME_MAX_LENGTH} characters.",
-                           field="display_name")
-    if state not in ConnectedOrganizationState.values:
-        raise InvalidInput("The state must be configured or proposed.", field="state")
-    description = (description or "").strip()
     with transaction.atomic():
         if organization_id is None:
             organization, before = ConnectedOrganization(), None
         else:
             organization = _locked_organization(organization_id)
             before = _organization_snapshot(organization)
-        cleaned = _domains_check(domains, organization_id)
+        wanted = change(organization)
+        display_name = " ".join((wanted["display_name"] or "").split())
+        if not display_name:
+            raise InvalidInput("The organization needs a name.", field="display_name")
+        if len(display_name) > _NAME_MAX_LENGTH:
+            raise InvalidInput(f"The name can have at most {_NAME_MAX_LENGTH} characters.",
+                               field="display_name")
+        state = wanted.get("state", ConnectedOrganizationState.CONFIGURED)
+        if state not in ConnectedOrganizationState.values:
+            raise InvalidInput("The state must be configured or proposed.", field="state")
+        description = (wanted.get("description") or "").strip()
+        cleaned = _domains_check(wanted["domains"], organization_id)
         others = (organization.identity_sources.filter(domain_name="").exists()
                   if organization_id is not None else False)
         if not cleaned and not others:

@@ -120,13 +120,18 @@ def _incompatible_groups(group_ids: Iterable[int]) -> list[int]:
     return sorted(wanted)
 
 
-def _write_package(actor: User, package: AccessPackage, *, display_name: str,
-                   description: str, is_hidden: bool, incompatible_access_package_ids,
-                   incompatible_group_ids) -> tuple[dict | None, AccessPackage]:
+def _write_package(actor: User, package: AccessPackage, *, display_name: str | None,
+                   description: str | None, is_hidden: bool | None,
+                   incompatible_access_package_ids, incompatible_group_ids
+                   ) -> tuple[dict | None, AccessPackage]:
+    """Each None keeps what the (locked) package has."""
     before = _package_snapshot(package) if package.pk else None
-    package.display_name = _package_name(package.catalog, display_name, package.pk)
-    package.description = clean_text(description)
-    package.is_hidden = bool(is_hidden)
+    if display_name is not None:
+        package.display_name = _package_name(package.catalog, display_name, package.pk)
+    if description is not None:
+        package.description = clean_text(description)
+    if is_hidden is not None:
+        package.is_hidden = bool(is_hidden)
     packages = (None if incompatible_access_package_ids is None
                 else _incompatible_packages(actor, package, incompatible_access_package_ids))
     groups = None if incompatible_group_ids is None else _incompatible_groups(
@@ -161,14 +166,15 @@ def package_create(*, actor: User, catalog_id: int, display_name: str, descripti
     return package
 
 
-def package_update(*, actor: User, package_id: int, display_name: str, description: str,
-                   is_hidden: bool, incompatible_access_package_ids: Iterable[int] | None = None,
+def package_update(*, actor: User, package_id: int, display_name: str | None = None,
+                   description: str | None = None, is_hidden: bool | None = None,
+                   incompatible_access_package_ids: Iterable[int] | None = None,
                    incompatible_group_ids: Iterable[int] | None = None) -> AccessPackage:
     """Change a package's name, description, visibility and separation of duties.
 
     The id lists replace the package's incompatible packages and groups (as the admin's form
-    has them); None keeps them as they are when the lock is taken, for callers that change
-    the rest only and must not write back links they read earlier.
+    has them). Whatever is None stays as it is when the lock is taken, so a caller that
+    changes one part (the API's PATCH) never writes back values it read earlier.
     """
     with transaction.atomic():
         package = package_lock(package_id)

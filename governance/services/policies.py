@@ -3,14 +3,15 @@ The questions requestors answer: governance.services.questions; the checks of a 
 fields and stages: governance.services.policy_checks.
 
 `policy_save` writes a policy with its whole approval configuration (ApprovalStageSetting
-and ApproverSet rows) in one transaction, after checking all of it. Each refusal names the field
-it concerns as the admin's form names it; a stage's fields are "stage<N>_<name>" (e.g.
-"stage2_deadline_days"). That the requestor never approves their own request is enforced
-when a stage starts and when a decision is made (governance.services.approvals).
+and ApproverSet rows) from a PolicySpec, in one transaction, after checking all of it;
+`policy_update` changes part of it under the same lock. Each refusal names the spec's field it
+concerns (a stage's: "stages[1].deadline_days", governance.services.policy_spec). That the
+requestor never approves their own request is enforced when a stage starts and when a decision
+is made (governance.services.approvals).
 """
 
-from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 import isodate
 from django.db import transaction
@@ -18,7 +19,6 @@ from django.db import transaction
 from governance.choices import (
     ASSIGNMENT_ACTIVE,
     REQUEST_OPEN,
-    AllowedTargetScope,
     ApproverKind,
     ExpirationType,
     RequestState,
@@ -29,8 +29,6 @@ from governance.models import (
     ApprovalStageSetting,
     ApproverSet,
     AssignmentPolicy,
-    ConnectedOrganization,
-    Group,
     User,
 )
 from governance.models.review_settings import review_settings_from_graph
@@ -50,15 +48,12 @@ from governance.services.guards import (
 from governance.services.packages import package_lock
 from governance.services.policy_checks import (
     NAME_MAX,
-    StageSpec,
     Targets,
     check_expiration,
     check_scope,
     check_stages,
 )
-
-Scope = AllowedTargetScope
-
+from governance.services.policy_spec import PolicySpec, StageSpec
 
 # Snapshots for the audit log
 
@@ -165,7 +160,7 @@ def _refuse_stage_count_change(policy: AssignmentPolicy, stages: list[StageSpec]
                            code="stagesInUse")
 
 
-def _policy_for_change(policy_id: int | None, access_package_id: int
+def _policy_for_change(policy_id: int | None, access_package_id: int | None
                        ) -> tuple[AccessPackage, AssignmentPolicy]:
     if policy_id is None:
         if not access_package_id:
@@ -184,26 +179,12 @@ def _policy_for_change(policy_id: int | None, access_package_id: int
     return package, AssignmentPolicy.objects.select_for_update().get(pk=policy_id)
 
 
-def policy_save(*, actor: User, policy_id: int | None = None, access_package_id: int,
-                display_name: str, description: str = "",
-                allowed_target_scope: str = Scope.NOT_SPECIFIED,
-                specific_users: Iterable[User] = (), specific_groups: Iterable[Group] = (),
-                specific_connected_organizations: Iterable[ConnectedOrganization] = (),
-                enable_self_add: bool = True, enable_self_update: bool = True,
-                enable_self_remove: bool = True, allow_custom_schedule: bool = False,
-                enable_on_behalf_of_direct_reports: bool = False,
-                is_approval_required_for_add: bool = True,
-                is_approval_required_for_update: bool = False,
-                is_requestor_justification_required: bool = False,
-                expiration_type: str = ExpirationType.AFTER_DURATION,
-                expiration_end_at: datetime | None = None,
-                expiration_duration: timedelta | None = timedelta(days=365),
-                review_settings: dict | None = None, send_assignment_emails: bool = True,
-                stages: Sequence[StageSpec] = ()) -> AssignmentPolicy:
-    """Create (no `policy_id`) or change a policy with all its approval stages.
+def policy_save(*, actor: User, policy_id: int | None = None, access_package_id: int | None,
+                spec: PolicySpec) -> AssignmentPolicy:
+    """Create (no `policy_id`, under `access_package_id`) or change a policy to `spec`.
 
     :raises NotAllowed: the actor is not an owner or package manager of the catalog.
-    :raises InvalidInput: naming the field: a target scope mixing directory users and
+    :raises InvalidInput: naming the spec's field: a target scope mixing directory users and
         outsiders or missing its targets, 0 or more than 3 stages when approval is required
         (any when it is not), a stage without approvers, a dynamic approver without a
         fallback, a deadline outside 1 to 14 days, an escalation not between 1 day and the
@@ -215,50 +196,63 @@ def policy_save(*, actor: User, policy_id: int | None = None, access_package_id:
     """
     with transaction.atomic():
         package, policy = _policy_for_change(policy_id, access_package_id)
-        require(actor, package.catalog, Capability.PACKAGES, "change policies")
-        name = clean_name(display_name, field="display_name", what="policy",
-                          max_length=NAME_MAX)
-        if name_taken(package.policies, name, policy.pk):
-            raise InvalidInput(f"“{package}” already has a policy named “{name}”; requestors "
-                               "choose between policies by name.", field="display_name",
-                               code="policyNameTaken")
-        targets = Targets(list(specific_users or ()), list(specific_groups or ()),
-                           list(specific_connected_organizations or ()))
-        check_scope(package, allowed_target_scope, targets)
-        approval_required = bool(is_approval_required_for_add or is_approval_required_for_update)
-        checked = check_stages(stages, approval_required)
-        check_expiration(policy, expiration_type, expiration_end_at, expiration_duration)
-        reviews = review_settings_from_graph(review_settings)
-        _refuse_stage_count_change(policy, checked)
+        return _write(actor, package, policy, spec)
 
-        before = _snapshot(policy) if policy.pk else None
-        policy.display_name, policy.description = name, clean_text(description)
-        policy.allowed_target_scope = allowed_target_scope
-        for flag, value in (("enable_self_add", enable_self_add),
-                            ("enable_self_update", enable_self_update),
-                            ("enable_self_remove", enable_self_remove),
-                            ("allow_custom_schedule", allow_custom_schedule),
-                            ("enable_on_behalf_of_direct_reports",
-                             enable_on_behalf_of_direct_reports),
-                            ("is_approval_required_for_add", is_approval_required_for_add),
-                            ("is_approval_required_for_update", is_approval_required_for_update),
-                            ("is_requestor_justification_required",
-                             is_requestor_justification_required),
-                            ("send_assignment_emails", send_assignment_emails)):
-            setattr(policy, flag, bool(value))
-        policy.expiration_type = expiration_type
-        policy.expiration_end_at = expiration_end_at \
-            if expiration_type == ExpirationType.AFTER_DATETIME else None
-        policy.expiration_duration = expiration_duration \
-            if expiration_type == ExpirationType.AFTER_DURATION else None
-        policy.review_settings = reviews.to_graph() if reviews.is_enabled else {}
-        policy.save()
-        policy.specific_users.set(targets.users)
-        policy.specific_groups.set(targets.groups)
-        policy.specific_connected_organizations.set(targets.organizations)
-        _write_stages(policy, checked)
-        audit_saved(actor=actor, obj=policy, before=before, after=_snapshot(policy),
-                    created="policy.created", changed="policy.changed")
+
+def policy_update(*, actor: User, policy_id: int,
+                  change: Callable[[PolicySpec], PolicySpec]) -> AssignmentPolicy:
+    """Change what `change` changes of the policy's current spec, read under the policy's lock,
+    so that two updates of different parts both hold. Refusals as policy_save's."""
+    with transaction.atomic():
+        package, policy = _policy_for_change(policy_id, None)
+        return _write(actor, package, policy, change(PolicySpec.of(policy)))
+
+
+def policy_stages_set(*, actor: User, policy_id: int,
+                      stages: Sequence[StageSpec]) -> AssignmentPolicy:
+    """The policy's approval stages become `stages`; the rest of it stays."""
+    return policy_update(actor=actor, policy_id=policy_id,
+                         change=lambda spec: replace(spec, stages=list(stages)))
+
+
+def _write(actor: User, package: AccessPackage, policy: AssignmentPolicy,
+           spec: PolicySpec) -> AssignmentPolicy:
+    require(actor, package.catalog, Capability.PACKAGES, "change policies")
+    name = clean_name(spec.display_name, field="display_name", what="policy",
+                      max_length=NAME_MAX)
+    if name_taken(package.policies, name, policy.pk):
+        raise InvalidInput(f"“{package}” already has a policy named “{name}”; requestors "
+                           "choose between policies by name.", field="display_name",
+                           code="policyNameTaken")
+    targets = Targets(list(spec.specific_users or ()), list(spec.specific_groups or ()),
+                      list(spec.specific_connected_organizations or ()))
+    check_scope(package, spec.allowed_target_scope, targets)
+    approval_required = bool(spec.is_approval_required_for_add
+                             or spec.is_approval_required_for_update)
+    checked = check_stages(spec.stages, approval_required)
+    check_expiration(policy, spec.expiration_type, spec.expiration_end_at,
+                     spec.expiration_duration)
+    reviews = review_settings_from_graph(spec.review_settings)
+    _refuse_stage_count_change(policy, checked)
+
+    before = _snapshot(policy) if policy.pk else None
+    policy.display_name, policy.description = name, clean_text(spec.description)
+    policy.allowed_target_scope = spec.allowed_target_scope
+    for flag in PolicySpec.FLAGS:
+        setattr(policy, flag, bool(getattr(spec, flag)))
+    policy.expiration_type = spec.expiration_type
+    policy.expiration_end_at = spec.expiration_end_at \
+        if spec.expiration_type == ExpirationType.AFTER_DATETIME else None
+    policy.expiration_duration = spec.expiration_duration \
+        if spec.expiration_type == ExpirationType.AFTER_DURATION else None
+    policy.review_settings = reviews.to_graph() if reviews.is_enabled else {}
+    policy.save()
+    policy.specific_users.set(targets.users)
+    policy.specific_groups.set(targets.groups)
+    policy.specific_connected_organizations.set(targets.organizations)
+    _write_stages(policy, checked)
+    audit_saved(actor=actor, obj=policy, before=before, after=_snapshot(policy),
+                created="policy.created", changed="policy.changed")
     return policy
 
 

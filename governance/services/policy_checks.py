@@ -1,6 +1,6 @@
 """The checks of an assignment policy before it is written: who may be targeted, its
-approval stages (StageSpec), its expiration. Each refusal names the field it concerns as
-the admin's form names it (a stage's fields: "stage<N>_<name>")."""
+approval stages, its expiration. Each refusal names the PolicySpec field it concerns (a
+stage's: "stages[<index>].<name>", governance.services.policy_spec.stage_field)."""
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -11,14 +11,12 @@ from django.utils.formats import date_format
 from governance import clock
 from governance.choices import (
     AllowedTargetScope,
-    ApproverKind,
     ConnectedOrganizationState,
     ExpirationType,
     SubjectSetType,
 )
 from governance.models import (
     AccessPackage,
-    ApprovalStageSetting,
     AssignmentPolicy,
     ConnectedOrganization,
     Group,
@@ -28,6 +26,7 @@ from governance.services.config_checks import (
     max_length,
 )
 from governance.services.errors import InvalidInput
+from governance.services.policy_spec import StageSpec, stage_field
 
 Scope = AllowedTargetScope
 
@@ -42,47 +41,6 @@ EXTERNAL_SCOPES = frozenset({Scope.SPECIFIC_CONNECTED_ORG_USERS,
 # Approvers found from the request (the requestor's manager, sponsors): they may not exist.
 DYNAMIC_APPROVERS = (SubjectSetType.REQUESTOR_MANAGER, SubjectSetType.INTERNAL_SPONSORS,
                      SubjectSetType.EXTERNAL_SPONSORS, SubjectSetType.TARGET_USER_SPONSORS)
-
-
-@dataclass
-class StageSpec:
-    """One approval stage as the admin's form (or a program) describes it."""
-
-    approvers: Sequence[User] = ()
-    approver_group: Group | None = None
-    dynamic_approver: str = ""  # one of DYNAMIC_APPROVERS, or ""
-    manager_level: int = 1      # for the requestor's manager: 1 their manager, 2 the next one
-    fallback_approvers: Sequence[User] = ()
-    escalation_approvers: Sequence[User] = ()
-    escalate_after_days: int | None = None
-    deadline_days: int = 14
-    justification_required: bool = False
-
-    @property
-    def is_empty(self) -> bool:
-        return not (self.approvers or self.approver_group or self.dynamic_approver
-                    or self.fallback_approvers or self.escalation_approvers)
-
-    @classmethod
-    def of(cls, setting: ApprovalStageSetting) -> "StageSpec":
-        """The spec of a saved stage, to show it in a form or save it again."""
-        spec = cls(deadline_days=setting.duration_before_automatic_denial_days,
-                   justification_required=setting.is_approver_justification_required,
-                   escalate_after_days=setting.duration_before_escalation_days
-                   if setting.is_escalation_enabled else None)
-        people = {kind: [] for kind in ApproverKind.values}
-        for subject_set in setting.approver_sets.select_related("user", "group").order_by("id"):
-            if subject_set.subject_type == SubjectSetType.SINGLE_USER:
-                people[subject_set.kind].append(subject_set.user)
-            elif subject_set.subject_type == SubjectSetType.GROUP_MEMBERS:
-                spec.approver_group = subject_set.group
-            else:
-                spec.dynamic_approver = subject_set.subject_type
-                spec.manager_level = subject_set.manager_level
-        spec.approvers = people[ApproverKind.PRIMARY]
-        spec.fallback_approvers = people[ApproverKind.FALLBACK]
-        spec.escalation_approvers = people[ApproverKind.ESCALATION]
-        return spec
 
 
 @dataclass
@@ -159,30 +117,32 @@ def _whole_days(value, field_name: str, sentence: str) -> int:
 
 
 def _check_stage(order: int, spec: StageSpec) -> StageSpec:
-    prefix = f"stage{order}_"
-    deadline = _whole_days(spec.deadline_days, prefix + "deadline_days",
+    def at(name: str) -> str:
+        return stage_field(order - 1, name)
+
+    deadline = _whole_days(spec.deadline_days, at("deadline_days"),
                            f"Stage {order}: give the deadline in whole days.")
     if not MIN_DEADLINE_DAYS <= deadline <= MAX_DEADLINE_DAYS:
         raise InvalidInput(f"Stage {order}: the deadline is {MIN_DEADLINE_DAYS} to "
                            f"{MAX_DEADLINE_DAYS} days; after it the request is denied "
-                           "automatically.", field=prefix + "deadline_days",
+                           "automatically.", field=at("deadline_days"),
                            code="deadlineOutOfRange")
     dynamic = spec.dynamic_approver or ""
     if dynamic and dynamic not in DYNAMIC_APPROVERS:
         raise InvalidInput(f"Stage {order}: choose one of the dynamic approvers offered.",
-                           field=prefix + "dynamic_approver", code="invalidApprover")
+                           field=at("dynamic_approver"), code="invalidApprover")
     level = spec.manager_level if dynamic == SubjectSetType.REQUESTOR_MANAGER else 1
     if level not in (1, 2):
         raise InvalidInput(f"Stage {order}: the manager is the requestor's own (1) or the "
-                           "next one up (2).", field=prefix + "dynamic_approver",
+                           "next one up (2).", field=at("dynamic_approver"),
                            code="invalidManagerLevel")
-    approvers = _check_people(spec.approvers, prefix + "approvers", order)
-    fallback = _check_people(spec.fallback_approvers, prefix + "fallback_approvers", order)
-    escalation = _check_people(spec.escalation_approvers, prefix + "escalation_approvers",
+    approvers = _check_people(spec.approvers, at("approvers"), order)
+    fallback = _check_people(spec.fallback_approvers, at("fallback_approvers"), order)
+    escalation = _check_people(spec.escalation_approvers, at("escalation_approvers"),
                                order)
     if not (approvers or spec.approver_group or dynamic):
         raise InvalidInput(f"Stage {order} has no approver: name people, a group, or a "
-                           "dynamic approver.", field=prefix + "approvers",
+                           "dynamic approver.", field=at("approvers"),
                            code="approverRequired")
     if dynamic and not fallback:
         label = SubjectSetType(dynamic).label.lower()
@@ -191,26 +151,26 @@ def _check_stage(order: int, spec: StageSpec) -> StageSpec:
                            if dynamic != SubjectSetType.REQUESTOR_MANAGER else
                            f"Stage {order}: not every requestor has a manager; name a fallback "
                            "approver who decides then.",
-                           field=prefix + "fallback_approvers", code="fallbackRequired")
+                           field=at("fallback_approvers"), code="fallbackRequired")
     after = spec.escalate_after_days
     if after in ("", None) and escalation:
         raise InvalidInput(f"Stage {order}: say after how many days it goes to the escalation "
-                           "approvers.", field=prefix + "escalate_after_days",
+                           "approvers.", field=at("escalate_after_days"),
                            code="escalationDaysRequired")
     if after not in ("", None):
-        after = _whole_days(after, prefix + "escalate_after_days",
+        after = _whole_days(after, at("escalate_after_days"),
                             f"Stage {order}: give the escalation time in whole days.")
         if after < 1:
             raise InvalidInput(f"Stage {order}: escalation comes after 1 day at the soonest.",
-                               field=prefix + "escalate_after_days", code="escalationTooSoon")
+                               field=at("escalate_after_days"), code="escalationTooSoon")
         if after >= deadline:
             raise InvalidInput(f"Stage {order} is denied automatically after {deadline} days, "
                                f"so it must escalate earlier than that, not after {after}.",
-                               field=prefix + "escalate_after_days",
+                               field=at("escalate_after_days"),
                                code="escalationAfterDeadline")
         if not escalation:
             raise InvalidInput(f"Stage {order}: name the escalation approvers it goes to after "
-                               f"{after} days.", field=prefix + "escalation_approvers",
+                               f"{after} days.", field=at("escalation_approvers"),
                                code="escalationApproversRequired")
     else:
         after = None
@@ -231,10 +191,10 @@ def check_stages(stages: Sequence[StageSpec], approval_required: bool) -> list[S
         return []
     if not stages:
         raise InvalidInput("Approval is required: name the approvers of stage 1.",
-                           field="stage1_approvers", code="stageRequired")
+                           field=stage_field(0, "approvers"), code="stageRequired")
     if len(stages) > MAX_STAGES:
         raise InvalidInput(f"A policy has at most {MAX_STAGES} approval stages.",
-                           field=f"stage{MAX_STAGES}_approvers", code="tooManyStages")
+                           field=stage_field(MAX_STAGES - 1, "approvers"), code="tooManyStages")
     return [_check_stage(order, spec) for order, spec in enumerate(stages, start=1)]
 
 

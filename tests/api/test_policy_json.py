@@ -1,21 +1,22 @@
-"""policy_body and policy_json without HTTP: Graph's policy JSON → policy_save's arguments,
-and the service's field names → Graph's property paths."""
+"""policy_body and policy_json without HTTP: Graph's policy JSON → a PolicySpec, and the
+service's field names → Graph's property paths."""
 
 from datetime import timedelta
 
 import pytest
 
 from governance.api.graph_json import InvalidBody
+from governance.api.graph_paths import graph_path, refusal_message, under
 from governance.api.policy_body import (
     PolicyBody,
-    current_arguments,
     graph_defaults,
-    graph_path,
     stage_spec,
     subject_set,
 )
 from governance.api.policy_json import policy_json
 from governance.choices import SubjectSetType
+from governance.services.errors import InvalidInput
+from governance.services.policy_spec import PolicySpec
 from tests.factories import GroupFactory
 
 MANAGER = {"@odata.type": "#microsoft.graph.requestorManager", "managerLevel": 2}
@@ -26,20 +27,19 @@ def single(user) -> dict:
 
 
 def test_an_empty_body_gives_graphs_defaults(db):
-    arguments = PolicyBody({"displayName": "P"}, graph_defaults()).arguments
-    assert arguments["allowed_target_scope"] == "notSpecified"
-    assert arguments["expiration_type"] == "noExpiration"
-    assert arguments["enable_self_add"] is False and arguments["stages"] == []
+    arguments = PolicyBody({"displayName": "P"}).over(graph_defaults())
+    assert arguments.allowed_target_scope == "notSpecified"
+    assert arguments.expiration_type == "noExpiration"
+    assert arguments.enable_self_add is False and list(arguments.stages) == []
 
 
 def test_a_patch_keeps_what_it_does_not_name(world):
-    reading = PolicyBody({"requestorSettings": {"allowCustomAssignmentSchedule": True}},
-                         current_arguments(world.policy))
-    arguments = reading.arguments
-    assert arguments["allow_custom_schedule"] is True
-    assert arguments["display_name"] == "Contoso partners"
-    assert arguments["specific_connected_organizations"] == [world.organization]
-    assert [stage.approvers for stage in arguments["stages"]] == [[world.approver],
+    reading = PolicyBody({"requestorSettings": {"allowCustomAssignmentSchedule": True}})
+    arguments = reading.over(PolicySpec.of(world.policy))
+    assert arguments.allow_custom_schedule is True
+    assert arguments.display_name == "Contoso partners"
+    assert arguments.specific_connected_organizations == [world.organization]
+    assert [stage.approvers for stage in arguments.stages] == [[world.approver],
                                                                   [world.second_approver]]
     assert reading.questions is None
 
@@ -87,13 +87,13 @@ def test_targets_requestor_and_notification_settings(world):
                               "isRequestorJustificationRequired": True},
         "notificationSettings": {"isAssignmentNotificationDisabled": True},
         "expiration": {"type": "afterDuration", "duration": "PT8H"},
-    }, graph_defaults()).arguments
-    assert arguments["specific_users"] == [world.member]
-    assert arguments["specific_groups"] == [group]
-    assert arguments["enable_on_behalf_of_direct_reports"] is True
-    assert arguments["is_requestor_justification_required"] is True
-    assert arguments["send_assignment_emails"] is False
-    assert arguments["expiration_duration"] == timedelta(hours=8)
+    }).over(graph_defaults())
+    assert arguments.specific_users == [world.member]
+    assert arguments.specific_groups == [group]
+    assert arguments.enable_on_behalf_of_direct_reports is True
+    assert arguments.is_requestor_justification_required is True
+    assert arguments.send_assignment_emails is False
+    assert arguments.expiration_duration == timedelta(hours=8)
     for body, where in (
             ({"requestorSettings": {"enableOnBehalfRequestorsToRemoveAccess": True}},
              "requestorSettings.enableOnBehalfRequestorsToRemoveAccess"),
@@ -103,18 +103,23 @@ def test_targets_requestor_and_notification_settings(world):
             ({"automaticRequestSettings": {}}, "automaticRequestSettings"),
             ({"expiration": {"type": "afterDuration"}}, "expiration.duration")):
         with pytest.raises(InvalidBody, match=where):
-            PolicyBody(body, graph_defaults())
+            PolicyBody(body).over(graph_defaults())
 
 
 def test_service_fields_become_graph_paths():
-    assert graph_path("stage2_deadline_days") == (
+    assert graph_path("stages[1].deadline_days") == (
         "requestApprovalSettings.stages[1].durationBeforeAutomaticDenial")
-    assert graph_path("stage1_fallback_approvers") == (
+    assert graph_path("stages[0].fallback_approvers") == (
         "requestApprovalSettings.stages[0].fallbackPrimaryApprovers")
     assert graph_path("specific_users") == "specificAllowedTargets"
     assert graph_path("expiration_end_at") == "expiration.endDateTime"
-    assert graph_path("regex_pattern", "questions[2]") == "questions[2].regexPattern"
-    assert graph_path(None, "questions[0]") == "questions[0]"
+    assert graph_path("questions[2].regex_pattern") == "questions[2].regexPattern"
+    assert graph_path("question_7") == "answers (question 7)"
+    assert graph_path("is_hidden") == "isHidden"
+    assert refusal_message(under(InvalidInput("Too long.", field="regex_pattern"),
+                                 "questions[2]")) == "questions[2].regexPattern: Too long."
+    assert refusal_message(under(InvalidInput("Unknown."), "questions[0]")) == (
+        "questions[0]: Unknown.")
 
 
 def test_the_worlds_policy_as_graph_writes_it(world):
@@ -148,5 +153,5 @@ def test_the_worlds_policy_as_graph_writes_it(world):
 ])
 def test_malformed_parts_are_400s_naming_where(db, body):
     with pytest.raises(InvalidBody) as refused:
-        PolicyBody(body, graph_defaults())
+        PolicyBody(body).over(graph_defaults())
     assert refused.value.message.split(":")[0].split(".")[0].split("[")[0] in body

@@ -30,6 +30,7 @@ from governance.choices import (
 from governance.models import AssignmentRequest, ResourceRole, RoleDelivery, TargetSystem
 from governance.services.packages import package_create, package_role_add
 from governance.services.policies import policy_save
+from governance.services.policy_spec import PolicySpec
 from governance.services.system_refresh import system_refresh
 from governance.services.systems import system_save
 from tests.browser.helpers import reload_until, screenshot, sign_in, verified
@@ -84,12 +85,14 @@ def offer_package(admin, role: ResourceRole):
                              display_name=PACKAGE,
                              description="An account in the Heron CRM, in its users' group.")
     package_role_add(actor=admin, package_id=package.pk, role_id=role.pk)
-    policy_save(actor=admin, access_package_id=package.pk,
-                display_name="Everyone in the directory, no approval",
-                allowed_target_scope=AllowedTargetScope.ALL_DIRECTORY_USERS,
-                is_approval_required_for_add=False, is_requestor_justification_required=True,
-                expiration_type=ExpirationType.AFTER_DURATION,
-                expiration_duration=timedelta(days=30), stages=[])
+    policy_save(
+        actor=admin, access_package_id=package.pk,
+        spec=PolicySpec(
+            display_name="Everyone in the directory, no approval",
+            allowed_target_scope=AllowedTargetScope.ALL_DIRECTORY_USERS,
+            is_approval_required_for_add=False, is_requestor_justification_required=True,
+            expiration_type=ExpirationType.AFTER_DURATION, expiration_duration=timedelta(days=30),
+            stages=[]))
     return package
 
 

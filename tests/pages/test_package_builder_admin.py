@@ -27,7 +27,7 @@ from governance.models import (
 )
 from governance.services.catalogs import catalog_create
 from governance.services.policies import policy_save
-from governance.services.policy_checks import StageSpec
+from governance.services.policy_spec import PolicySpec, StageSpec
 from governance.services.requests import request_submit
 from governance.services.resources import resource_add
 from tests.config_helpers import config_snapshot
@@ -255,9 +255,11 @@ def test_a_package_in_use_says_why_it_cannot_be_deleted(world, owner_client):
 
 def test_an_unused_package_is_deleted_with_its_policies(world, owner_client):
     package = PackageFactory(catalog=world.catalog, display_name="Draft")
-    policy_save(actor=world.owner, access_package_id=package.pk, display_name="All",
-                allowed_target_scope=AllowedTargetScope.ALL_MEMBER_USERS,
-                is_approval_required_for_add=False)
+    policy_save(
+        actor=world.owner, access_package_id=package.pk,
+        spec=PolicySpec(
+            display_name="All", allowed_target_scope=AllowedTargetScope.ALL_MEMBER_USERS,
+            is_approval_required_for_add=False))
     url = reverse(f"{PACKAGES}_delete", args=[package.pk])
     assert "Are you sure" in owner_client.get(url).content.decode()
     response = owner_client.post(url, {"post": "yes"})
@@ -268,13 +270,15 @@ def test_an_unused_package_is_deleted_with_its_policies(world, owner_client):
 
 def test_a_policy_stays_requestable_after_its_stage_is_changed_in_the_admin(world,
                                                                             owner_client):
-    policy_save(actor=world.owner, policy_id=world.policy.pk,
-                access_package_id=world.package.pk, display_name="Contoso partners",
-                allowed_target_scope=AllowedTargetScope.SPECIFIC_CONNECTED_ORG_USERS,
-                specific_connected_organizations=[world.organization],
-                stages=[StageSpec(dynamic_approver=SubjectSetType.REQUESTOR_MANAGER,
-                                  manager_level=2, fallback_approvers=[world.approver])],
-                expiration_duration=None, expiration_type=ExpirationType.NO_EXPIRATION)
+    policy_save(
+        actor=world.owner, policy_id=world.policy.pk, access_package_id=world.package.pk,
+        spec=PolicySpec(
+            display_name="Contoso partners",
+            allowed_target_scope=AllowedTargetScope.SPECIFIC_CONNECTED_ORG_USERS,
+            specific_connected_organizations=[world.organization],
+            stages=[StageSpec(dynamic_approver=SubjectSetType.REQUESTOR_MANAGER,
+                              manager_level=2, fallback_approvers=[world.approver])],
+            expiration_duration=None, expiration_type=ExpirationType.NO_EXPIRATION))
     form = owner_client.get(reverse(f"{POLICIES}_change",
                                     args=[world.policy.pk])).context["adminform"].form
     assert form.initial["stage1_dynamic_approver"] == "requestorManager:2"
@@ -320,9 +324,11 @@ def test_list_pages_take_as_many_queries_for_many_rows_as_for_few(world, people,
     for number in range(4):
         package = PackageFactory(catalog=world.catalog, display_name=f"Extra {number}")
         group_role(package, GroupFactory(display_name=f"Extra group {number}"))
-        policy_save(actor=world.owner, access_package_id=package.pk, display_name="All",
-                    allowed_target_scope=AllowedTargetScope.ALL_MEMBER_USERS,
-                    stages=[StageSpec(approvers=[world.approver])])
+        policy_save(
+            actor=world.owner, access_package_id=package.pk,
+            spec=PolicySpec(
+                display_name="All", allowed_target_scope=AllowedTargetScope.ALL_MEMBER_USERS,
+                stages=[StageSpec(approvers=[world.approver])]))
         catalog = Catalog.objects.create(display_name=f"Extra catalog {number}")
         CatalogRoleAssignment.objects.create(catalog=catalog, user=world.owner,
                                              role=CatalogRole.OWNER)

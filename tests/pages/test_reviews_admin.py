@@ -5,6 +5,7 @@ settings are form fields whose refusals show beside them, with nothing saved."""
 
 import csv
 import io
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -27,6 +28,7 @@ from governance.models import AccessReview, Assignment, AuditEvent, ReviewDecisi
 from governance.models.review_settings import Reviewer, ReviewSettings
 from governance.selectors.reviews import RESULT_COLUMNS
 from governance.services.policies import policy_save
+from governance.services.policy_spec import PolicySpec
 from tests.factories import PackageFactory, PolicyFactory, UserFactory
 from tests.pages.test_extensions_admin import policy_data
 
@@ -295,13 +297,17 @@ def test_readers_see_the_review_settings_in_words(world, as_user, people):
 
 
 def test_policy_save_stores_the_settings_as_read_back(world):
-    arguments = {"actor": world.owner, "policy_id": world.policy.pk,
-                 "access_package_id": world.package.pk, "display_name": "Contoso partners",
-                 "allowed_target_scope": world.policy.allowed_target_scope,
-                 "specific_connected_organizations": [world.organization],
-                 "is_approval_required_for_add": False}
-    given = graph() | {"unknownKey": 1}
-    saved = policy_save(**arguments, review_settings=given)
+    spec = PolicySpec(display_name="Contoso partners",
+                      allowed_target_scope=world.policy.allowed_target_scope,
+                      specific_connected_organizations=[world.organization],
+                      is_approval_required_for_add=False)
+
+    def save(review_settings):
+        return policy_save(actor=world.owner, policy_id=world.policy.pk,
+                           access_package_id=world.package.pk,
+                           spec=replace(spec, review_settings=review_settings))
+
+    saved = save(graph() | {"unknownKey": 1})
     assert saved.review_settings == graph()
-    off = policy_save(**arguments, review_settings=graph() | {"isEnabled": False})
+    off = save(graph() | {"isEnabled": False})
     assert off.review_settings == {}

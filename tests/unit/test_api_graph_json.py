@@ -8,7 +8,6 @@ import pytest
 from governance.api.errors import graph_exception_handler
 from governance.api.graph_json import (
     InvalidBody,
-    camel,
     camel_keys,
     duration,
     instant,
@@ -17,8 +16,8 @@ from governance.api.graph_json import (
     parse_enum,
     parse_instant,
     reject_unknown,
-    snake,
 )
+from governance.api.graph_paths import camel, snake
 
 
 def refused(action, *words):

@@ -47,7 +47,7 @@ from governance.services.catalogs import catalog_create, catalog_role_grant, cat
 from governance.services.errors import Refused
 from governance.services.packages import package_create, package_role_add
 from governance.services.policies import policy_save
-from governance.services.policy_checks import StageSpec
+from governance.services.policy_spec import PolicySpec, StageSpec
 from governance.services.questions import question_save
 from governance.services.resources import resource_add
 from governance.services.system_refresh import system_refresh
@@ -131,11 +131,12 @@ class Command(BaseCommand):
             package_role_add(actor=owner, package_id=package.pk, role_id=role.pk)
             policy_save(
                 actor=owner, access_package_id=package.pk,
-                display_name="Everyone in the directory, no approval",
-                allowed_target_scope=AllowedTargetScope.ALL_DIRECTORY_USERS,
-                is_approval_required_for_add=False,
-                expiration_type=ExpirationType.AFTER_DURATION,
-                expiration_duration=timedelta(days=30), stages=[])
+                spec=PolicySpec(
+                    display_name="Everyone in the directory, no approval",
+                    allowed_target_scope=AllowedTargetScope.ALL_DIRECTORY_USERS,
+                    is_approval_required_for_add=False,
+                    expiration_type=ExpirationType.AFTER_DURATION,
+                    expiration_duration=timedelta(days=30), stages=[]))
         self.stdout.write(self.style.SUCCESS(
             f"Connected the SCIM application at {url}: request “Sales CRM” to be delivered "
             f"into its group “{DEMO_SCIM_GROUP}”."))
@@ -196,12 +197,13 @@ class Command(BaseCommand):
             package_role_add(actor=owner, package_id=sales_package.pk, role_id=role.pk)
         policy_save(
             actor=owner, access_package_id=sales_package.pk,
-            display_name="Partners, approved by the sales approver",
-            allowed_target_scope=AllowedTargetScope.ALL_CONFIGURED_CONNECTED_ORG_USERS,
-            is_approval_required_for_add=True, is_requestor_justification_required=True,
-            expiration_type=ExpirationType.AFTER_DURATION,
-            expiration_duration=timedelta(days=90),
-            stages=[StageSpec(approvers=[sales_approver], deadline_days=14)])
+            spec=PolicySpec(
+                display_name="Partners, approved by the sales approver",
+                allowed_target_scope=AllowedTargetScope.ALL_CONFIGURED_CONNECTED_ORG_USERS,
+                is_approval_required_for_add=True, is_requestor_justification_required=True,
+                expiration_type=ExpirationType.AFTER_DURATION,
+                expiration_duration=timedelta(days=90),
+                stages=[StageSpec(approvers=[sales_approver], deadline_days=14)]))
 
         # Two stages and a question, for everyone in the directory (Alice, and guests).
         finance_package = package_create(
@@ -211,14 +213,14 @@ class Command(BaseCommand):
                          role_id=members["Finance Auditors"].pk)
         finance_policy = policy_save(
             actor=owner, access_package_id=finance_package.pk,
-            display_name="Directory users, approved by their manager and the director",
-            allowed_target_scope=AllowedTargetScope.ALL_DIRECTORY_USERS,
-            is_approval_required_for_add=True,
-            expiration_type=ExpirationType.AFTER_DURATION,
-            expiration_duration=timedelta(days=30),
-            stages=[StageSpec(dynamic_approver=SubjectSetType.REQUESTOR_MANAGER,
-                              fallback_approvers=[finance_approver]),
-                    StageSpec(approvers=[finance_director])])
+            spec=PolicySpec(
+                display_name="Directory users, approved by their manager and the director",
+                allowed_target_scope=AllowedTargetScope.ALL_DIRECTORY_USERS,
+                is_approval_required_for_add=True, expiration_type=ExpirationType.AFTER_DURATION,
+                expiration_duration=timedelta(days=30),
+                stages=[StageSpec(dynamic_approver=SubjectSetType.REQUESTOR_MANAGER,
+                                  fallback_approvers=[finance_approver]),
+                        StageSpec(approvers=[finance_director])]))
         question_save(
             actor=owner, policy_id=finance_policy.pk, sequence=1, kind=QuestionKind.TEXT,
             text="Which audit engagement is this for?",

@@ -36,6 +36,7 @@ from governance.services.packages import (
 from governance.services.policies import (
     policy_save,
 )
+from governance.services.policy_spec import PolicySpec
 from governance.services.requests import request_submit
 from governance.services.resources import resource_add
 from tests.config_helpers import events
@@ -116,9 +117,11 @@ def test_an_update_keeps_the_incompatibilities_its_author_cannot_see(world, peop
 def test_a_package_is_deleted_with_its_policies_once_unused(world):
     package = package_create(actor=world.owner, catalog_id=world.catalog.pk,
                              display_name="Draft")
-    policy = policy_save(actor=world.owner, access_package_id=package.pk, display_name="All",
-                         allowed_target_scope=AllowedTargetScope.ALL_MEMBER_USERS,
-                         is_approval_required_for_add=False)
+    policy = policy_save(
+        actor=world.owner, access_package_id=package.pk,
+        spec=PolicySpec(
+            display_name="All", allowed_target_scope=AllowedTargetScope.ALL_MEMBER_USERS,
+            is_approval_required_for_add=False))
     package_delete(actor=world.owner, package_id=package.pk)
     assert not AccessPackage.objects.filter(pk=package.pk).exists()
     assert not AssignmentPolicy.objects.filter(pk=policy.pk).exists()
@@ -174,9 +177,11 @@ def test_a_role_removed_from_a_held_package_is_taken_away_unless_granted_elsewhe
     # Another package of the catalog grants the same group to the same person.
     other = PackageFactory(catalog=world.catalog, display_name="Reports")
     group_role(other, world.other_group)
-    policy_save(actor=world.owner, access_package_id=other.pk, display_name="Partners",
-                allowed_target_scope=AllowedTargetScope.ALL_EXTERNAL_USERS,
-                is_approval_required_for_add=False)
+    policy_save(
+        actor=world.owner, access_package_id=other.pk,
+        spec=PolicySpec(
+            display_name="Partners", allowed_target_scope=AllowedTargetScope.ALL_EXTERNAL_USERS,
+            is_approval_required_for_add=False))
     request_submit(requestor=world.requester, access_package_id=other.pk)
     deliveries_process()
     package_role_remove(actor=world.owner, package_id=world.package.pk, role_id=role.pk)

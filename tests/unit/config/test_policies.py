@@ -1,6 +1,7 @@
 """Assignment policies with their approval stages: saving, refusals, who may change them. Each
 allowed path, each refusal (with nothing written), and who may do what."""
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -28,7 +29,7 @@ from governance.services.errors import (
 )
 from governance.services.expiry import assignments_end
 from governance.services.policies import policy_delete, policy_save
-from governance.services.policy_checks import StageSpec
+from governance.services.policy_spec import PolicySpec, StageSpec
 from governance.services.questions import question_delete, question_save
 from governance.services.requests import request_cancel, request_submit
 from tests.config_helpers import events
@@ -47,14 +48,18 @@ def two_stages(world, **first) -> list[StageSpec]:
 
 
 def policy_arguments(world, **overrides) -> dict:
-    return {"actor": world.owner, "access_package_id": world.package.pk,
-            "display_name": "Partners of Contoso",
-            "allowed_target_scope": AllowedTargetScope.SPECIFIC_CONNECTED_ORG_USERS,
-            "specific_connected_organizations": [world.organization],
-            "is_requestor_justification_required": True,
-            "expiration_type": ExpirationType.AFTER_DURATION,
-            "expiration_duration": timedelta(days=90),
-            "stages": two_stages(world)} | overrides
+    """policy_save's arguments: the overrides name its own or the PolicySpec's fields."""
+    given = {"actor": world.owner, "access_package_id": world.package.pk,
+             "display_name": "Partners of Contoso",
+             "allowed_target_scope": AllowedTargetScope.SPECIFIC_CONNECTED_ORG_USERS,
+             "specific_connected_organizations": [world.organization],
+             "is_requestor_justification_required": True,
+             "expiration_type": ExpirationType.AFTER_DURATION,
+             "expiration_duration": timedelta(days=90),
+             "stages": two_stages(world)} | overrides
+    own = {name: given.pop(name) for name in ("actor", "policy_id", "access_package_id")
+           if name in given}
+    return own | {"spec": PolicySpec(**given)}
 
 
 def test_a_policy_is_saved_with_its_stages_and_is_requestable(world):
@@ -127,41 +132,41 @@ def _refusal_cases():
         ("targets the scope ignores", {"allowed_target_scope":
                                        AllowedTargetScope.ALL_EXTERNAL_USERS},
          "targetsNotUsed", "specific_connected_organizations"),
-        ("approval without stages", {"stages": []}, "stageRequired", "stage1_approvers"),
-        ("four stages", {"stages": "four"}, "tooManyStages", "stage3_approvers"),
+        ("approval without stages", {"stages": []}, "stageRequired", "stages[0].approvers"),
+        ("four stages", {"stages": "four"}, "tooManyStages", "stages[2].approvers"),
         ("stages without approval", {"is_approval_required_for_add": False},
          "stagesNotUsed", "is_approval_required_for_add"),
         ("deadline 0", {"stages": [StageSpec(approvers=["approver"], deadline_days=0)]},
-         "deadlineOutOfRange", "stage1_deadline_days"),
+         "deadlineOutOfRange", "stages[0].deadline_days"),
         ("deadline 15", {"stages": [StageSpec(approvers=["approver"], deadline_days=15)]},
-         "deadlineOutOfRange", "stage1_deadline_days"),
+         "deadlineOutOfRange", "stages[0].deadline_days"),
         ("stage without approver", {"stages": [StageSpec(approvers=["approver"]),
                                                StageSpec(deadline_days=3)]},
-         "approverRequired", "stage2_approvers"),
+         "approverRequired", "stages[1].approvers"),
         ("manager without fallback", {"stages": [StageSpec(
             dynamic_approver=SubjectSetType.REQUESTOR_MANAGER)]},
-         "fallbackRequired", "stage1_fallback_approvers"),
+         "fallbackRequired", "stages[0].fallback_approvers"),
         ("sponsors without fallback", {"stages": [StageSpec(
             dynamic_approver=SubjectSetType.EXTERNAL_SPONSORS)]},
-         "fallbackRequired", "stage1_fallback_approvers"),
+         "fallbackRequired", "stages[0].fallback_approvers"),
         ("manager level 3", {"stages": [StageSpec(
             dynamic_approver=SubjectSetType.REQUESTOR_MANAGER, manager_level=3,
             fallback_approvers=["approver"])]}, "invalidManagerLevel",
-         "stage1_dynamic_approver"),
+         "stages[0].dynamic_approver"),
         ("escalation after 0 days", {"stages": [StageSpec(
             approvers=["approver"], escalation_approvers=["owner"], escalate_after_days=0)]},
-         "escalationTooSoon", "stage1_escalate_after_days"),
+         "escalationTooSoon", "stages[0].escalate_after_days"),
         ("escalation at the deadline", {"stages": [StageSpec(
             approvers=["approver"], escalation_approvers=["owner"], escalate_after_days=5,
-            deadline_days=5)]}, "escalationAfterDeadline", "stage1_escalate_after_days"),
+            deadline_days=5)]}, "escalationAfterDeadline", "stages[0].escalate_after_days"),
         ("escalation without days", {"stages": [StageSpec(
             approvers=["approver"], escalation_approvers=["owner"])]},
-         "escalationDaysRequired", "stage1_escalate_after_days"),
+         "escalationDaysRequired", "stages[0].escalate_after_days"),
         ("escalation without approvers", {"stages": [StageSpec(
             approvers=["approver"], escalate_after_days=2)]},
-         "escalationApproversRequired", "stage1_escalation_approvers"),
+         "escalationApproversRequired", "stages[0].escalation_approvers"),
         ("disabled approver", {"stages": [StageSpec(approvers=["disabled"])]},
-         "approverInactive", "stage1_approvers"),
+         "approverInactive", "stages[0].approvers"),
         ("no duration", {"expiration_duration": None}, "durationRequired",
          "expiration_duration"),
         ("zero duration", {"expiration_duration": timedelta(0)}, "durationRequired",
@@ -210,7 +215,7 @@ def test_policy_refusals_name_their_field_and_write_nothing(world, refused, case
             overrides[name] = _resolve(world, overrides[name])
     if overrides.get("expiration_end_at") == "yesterday":
         overrides["expiration_end_at"] = clock.now() - timedelta(days=1)
-    arguments = policy_arguments(world, display_name="Second policy") | overrides
+    arguments = policy_arguments(world, **({"display_name": "Second policy"} | overrides))
     refused(lambda: policy_save(**arguments), InvalidInput, code, field)
 
 
@@ -292,7 +297,8 @@ def test_a_passed_end_date_may_stay_when_other_fields_change(world, monkeypatch)
     policy_save(**arguments)
     later = clock.now() + timedelta(days=3)
     monkeypatch.setattr(clock, "now", lambda: later)
-    policy = policy_save(**(arguments | {"description": "Ended."}))
+    policy = policy_save(**(arguments | {"spec": replace(arguments["spec"],
+                                                         description="Ended.")}))
     assert policy.expiration_end_at == end and policy.description == "Ended."
 
 
