@@ -270,7 +270,7 @@ def main() -> int:
     name, version = opened
 
     dispatch_warnings = Counter()
-    logging.getLogger("governance.services.dispatch").addHandler(dispatch_warnings)
+    logging.getLogger("governance.services.internal.dispatch").addHandler(dispatch_warnings)
     emails = not args.no_emails
     n = args.n
     print(f"expiry sweep benchmark: {n:,} due assignments x 2 roles, emails "

@@ -4,9 +4,8 @@ a refusal is shown beside the field it names."""
 from django import forms
 
 from governance.choices import QuestionKind
-from governance.models import AssignmentPolicy, Question, User
+from governance.models import AssignmentPolicy, Question, RequestAnswer, User
 from governance.services.errors import RefusalFormMixin
-from governance.services.patterns import ANSWER_MAX
 
 
 def _question_field(question: Question, language: str | None) -> forms.Field:
@@ -21,7 +20,8 @@ def _question_field(question: Question, language: str | None) -> forms.Field:
         return forms.ChoiceField(label=label, choices=choices, required=False,
                                  widget=forms.RadioSelect)
     widget = forms.TextInput if question.is_single_line else forms.Textarea(attrs={"rows": 3})
-    return forms.CharField(label=label, required=False, widget=widget, max_length=ANSWER_MAX)
+    return forms.CharField(label=label, required=False, widget=widget,
+                           max_length=RequestAnswer.VALUE_MAX)
 
 
 class DateTimeInput(forms.DateTimeInput):

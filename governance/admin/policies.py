@@ -37,8 +37,7 @@ from governance.models import (
 )
 from governance.selectors.permissions import Capability
 from governance.services.policies import policy_delete, policy_save
-from governance.services.policy_checks import MAX_STAGES
-from governance.services.policy_spec import STAGE_FIELD, PolicySpec, StageSpec
+from governance.services.policy_spec import MAX_STAGES, STAGE_FIELD, PolicySpec, StageSpec
 
 STAGES = range(1, MAX_STAGES + 1)
 MANAGER = SubjectSetType.REQUESTOR_MANAGER

@@ -7,8 +7,7 @@ from datetime import timedelta
 
 from governance.choices import QuestionKind, SubjectSetType
 from governance.models import ConnectedOrganization, Group, User
-from governance.services.policy_checks import DYNAMIC_APPROVERS
-from governance.services.policy_spec import StageSpec
+from governance.services.policy_spec import DYNAMIC_APPROVERS, StageSpec
 
 from .graph_json import Body, InvalidBody, parse_duration
 from .shapes import GRAPH

@@ -56,6 +56,9 @@ class AssignmentRequest(CatalogOwned):
 
 
 class RequestAnswer(models.Model):
+    # The longest answer a text question accepts (the request form's limit too).
+    VALUE_MAX = 2000
+
     request = models.ForeignKey(AssignmentRequest, on_delete=models.CASCADE,
                                 related_name="answers")
     question = models.ForeignKey("governance.Question", on_delete=models.PROTECT,

@@ -17,9 +17,9 @@ from governance.choices import AccountAction, AccountState
 from governance.connectors import ConnectorError, Person, connector_for_system
 from governance.models import SystemAccount
 from governance.services.audit import audit_record
-from governance.services.bulk import ids_in
-from governance.services.dispatch import after_commit
-from governance.services.retry import retry_at
+from governance.services.internal.bulk import ids_in
+from governance.services.internal.dispatch import after_commit
+from governance.services.internal.retry import retry_at
 
 MAX_ATTEMPTS = 6
 STUCK_AFTER = timedelta(minutes=10)

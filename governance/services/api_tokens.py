@@ -21,9 +21,9 @@ from governance.choices import ApiPermission, UserType
 from governance.models import ApiClient, PersonalToken, User
 from governance.selectors.permissions import is_global_admin
 from governance.services.audit import audit_record
-from governance.services.config_checks import clean_name, max_length
 from governance.services.errors import Duplicate, InvalidInput, NotAllowed, NotFound
-from governance.services.guards import locked_or_not_found
+from governance.services.internal.config_checks import clean_name, max_length
+from governance.services.internal.guards import locked_or_not_found
 
 CLIENT_KIND = "pac"
 PERSON_KIND = "pat"

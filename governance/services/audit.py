@@ -7,7 +7,7 @@ from django.db import models
 
 from governance import clock
 from governance.models import AuditEvent, User
-from governance.services.bulk import bulk_insert
+from governance.services.internal.bulk import bulk_insert
 
 SYSTEM = "system"
 

@@ -27,8 +27,8 @@ from governance.choices import BulkJobState, BulkRowOutcome
 from governance.models import AccessPackage, BulkAssignmentJob, BulkAssignmentRow, User
 from governance.selectors.permissions import can_manage_assignments
 from governance.services.audit import audit_record
-from governance.services.dispatch import after_commit
 from governance.services.errors import InvalidInput, NotAllowed, NotFound, Refused
+from governance.services.internal.dispatch import after_commit
 from governance.services.requests import request_admin_add
 
 logger = logging.getLogger(__name__)

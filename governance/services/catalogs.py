@@ -12,15 +12,15 @@ from governance.choices import CatalogRole, CatalogState, GlobalRole
 from governance.models import Catalog, CatalogRoleAssignment, User
 from governance.selectors.permissions import Capability, forget_roles, has_global_role
 from governance.services.audit import audit_record
-from governance.services.config_checks import (
+from governance.services.errors import Duplicate, InvalidInput, InvalidState, NotAllowed, NotFound
+from governance.services.internal.config_checks import (
     clean_name,
     clean_text,
     max_length,
     name_taken,
     require,
 )
-from governance.services.errors import Duplicate, InvalidInput, InvalidState, NotAllowed, NotFound
-from governance.services.guards import locked_or_not_found
+from governance.services.internal.guards import locked_or_not_found
 from governance.services.resources import resources_remove_all
 
 NAME_MAX = max_length(Catalog, "display_name")

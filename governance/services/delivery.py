@@ -33,11 +33,13 @@ from governance.models import (
 )
 from governance.selectors.permissions import can_manage_assignments
 from governance.services.audit import audit_record, audit_record_many
-from governance.services.bulk import ids_in
 from governance.services.delivery_changes import CHANGE_FIELDS, apply_changes, remember_accounts
-from governance.services.dispatch import deliveries_after_commit
 from governance.services.errors import NotAllowed, NotFound
 from governance.services.guests import guest_on_assignment
+from governance.services.internal.bulk import ids_in
+from governance.services.internal.dispatch import deliveries_after_commit
+from governance.services.internal.retry import retry_at
+from governance.services.internal.validation import policy_latest_end
 from governance.services.outbox import email, notify_messages
 from governance.services.request_lifecycle import (
     Delivered,
@@ -48,8 +50,6 @@ from governance.services.request_lifecycle import (
     request_move,
     requests_move,
 )
-from governance.services.retry import retry_at
-from governance.services.validation import policy_latest_end
 
 MAX_ATTEMPTS = 6
 STUCK_AFTER = timedelta(minutes=10)

@@ -5,7 +5,7 @@ from collections import defaultdict
 
 from governance.connectors import ChangeResult, ConnectorError, RoleChange, get_connector
 from governance.models import SystemAccount, TargetSystem
-from governance.services.bulk import ids_in
+from governance.services.internal.bulk import ids_in
 
 # What a connector needs to know of a delivery row.
 CHANGE_FIELDS = ("id", "action", "attempts", "assignment_id", "assignment__target_id",

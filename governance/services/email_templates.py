@@ -16,7 +16,7 @@ from governance.notifications import TOPICS
 from governance.notifications.sandbox import ForbiddenTag, sandbox_engine
 from governance.services.audit import audit_record, audit_saved
 from governance.services.errors import Duplicate, InvalidInput
-from governance.services.guards import locked_or_not_found
+from governance.services.internal.guards import locked_or_not_found
 
 SUBJECT_MAX_LENGTH = EmailTemplate._meta.get_field("subject").max_length
 # The form's field names, as InvalidInput names them, and how a message calls them.

@@ -24,11 +24,11 @@ from governance.models import (
     User,
 )
 from governance.services.audit import audit_record_many
-from governance.services.bulk import ids_in
 from governance.services.delivery import deliveries_revoke, granted_elsewhere
-from governance.services.dispatch import deliveries_after_commit
 from governance.services.extensions import extensions_launch_for_assignments
 from governance.services.guests import guests_after_access_lost
+from governance.services.internal.bulk import ids_in
+from governance.services.internal.dispatch import deliveries_after_commit
 from governance.services.outbox import email, notify_messages
 from governance.services.request_lifecycle import requests_move
 

@@ -32,15 +32,15 @@ from governance.models import (
 )
 from governance.selectors.permissions import Capability
 from governance.services.audit import audit_record, audit_saved
-from governance.services.config_checks import (
+from governance.services.errors import InvalidInput, InvalidState
+from governance.services.internal.config_checks import (
     clean_name,
     clean_text,
     max_length,
     name_taken,
     require,
 )
-from governance.services.errors import InvalidInput, InvalidState
-from governance.services.guards import catalog_locked, locked_under_parent
+from governance.services.internal.guards import catalog_locked, locked_under_parent
 from governance.services.packages import package_lock
 from governance.services.secret_fields import secret_apply, secret_source
 

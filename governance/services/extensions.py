@@ -45,8 +45,8 @@ from governance.models import (
     PolicyExtensionStage,
 )
 from governance.services.audit import audit_record, audit_record_many
-from governance.services.bulk import ids_in
 from governance.services.errors import InvalidState, NotFound
+from governance.services.internal.bulk import ids_in
 from governance.services.outbox import notify_messages, outbox_channel_connect
 from governance.services.request_lifecycle import (
     CalloutAnswered,

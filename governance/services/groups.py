@@ -10,8 +10,8 @@ from governance.choices import GlobalRole, GroupMembershipRole
 from governance.models import Group, GroupMembership, User
 from governance.selectors.permissions import Capability, can_anywhere, has_global_role
 from governance.services.audit import audit_record
-from governance.services.config_checks import clean_name, clean_text, max_length
 from governance.services.errors import NotAllowed
+from governance.services.internal.config_checks import clean_name, clean_text, max_length
 
 GROUP_NAME_MAX = max_length(Group, "display_name")
 

@@ -21,8 +21,8 @@ from governance.models import Assignment, TenantSettings, User
 from governance.selectors.permissions import is_global_admin
 from governance.services.accounts import accounts_change
 from governance.services.audit import audit_record, audit_record_many
-from governance.services.bulk import ids_in
 from governance.services.errors import InvalidInput, NotAllowed
+from governance.services.internal.bulk import ids_in
 from governance.services.outbox import notify
 
 

@@ -26,7 +26,7 @@ from governance.services.errors import (
     NotAllowed,
     NotFound,
 )
-from governance.services.guards import locked_or_not_found
+from governance.services.internal.guards import locked_or_not_found
 
 
 def organization_for_domain(domain: str) -> ConnectedOrganization | None:

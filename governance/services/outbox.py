@@ -21,9 +21,9 @@ from governance.choices import OutboxState
 from governance.connectors import ConnectorError
 from governance.models import OutboxMessage, User
 from governance.notifications import render_email
-from governance.services.bulk import bulk_insert
-from governance.services.dispatch import outbox_after_commit
-from governance.services.retry import backoff
+from governance.services.internal.bulk import bulk_insert
+from governance.services.internal.dispatch import outbox_after_commit
+from governance.services.internal.retry import backoff
 
 logger = logging.getLogger(__name__)
 

@@ -30,23 +30,23 @@ from governance.models import (
 )
 from governance.selectors.permissions import Capability, catalog_ids_for
 from governance.services.audit import audit_record
-from governance.services.bulk import ids_in
-from governance.services.config_checks import (
+from governance.services.delivery import (
+    assignments_refresh,
+    deliveries_revoke,
+    granted_elsewhere,
+)
+from governance.services.errors import Duplicate, InvalidInput, InvalidState, NotFound
+from governance.services.expiry import KEPT_NOTE
+from governance.services.internal.bulk import ids_in
+from governance.services.internal.config_checks import (
     clean_name,
     clean_text,
     max_length,
     name_taken,
     require,
 )
-from governance.services.delivery import (
-    assignments_refresh,
-    deliveries_revoke,
-    granted_elsewhere,
-)
-from governance.services.dispatch import deliveries_after_commit
-from governance.services.errors import Duplicate, InvalidInput, InvalidState, NotFound
-from governance.services.expiry import KEPT_NOTE
-from governance.services.guards import catalog_locked, parent_id_or_not_found
+from governance.services.internal.dispatch import deliveries_after_commit
+from governance.services.internal.guards import catalog_locked, parent_id_or_not_found
 
 PACKAGE_NAME_MAX = max_length(AccessPackage, "display_name")
 

@@ -1,6 +1,6 @@
 """Assignment policies: who may request a package, how it is approved, how long it lasts.
 The questions requestors answer: governance.services.questions; the checks of a policy's
-fields and stages: governance.services.policy_checks.
+fields and stages: governance.services.internal.policy_checks.
 
 `policy_save` writes a policy with its whole approval configuration (ApprovalStageSetting
 and ApproverSet rows) from a PolicySpec, in one transaction, after checking all of it;
@@ -34,25 +34,25 @@ from governance.models import (
 from governance.models.review_settings import review_settings_from_graph
 from governance.selectors.permissions import Capability
 from governance.services.audit import audit_record, audit_saved
-from governance.services.config_checks import (
+from governance.services.errors import InvalidInput, InvalidState
+from governance.services.internal.config_checks import (
     clean_name,
     clean_text,
     name_taken,
     require,
 )
-from governance.services.errors import InvalidInput, InvalidState
-from governance.services.guards import (
+from governance.services.internal.guards import (
     locked_under_parent,
     parent_id_or_not_found,
 )
-from governance.services.packages import package_lock
-from governance.services.policy_checks import (
+from governance.services.internal.policy_checks import (
     NAME_MAX,
     Targets,
     check_expiration,
     check_scope,
     check_stages,
 )
+from governance.services.packages import package_lock
 from governance.services.policy_spec import PolicySpec, StageSpec
 
 # Snapshots for the audit log

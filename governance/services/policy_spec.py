@@ -20,6 +20,10 @@ from governance.models import (
     User,
 )
 
+MAX_STAGES = 3
+# Approvers found from the request (the requestor's manager, sponsors): they may not exist.
+DYNAMIC_APPROVERS = (SubjectSetType.REQUESTOR_MANAGER, SubjectSetType.INTERNAL_SPONSORS,
+                     SubjectSetType.EXTERNAL_SPONSORS, SubjectSetType.TARGET_USER_SPONSORS)
 STAGE_FIELD = re.compile(r"stages\[(?P<index>\d+)\]\.(?P<name>\w+)")
 
 

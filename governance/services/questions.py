@@ -14,16 +14,16 @@ from governance.models import (
 )
 from governance.selectors.permissions import Capability
 from governance.services.audit import audit_record, audit_saved
-from governance.services.config_checks import (
+from governance.services.errors import InvalidInput, InvalidState
+from governance.services.internal.config_checks import (
     max_length,
     require,
 )
-from governance.services.errors import InvalidInput, InvalidState
-from governance.services.guards import (
+from governance.services.internal.guards import (
     locked_or_not_found,
     locked_under_parent,
 )
-from governance.services.patterns import pattern_check
+from governance.services.internal.patterns import pattern_check
 from governance.services.policies import policy_lock
 
 QUESTION_MAX = max_length(Question, "text")

@@ -33,8 +33,8 @@ from governance.choices import (
 )
 from governance.models import ApprovalStage, AssignmentRequest, ExtensionCallout, User
 from governance.services.audit import audit_record, audit_record_many
-from governance.services.bulk import ids_in
 from governance.services.errors import InvalidState
+from governance.services.internal.bulk import ids_in
 from governance.services.outbox import notify
 
 STATUS_MAX = AssignmentRequest._meta.get_field("status").max_length

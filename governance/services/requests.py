@@ -39,6 +39,7 @@ from governance.services.errors import (
     SeparationOfDuties,
 )
 from governance.services.expiry import assignments_end
+from governance.services.internal.validation import answers_validate, schedule_validate
 from governance.services.organizations import organization_propose_for
 from governance.services.request_lifecycle import (
     Assigned,
@@ -47,7 +48,6 @@ from governance.services.request_lifecycle import (
     request_create,
     request_move,
 )
-from governance.services.validation import answers_validate, schedule_validate
 
 # Who removes access, by the reason the assignment ends for.
 REMOVAL_CAUSES = {EndReason.REMOVED_BY_USER: RequestCause.REQUESTOR,

@@ -22,14 +22,14 @@ from governance.models import (
 from governance.selectors.catalogs import groups_addable_by
 from governance.selectors.permissions import Capability
 from governance.services.audit import audit_record
-from governance.services.config_checks import (
+from governance.services.errors import InvalidInput, InvalidState
+from governance.services.internal.config_checks import (
     clean_name,
     clean_text,
     max_length,
     require,
 )
-from governance.services.errors import InvalidInput, InvalidState
-from governance.services.guards import catalog_locked, locked_under_parent
+from governance.services.internal.guards import catalog_locked, locked_under_parent
 
 RESOURCE_NAME_MAX = max_length(Resource, "display_name")
 # The roles a group offers, as Entra names them; origin ids are "<role>_<group id>".

@@ -29,9 +29,9 @@ from governance.models.review_settings import review_settings_from_graph
 from governance.selectors.permissions import can_manage_assignments
 from governance.selectors.reviews import review_counts, reviewable_decisions, reviewers_waiting
 from governance.services.audit import audit_record, audit_record_many
-from governance.services.bulk import ids_in
 from governance.services.errors import InvalidInput, InvalidState, NotAllowed, NotFound
 from governance.services.expiry import assignments_end
+from governance.services.internal.bulk import ids_in
 from governance.services.outbox import email, notify, notify_messages
 
 DECIDABLE = (ReviewDecisionValue.APPROVE, ReviewDecisionValue.DENY,

@@ -13,9 +13,9 @@ from governance.connectors import DiscoveredResource
 from governance.models import Catalog, Resource, ResourceRole, TargetSystem, User
 from governance.selectors.permissions import Capability, can, is_global_admin
 from governance.services.audit import audit_record, audit_record_many
-from governance.services.config_checks import clean_text, max_length
 from governance.services.errors import InvalidInput, NotAllowed
-from governance.services.guards import locked_or_not_found
+from governance.services.internal.config_checks import clean_text, max_length
+from governance.services.internal.guards import locked_or_not_found
 from governance.services.systems import system_ask, system_locked, system_or_not_found
 
 RESOURCE_NAME_MAX = max_length(Resource, "display_name")

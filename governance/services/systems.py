@@ -19,9 +19,9 @@ from governance.models import SystemAccount, TargetSystem, User
 from governance.security import secrets
 from governance.selectors.permissions import Capability, catalog_ids_for, is_global_admin
 from governance.services.audit import audit_record
-from governance.services.config_checks import clean_name, max_length, name_taken
 from governance.services.errors import InvalidInput, InvalidState, NotAllowed, NotFound, Refused
-from governance.services.guards import locked_or_not_found
+from governance.services.internal.config_checks import clean_name, max_length, name_taken
+from governance.services.internal.guards import locked_or_not_found
 from governance.services.secret_fields import secret_apply, secret_source
 
 NAME_MAX = max_length(TargetSystem, "display_name")

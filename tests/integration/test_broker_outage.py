@@ -43,7 +43,7 @@ def redis_outage(task_queue):
 def test_access_granted_while_redis_is_down_is_delivered_by_the_next_sweep(
         redis_outage, caplog, request):
     world = build_world()
-    with caplog.at_level(logging.WARNING, logger="governance.services.dispatch"):
+    with caplog.at_level(logging.WARNING, logger="governance.services.internal.dispatch"):
         assignment_request = request_admin_add(
             actor=world.owner, access_package_id=world.package.pk, policy_id=world.policy.pk,
             target=world.member, justification="Direct assignment during an outage")

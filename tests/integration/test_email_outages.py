@@ -18,9 +18,9 @@ from governance.services.approvals import (
     stages_time_out_due,
 )
 from governance.services.expiry import assignments_expire_due, assignments_warn_expiring
+from governance.services.internal.retry import backoff
 from governance.services.outbox import EMAIL_FIRST_RETRY, outbox_send_due
 from governance.services.requests import request_submit
-from governance.services.retry import backoff
 from tests.concurrency.race import raise_unexpected, run_together
 from tests.conftest import wait_for
 from tests.email_scenes import (

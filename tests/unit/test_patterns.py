@@ -6,10 +6,9 @@ import time
 
 import pytest
 
-from governance.models import Question
+from governance.models import Question, RequestAnswer
 from governance.services.errors import InvalidInput
-from governance.services.patterns import (
-    ANSWER_MAX,
+from governance.services.internal.patterns import (
     PROBE_LENGTH,
     REPEAT_SIZE_MAX,
     pattern_check,
@@ -137,6 +136,6 @@ def test_a_stored_pattern_that_cannot_be_used_refuses_with_a_message(world, patt
 def test_an_answer_longer_than_the_longest_checked_is_refused(world):
     _stored(world, r"a+")
     with pytest.raises(InvalidInput) as caught:
-        submit_request(world, answers={world.question.pk: "a" * (ANSWER_MAX + 1)})
+        submit_request(world, answers={world.question.pk: "a" * (RequestAnswer.VALUE_MAX + 1)})
     assert caught.value.code == "answerTooLong"
-    assert f"at most {ANSWER_MAX} characters" in caught.value.message
+    assert f"at most {RequestAnswer.VALUE_MAX} characters" in caught.value.message

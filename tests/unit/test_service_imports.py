@@ -45,9 +45,19 @@ def _imported(node: ast.AST) -> list[str]:
     return names
 
 
+def _module_path(module: str) -> Path:
+    return (SERVICES / Path(*module.split("."))).with_suffix(".py")
+
+
+def _service_modules() -> list[str]:
+    """Every services module, as "requests" or "internal.guards"."""
+    return sorted(".".join(path.relative_to(SERVICES).with_suffix("").parts)
+                  for path in SERVICES.rglob("*.py") if path.stem != "__init__")
+
+
 def _service_imports(module: str) -> tuple[set[str], set[str]]:
     """(every services module `module` imports, those it imports inside a function)."""
-    tree = _tree(SERVICES / f"{module}.py")
+    tree = _tree(_module_path(module))
     top_level = set(map(id, tree.body))
     every, local = set(), set()
     for node in ast.walk(tree):
@@ -67,9 +77,20 @@ def _local_governance_imports(path: Path) -> list[str]:
             and _imported(node)]
 
 
-@pytest.mark.parametrize("module", REQUEST_FLOW)
-def test_no_request_flow_module_imports_inside_a_function(module):
-    assert _local_governance_imports(SERVICES / f"{module}.py") == []
+@pytest.mark.parametrize("module", _service_modules())
+def test_no_services_module_imports_inside_a_function(module):
+    assert _local_governance_imports(_module_path(module)) == []
+
+
+def test_only_the_services_import_their_internals():
+    """governance/services/internal is shared by the services; admin, API, pages, tasks and
+    commands call the entry points beside it."""
+    callers = [path for folder in ("governance", "portal") for path in (ROOT / folder).rglob("*.py")
+               if SERVICES not in path.parents]
+    reaching_in = [f"{path.relative_to(ROOT)}: {name}" for path in callers
+                   for node in ast.walk(_tree(path)) for name in _imported(node)
+                   if name.startswith("governance.services.internal")]
+    assert reaching_in == []
 
 
 def test_the_tasks_import_the_services_at_the_top():
@@ -77,8 +98,7 @@ def test_the_tasks_import_the_services_at_the_top():
 
 
 def test_the_services_import_one_another_without_a_cycle():
-    graph = {path.stem: _service_imports(path.stem)[0] for path in SERVICES.glob("*.py")
-             if path.stem != "__init__"}
+    graph = {module: _service_imports(module)[0] for module in _service_modules()}
     cycles = []
 
     def visit(module, trail):
@@ -111,7 +131,7 @@ def test_every_lifecycle_step_and_the_webhook_channel_is_connected_at_start_up()
     assert webhook.gave_up.__module__ == "governance.services.extensions"
 
 
-@pytest.mark.parametrize("module", [*REQUEST_FLOW, "dispatch"])
+@pytest.mark.parametrize("module", [*REQUEST_FLOW, "internal.dispatch"])
 def test_each_request_flow_module_imports_alone_in_a_fresh_interpreter(module):
     script = ("import importlib, sys, django; django.setup(); "
               "importlib.import_module(sys.argv[1])")

@@ -34,8 +34,8 @@ from governance.models import (
 from governance.services.accounts import MAX_ATTEMPTS, accounts_change, accounts_process
 from governance.services.delivery import deliveries_process
 from governance.services.guests import guests_delete_due
+from governance.services.internal.retry import backoff
 from governance.services.requests import request_admin_add, request_remove
-from governance.services.retry import backoff
 from tests.factories import CatalogFactory, PackageFactory, PolicyFactory
 
 KIND = "recorder"

@@ -22,25 +22,26 @@ from governance.models import (
     Group,
     User,
 )
-from governance.services.config_checks import (
+from governance.services.errors import InvalidInput
+from governance.services.internal.config_checks import (
     max_length,
 )
-from governance.services.errors import InvalidInput
-from governance.services.policy_spec import StageSpec, stage_field
+from governance.services.policy_spec import (
+    DYNAMIC_APPROVERS,
+    MAX_STAGES,
+    StageSpec,
+    stage_field,
+)
 
 Scope = AllowedTargetScope
 
 NAME_MAX = max_length(AssignmentPolicy, "display_name")
-MAX_STAGES = 3
 MIN_DEADLINE_DAYS, MAX_DEADLINE_DAYS = 1, 14
 MAX_DURATION = timedelta(days=3660)
 INTERNAL_SCOPES = frozenset({Scope.SPECIFIC_DIRECTORY_USERS, Scope.ALL_MEMBER_USERS,
                              Scope.ALL_DIRECTORY_USERS})
 EXTERNAL_SCOPES = frozenset({Scope.SPECIFIC_CONNECTED_ORG_USERS,
                              Scope.ALL_CONFIGURED_CONNECTED_ORG_USERS, Scope.ALL_EXTERNAL_USERS})
-# Approvers found from the request (the requestor's manager, sponsors): they may not exist.
-DYNAMIC_APPROVERS = (SubjectSetType.REQUESTOR_MANAGER, SubjectSetType.INTERNAL_SPONSORS,
-                     SubjectSetType.EXTERNAL_SPONSORS, SubjectSetType.TARGET_USER_SPONSORS)
 
 
 @dataclass

@@ -9,7 +9,7 @@ from django.utils.formats import date_format
 from governance.choices import ExpirationType, QuestionKind
 from governance.models import AssignmentPolicy, Question, RequestAnswer
 from governance.services.errors import InvalidInput
-from governance.services.patterns import ANSWER_MAX, pattern_fullmatch
+from governance.services.internal.patterns import pattern_fullmatch
 
 # A start a few minutes in the past is a clock difference, not a wish to backdate access.
 START_TOLERANCE = timedelta(minutes=5)
@@ -41,8 +41,9 @@ def _text_answer(question: Question, raw, label: str) -> RequestAnswer | None:
     if question.is_single_line and "\n" in value:
         raise InvalidInput(f"The answer to “{label}” must fit on one line.",
                            field=_question_field(question), code="invalidAnswer")
-    if len(value) > ANSWER_MAX:
-        raise InvalidInput(f"The answer to “{label}” can have at most {ANSWER_MAX} characters.",
+    if len(value) > RequestAnswer.VALUE_MAX:
+        raise InvalidInput(f"The answer to “{label}” can have at most "
+                           f"{RequestAnswer.VALUE_MAX} characters.",
                            field=_question_field(question), code="answerTooLong")
     if question.regex_pattern and not _matches(question, value, label):
         raise InvalidInput(f"The answer to “{label}” does not have the expected form.",

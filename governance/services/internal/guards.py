@@ -7,6 +7,7 @@ parent, then the row; `locked_under_parent` does all three.
 
 from django.db import models
 
+from governance.models import Catalog
 from governance.services.errors import InvalidInput, NotFound
 
 
@@ -44,8 +45,6 @@ def locked_under_parent(model: type[models.Model], pk, parent: str, lock_parent,
 def catalog_locked(catalog_id: int | None):
     """The catalog a new resource, package or extension goes in, locked; refused beside the
     form's catalog field when there is none."""
-    from governance.models import Catalog
-
     catalog = Catalog.objects.select_for_update().filter(pk=catalog_id).first() \
         if catalog_id else None
     if catalog is None:

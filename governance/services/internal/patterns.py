@@ -15,8 +15,6 @@ import regex
 
 from governance.services.errors import InvalidInput
 
-# The longest answer a text question accepts (the request form's limit too).
-ANSWER_MAX = 2000
 MATCH_TIMEOUT = 0.1  # seconds
 # The regex package turns many endless patterns such as (a+)+ into ones that slow down with
 # the answer's length ((a+)+$: 30 ms at 2000 characters, over 0.2 s at 4000). The probes are

@@ -2,20 +2,23 @@
 
 A task that never runs (the broker was down, the message was lost) costs only time: the minute
 sweeps find the same work in the database. So a failed publish is logged, never raised.
+
+Tasks are found by name in Celery's registry (which imports governance.tasks), not imported
+here: the tasks call the services, and the services only name the tasks.
 """
 
 import logging
 
+from celery import current_app
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
 
 
 def _publish(task_name: str, *args) -> None:
-    from governance import tasks
-
+    task = current_app.tasks[f"governance.tasks.{task_name}"]  # a wrong name is our bug: raised
     try:
-        getattr(tasks, task_name).delay(*args)
+        task.delay(*args)
     except Exception as exc:  # noqa: BLE001 - any broker failure; the sweeps pick the work up
         logger.warning("Could not queue %s (%s); the next sweep will do the work.", task_name,
                        exc)
