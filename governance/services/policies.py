@@ -10,8 +10,7 @@ requestor never approves their own request is enforced when a stage starts and w
 is made (governance.services.approvals).
 """
 
-from collections.abc import Callable, Sequence
-from dataclasses import replace
+from collections.abc import Callable
 
 import isodate
 from django.db import transaction
@@ -206,13 +205,6 @@ def policy_update(*, actor: User, policy_id: int,
     with transaction.atomic():
         package, policy = _policy_for_change(policy_id, None)
         return _write(actor, package, policy, change(PolicySpec.of(policy)))
-
-
-def policy_stages_set(*, actor: User, policy_id: int,
-                      stages: Sequence[StageSpec]) -> AssignmentPolicy:
-    """The policy's approval stages become `stages`; the rest of it stays."""
-    return policy_update(actor=actor, policy_id=policy_id,
-                         change=lambda spec: replace(spec, stages=list(stages)))
 
 
 def _write(actor: User, package: AccessPackage, policy: AssignmentPolicy,
