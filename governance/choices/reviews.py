@@ -3,6 +3,9 @@ decision items)."""
 
 from django.db import models
 
+__all__ = ["ReviewAppliedResult", "ReviewDecisionValue", "ReviewerType",
+           "ReviewExpirationBehavior", "ReviewRecommendation", "ReviewRecurrence", "ReviewState"]
+
 
 class ReviewRecurrence(models.TextChoices):
     WEEKLY = "weekly", "Weekly"

@@ -23,7 +23,6 @@ from governance import clock
 from governance.choices import (
     AllowedTargetScope,
     DeliveryState,
-    ExpirationType,
     RequestState,
     SystemKind,
 )
@@ -85,14 +84,12 @@ def offer_package(admin, role: ResourceRole):
                              display_name=PACKAGE,
                              description="An account in the Heron CRM, in its users' group.")
     package_role_add(actor=admin, package_id=package.pk, role_id=role.pk)
-    policy_save(
-        actor=admin, access_package_id=package.pk,
-        spec=PolicySpec(
-            display_name="Everyone in the directory, no approval",
-            allowed_target_scope=AllowedTargetScope.ALL_DIRECTORY_USERS,
-            is_approval_required_for_add=False, is_requestor_justification_required=True,
-            expiration_type=ExpirationType.AFTER_DURATION, expiration_duration=timedelta(days=30),
-            stages=[]))
+    no_approval = PolicySpec(display_name="Everyone in the directory, no approval",
+                             allowed_target_scope=AllowedTargetScope.ALL_DIRECTORY_USERS,
+                             is_approval_required_for_add=False,
+                             is_requestor_justification_required=True,
+                             expiration_duration=timedelta(days=30))
+    policy_save(actor=admin, access_package_id=package.pk, spec=no_approval)
     return package
 
 
