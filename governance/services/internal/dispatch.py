@@ -16,9 +16,9 @@ logger = logging.getLogger(__name__)
 
 
 def _publish(task_name: str, *args) -> None:
-    task = current_app.tasks[f"governance.tasks.{task_name}"]  # a wrong name is our bug: raised
     try:
-        task.delay(*args)
+        # Not registered: a process without the portal's Celery app (a script); the same.
+        current_app.tasks[f"governance.tasks.{task_name}"].delay(*args)
     except Exception as exc:  # noqa: BLE001 - any broker failure; the sweeps pick the work up
         logger.warning("Could not queue %s (%s); the next sweep will do the work.", task_name,
                        exc)
