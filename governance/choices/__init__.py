@@ -58,6 +58,9 @@ class GlobalRole(models.TextChoices):
     CATALOG_CREATOR = "catalogCreator", "Catalog creator"
     CONNECTED_ORG_ADMIN = (
         "connectedOrganizationAdministrator", "Connected organization administrator")
+    # Sets people's manager, sponsors and attributes, deactivates and re-activates them, and
+    # imports people, for the people no provisioning client manages.
+    USER_ADMIN = "userAdministrator", "User administrator"
 
 
 class OriginSystem(models.TextChoices):

@@ -17,6 +17,7 @@ from governance.models.notifications import ApprovalDelegation, EmailTemplate
 from governance.models.outbox import OutboxMessage
 from governance.models.package import AccessPackage, Resource, ResourceRole, ResourceRoleScope
 from governance.models.policy import ApprovalStageSetting, ApproverSet, AssignmentPolicy, Question
+from governance.models.provisioning import ProvisioningClient
 from governance.models.request import (
     ApprovalDecision,
     ApprovalStage,
@@ -39,7 +40,8 @@ __all__ = [
     "BulkAssignmentRow", "Catalog", "CatalogRoleAssignment", "ConnectedOrganization",
     "CustomExtension", "DecisionReviewer", "EmailTemplate", "ExtensionCallout", "ExternalUser",
     "GlobalRoleAssignment", "Group", "GroupMembership", "IdentitySource", "OutboxMessage",
-    "PersonalToken", "PolicyExtensionStage", "Question", "RequestAnswer", "Resource",
+    "PersonalToken", "PolicyExtensionStage", "ProvisioningClient", "Question", "RequestAnswer",
+    "Resource",
     "ResourceRole", "ResourceRoleScope", "ReviewDecision", "ReviewReviewer", "RoleDelivery",
     "StageApprover", "SystemAccount", "TargetSystem", "TenantSettings", "User",
 ]

@@ -55,11 +55,37 @@ class User(AbstractUser):
     preferred_language = models.CharField(max_length=10, blank=True)
     # IANA name ("Europe/Paris"); dates are shown in it. Empty: the portal's TIME_ZONE.
     time_zone = models.CharField(max_length=64, blank=True)
+    # The directory attributes that approvers see and attribute rules read (Graph's names in
+    # the API, SCIM's core and enterprise schemas over SCIM). db_default: rows inserted in
+    # bulk by SQL (the benchmarks' datasets) get them empty too.
+    department = models.CharField(max_length=200, blank=True, db_default="")
+    job_title = models.CharField(max_length=200, blank=True, db_default="")
+    employee_id = models.CharField(max_length=64, blank=True, db_default="")
+    employee_type = models.CharField(max_length=64, blank=True, db_default="")
+    company_name = models.CharField(max_length=200, blank=True, db_default="")
+    division = models.CharField(max_length=200, blank=True, db_default="")
+    office_location = models.CharField(max_length=200, blank=True, db_default="")
+    cost_center = models.CharField(max_length=64, blank=True, db_default="")
+    # The identity provider's own id of the person (SCIM externalId), unique per client.
+    external_id = models.CharField(max_length=200, blank=True, db_default="")
+    # The provisioning client that keeps this person, and which fields it set (the admin shows
+    # them read-only, "managed by <client>"). Null: the portal's own person.
+    provisioned_by = models.ForeignKey(
+        "governance.ProvisioningClient", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="people",
+    )
+    provisioned_fields = models.JSONField(null=True, blank=True)
+    # Set by the leaver service (deactivated: sign-in refused, access removed); cleared by
+    # re-activation. is_active says the same thing to Django and allauth.
+    deactivated_at = models.DateTimeField(null=True, blank=True)
 
     objects = PortalUserManager()
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS = []
+    # The attributes a person's profile holds, as the services and the API name them.
+    PROFILE_FIELDS = ("department", "job_title", "employee_id", "employee_type",
+                      "company_name", "division", "office_location", "cost_center")
 
     class Meta:
         ordering = ["email"]
@@ -68,6 +94,10 @@ class User(AbstractUser):
                 name="user_blocked_has_time",
                 condition=~models.Q(account_state=AccountState.BLOCKED)
                 | models.Q(blocked_at__isnull=False),
+            ),
+            models.UniqueConstraint(
+                fields=["provisioned_by", "external_id"], name="one_person_per_external_id",
+                condition=~models.Q(external_id=""),
             ),
         ]
 
@@ -98,9 +128,21 @@ class Group(models.Model):
     description = models.TextField(blank=True)
     members = models.ManyToManyField(User, through="GroupMembership", related_name="portal_groups")
     created_at = CreatedAtField()
+    # A group pushed by an identity provider over SCIM: its id there, and the client.
+    external_id = models.CharField(max_length=200, blank=True, db_default="")
+    provisioned_by = models.ForeignKey(
+        "governance.ProvisioningClient", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="groups",
+    )
 
     class Meta:
         ordering = ["display_name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provisioned_by", "external_id"], name="one_group_per_external_id",
+                condition=~models.Q(external_id=""),
+            ),
+        ]
 
     def __str__(self):
         return self.display_name
