@@ -264,6 +264,8 @@ class EndReason(models.TextChoices):
     REMOVED_BY_MANAGER = "removedByManager", "Removed by the manager"
     REMOVED_BY_SYSTEM = "removedBySystem", "Removed by the system"
     REMOVED_BY_REVIEW = "removedByReview", "Removed by an access review"
+    # The leaver: the person was deactivated (by their identity provider or an administrator).
+    USER_DEACTIVATED = "userDeactivated", "Removed: the person was deactivated"
 
 
 class DeliveryAction(models.TextChoices):
