@@ -75,6 +75,10 @@ class User(AbstractUser):
         related_name="people",
     )
     provisioned_fields = models.JSONField(null=True, blank=True)
+    # The attributes of the person's SCIM resource that the portal keeps but does not use
+    # (phone numbers, addresses, ...), returned as they were sent.
+    scim_extra = models.JSONField(null=True, blank=True)
+    modified_at = ModifiedAtField(null=True)
     # Set by the leaver service (deactivated: sign-in refused, access removed); cleared by
     # re-activation. is_active says the same thing to Django and allauth.
     deactivated_at = models.DateTimeField(null=True, blank=True)
@@ -134,6 +138,8 @@ class Group(models.Model):
         "governance.ProvisioningClient", null=True, blank=True, on_delete=models.SET_NULL,
         related_name="groups",
     )
+    scim_extra = models.JSONField(null=True, blank=True)
+    modified_at = ModifiedAtField(null=True)
 
     class Meta:
         ordering = ["display_name"]
