@@ -47,6 +47,7 @@ urlpatterns = [
     path("api/openapi.json", api_docs.openapi_document, name="api_openapi"),
     path("api/docs/", api_docs.docs_page, name="api_docs"),
     path("v1.0/", include("governance.api.urls")),
+    path("scim/v2/", include("governance.scim.urls")),
     # allauth's TOTP activation, returning to `next` afterwards; before allauth's own URLs.
     path("accounts/2fa/totp/activate/", two_step.activate_totp, name="mfa_activate_totp"),
     # allauth's email addresses page, under the sign-up rules; before allauth's own URLs.

@@ -45,10 +45,13 @@ def check_password(secret: str, stored: str) -> bool:
     return hmac.compare_digest(make_password(secret), stored or "")
 
 
-def _principal_for(name: str, prefix: str) -> User:
-    """The service user an API client acts as (see ApiClient.principal)."""
-    principal = User(email=f"api-client-{prefix}@clients.invalid", display_name=name,
-                     user_type=UserType.SERVICE, is_superuser=True, is_active=True)
+def _principal_for(name: str, prefix: str, *, label: str = "api-client",
+                   superuser: bool = True) -> User:
+    """The service user a client acts as (see ApiClient.principal): an API client has a
+    global administrator's rights; a provisioning client (`superuser` False) has none but
+    what the people services give it."""
+    principal = User(email=f"{label}-{prefix}@clients.invalid", display_name=name,
+                     user_type=UserType.SERVICE, is_superuser=superuser, is_active=True)
     principal.username = principal.email
     principal.set_unusable_password()
     principal.save()

@@ -17,6 +17,7 @@ from django.db import transaction
 
 from governance.choices import AccountState, GlobalRole, UserType
 from governance.models import ProvisioningClient, User
+from governance.selectors.directory import organization_of
 from governance.selectors.permissions import has_global_role
 from governance.services.audit import audit_record
 from governance.services.errors import (
@@ -34,10 +35,12 @@ from governance.services.internal.departure import (
     reroute_manager_stages,
 )
 
-NAME_FIELDS = ("email", "display_name", "first_name", "last_name", "external_id")
+NAME_FIELDS = ("email", "username", "display_name", "first_name", "last_name", "external_id")
 # Every field the services set, by its service name (the model field, or manager_id).
+# username is the identity provider's sign-in name (SCIM userName); it is the email address
+# unless a provisioning client says otherwise. scim_extra: what SCIM sent that we only keep.
 PERSON_FIELDS = (*NAME_FIELDS, "user_type", *User.PROFILE_FIELDS, "manager_id", "sponsor_ids",
-                 "active")
+                 "active", "scim_extra")
 USER_TYPES = (UserType.MEMBER, UserType.GUEST)
 MANAGER_DEPTH_MAX = 50  # a chain of managers longer than this is taken for a cycle
 
@@ -89,11 +92,13 @@ def _clean_email(value) -> str:
     return email
 
 
-def _check_unique(person: User | None, email: str | None, external_id: str | None,
-                  source: ProvisioningClient | None) -> None:
+def _check_unique(person: User | None, email: str | None, username: str | None,
+                  external_id: str | None, source: ProvisioningClient | None) -> None:
     others = User.objects.exclude(pk=person.pk) if person else User.objects.all()
     if email is not None and others.filter(email__iexact=email).exists():
         raise Duplicate(f"Somebody has the address {email} already.", code="uniqueness")
+    if username and others.filter(username__iexact=username).exists():
+        raise Duplicate(f"Somebody has the user name {username} already.", code="uniqueness")
     if external_id and others.filter(provisioned_by=source, external_id=external_id).exists():
         raise Duplicate(f"Somebody has the external id {external_id} already.",
                         code="uniqueness")
@@ -160,13 +165,18 @@ def _cleaned(person: User | None, values: Mapping, source) -> dict:
             cleaned["manager"] = _manager(person, value)
         elif field == "sponsor_ids":
             cleaned[field] = _sponsors(person, value)
-    _check_unique(person, cleaned.get("email"), cleaned.get("external_id"), source)
+        elif field == "scim_extra":
+            cleaned[field] = value if isinstance(value, dict) and value else None
+    _check_unique(person, cleaned.get("email"), cleaned.get("username"),
+                  cleaned.get("external_id"), source)
     return cleaned
 
 
 def _snapshot(person: User, fields) -> dict:
     shot = {}
     for field in fields:
+        if field == "scim_extra":
+            continue  # kept for SCIM, not the audit log's business
         if field == "manager":
             shot["manager_id"] = person.manager_id
         elif field == "sponsor_ids":
@@ -214,16 +224,21 @@ def person_create(*, actor: User | None, values: Mapping) -> User:
                            code="invalidValue")
     active = cleaned.pop("active", True)
     sponsors = cleaned.pop("sponsor_ids", None)
-    person = User(**{field: value for field, value in cleaned.items()}, username=cleaned["email"])
+    cleaned["username"] = cleaned.get("username") or cleaned["email"]
+    person = User(**cleaned)
     person.display_name = person.display_name or person.get_full_name() \
         or person.email.split("@", 1)[0]
     person.set_unusable_password()
+    person.connected_organization = organization_of(email=person.email,
+                                                    user_type=person.user_type)
     _record_source(person, source, [*cleaned, "active"] + (["sponsor_ids"] if sponsors else []))
     person.save()
     if sponsors:
         person.sponsors.set(sponsors)
     audit_record(actor=actor, action="user.provisioned", obj=person,
-                 after=_snapshot(person, [*cleaned, "sponsor_ids"]),
+                 after=_snapshot(person, [*cleaned, "sponsor_ids"]
+                                 + (["connected_organization_id"]
+                                    if person.connected_organization_id else [])),
                  details={"provisionedBy": source.display_name if source else None})
     if not active:
         person_deactivate_locked(person, actor=actor, reason="Provisioned as inactive.")
@@ -231,7 +246,7 @@ def person_create(*, actor: User | None, values: Mapping) -> User:
 
 
 def _person_locked(user_id) -> User:
-    person = User.objects.select_for_update().filter(pk=user_id) \
+    person = User.objects.select_for_update(of=("self",)).filter(pk=user_id) \
         .exclude(user_type=UserType.SERVICE).exclude(account_state=AccountState.DELETED) \
         .select_related("provisioned_by").first()
     if person is None:
@@ -253,11 +268,20 @@ def person_update(*, actor: User | None, user_id, changes: Mapping) -> User:
     active = cleaned.pop("active", None)
     sponsors = cleaned.pop("sponsor_ids", None)
     fields = [f for f in cleaned if getattr(person, f) != cleaned[f]]
-    before = _snapshot(person, fields + (["sponsor_ids"] if sponsors is not None else []))
+    organization_id = person.connected_organization_id
+    if {"email", "user_type"} & set(fields):
+        # A guest belongs to their address's organization, a member to none.
+        organization = organization_of(email=cleaned.get("email", person.email),
+                                       user_type=cleaned.get("user_type", person.user_type))
+        organization_id = organization.pk if organization else None
+    moved = ([] if organization_id == person.connected_organization_id
+             else ["connected_organization_id"])
+    before = _snapshot(person, fields + moved + (["sponsor_ids"] if sponsors is not None else []))
     old_manager = person.manager
     for field in fields:
         setattr(person, field, cleaned[field])
-    if "email" in fields:
+    person.connected_organization_id = organization_id
+    if "email" in fields and "username" not in changes and person.provisioned_by_id is None:
         person.username = person.email
     _record_source(person, source, [*cleaned] + (["active"] if active is not None else [])
                    + (["sponsor_ids"] if sponsors is not None else []))
