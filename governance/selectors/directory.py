@@ -74,6 +74,27 @@ def email_domain(email: str) -> str:
     return email.rsplit("@", 1)[-1].strip().lower()
 
 
+def organization_for_domain(domain: str) -> ConnectedOrganization | None:
+    """The connected organization (configured or proposed) that `domain` belongs to."""
+    source = IdentitySource.objects.select_related("organization") \
+        .filter(domain_name__iexact=domain).first()
+    return source.organization if source else None
+
+
+def organization_of(*, email: str, user_type: str) -> ConnectedOrganization | None:
+    """The connected organization a person belongs to: a guest's is the one their email's
+    domain belongs to, whether the guest or the organization came first; members (and API
+    clients) belong to none.
+
+    User.connected_organization keeps this for reads; the services that change a person's
+    address or type set it from here, and the organization services re-point the guests of
+    every domain they add, remove or delete (organizations.guests_follow_domains).
+    """
+    if user_type != UserType.GUEST:
+        return None
+    return organization_for_domain(email_domain(email))
+
+
 def is_internal_email(email: str) -> bool:
     return email_domain(email) in settings.INTERNAL_EMAIL_DOMAINS
 
@@ -111,9 +132,7 @@ def signup_decision(email: str, *, via_microsoft: bool = False) -> SignUpDecisio
         return SignUpDecision(allowed=True, user_type=UserType.MEMBER)
     if via_microsoft:
         return SignUpDecision(allowed=False, reason=SIGN_UP_MICROSOFT_MEMBERS_ONLY)
-    source = IdentitySource.objects.select_related("organization") \
-        .filter(domain_name__iexact=email_domain(email)).first()
-    organization = source.organization if source else None
+    organization = organization_for_domain(email_domain(email))
     if organization and organization.state == ConnectedOrganizationState.CONFIGURED:
         return SignUpDecision(allowed=True, user_type=UserType.GUEST, organization=organization)
     if _open_to_all_external_users():
