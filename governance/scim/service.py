@@ -7,6 +7,7 @@ from scim2_models import (
     AuthenticationScheme,
     Bulk,
     ChangePassword,
+    Context,
     EnterpriseUser,
     ETag,
     External,
@@ -28,6 +29,7 @@ from scim2_server.responses import ScimResponse
 from scim2_server.service import ScimService
 
 from governance.models import ProvisioningClient
+from governance.scim.dialects import normalised_patch, normalised_resource
 from governance.scim.storage import PortalStorage
 from governance.services.provisioning_clients import provisioning_client_authenticate
 
@@ -52,6 +54,23 @@ PROVIDER = ScimProvider(
                     ResourceType.from_resource(ScimGroup)],
     config=CONFIG,
 )
+
+
+class PortalScimService(ScimService):
+    def read_patch(self, resource_type, body, content_type):
+        return super().read_patch(resource_type, normalised_patch(body), content_type)
+
+    def read_creation(self, resource_type, body, content_type):
+        return super().read_creation(resource_type, normalised_resource(body), content_type)
+
+    def read_replacement(self, resource_type, body, content_type):
+        return super().read_replacement(resource_type, normalised_resource(body), content_type)
+
+    def patch_response(self, base_url, resource, response_parameters):
+        """200 with the resource, as Entra's and Okta's documentation show it, rather than the
+        204 RFC 7644 also allows (some clients then read the user again; none need to)."""
+        return self.resource_response(self.publish(base_url, resource),
+                                      Context.RESOURCE_REPLACEMENT_RESPONSE, response_parameters)
 
 
 class PortalScimApplication(BaseApplication):
@@ -89,5 +108,5 @@ class _DiscoveryOnly(PortalStorage):
 
 
 _NO_STORAGE = _DiscoveryOnly()
-APPLICATION = PortalScimApplication(PROVIDER, ScimService(PROVIDER))
+APPLICATION = PortalScimApplication(PROVIDER, PortalScimService(PROVIDER))
 UNAUTHORIZED = HTTPStatus.UNAUTHORIZED

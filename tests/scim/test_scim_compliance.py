@@ -13,8 +13,13 @@ PASSED = {Status.SUCCESS, Status.COMPLIANT, Status.ACCEPTABLE}
 NOT_APPLICABLE = {
     # A person is active or deactivated, never neither: a PATCH removing `active` leaves the
     # person as they were (Entra and Okta send active true or false, never a removal).
-    ("check_remove_attribute", "Attribute 'active' was not removed"),
+    ("check_remove_attribute", "'active'"),
 }
+
+
+def _not_applicable(result) -> bool:
+    return any(result.title == title and words in (result.reason or "")
+               for title, words in NOT_APPLICABLE)
 
 
 @pytest.fixture
@@ -29,7 +34,7 @@ def scim_client(live_server, transactional_db):
 def test_every_rfc_check_of_scim2_tester_passes(scim_client):
     results = check_server(scim_client)
     failed = [(r.status.name, r.title, r.reason) for r in results if r.status not in PASSED
-              and (r.title, r.reason) not in NOT_APPLICABLE]
+              and not _not_applicable(r)]
     assert len(results) >= 130, len(results)
     print(f"scim2-tester: {len(results)} checks, "
           f"{sum(r.status in PASSED for r in results)} passed, "
