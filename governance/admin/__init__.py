@@ -11,6 +11,7 @@ from governance.admin import (
     packages,  # noqa: F401 - registers its model admins
     people,  # noqa: F401 - registers its model admins
     policies,  # noqa: F401 - registers its model admins
+    provisioning,  # noqa: F401 - registers its model admins
     requests,  # noqa: F401 - registers its model admins
     reviews,  # noqa: F401 - registers its model admins
     systems,  # noqa: F401 - registers its model admins
