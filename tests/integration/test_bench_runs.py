@@ -54,3 +54,11 @@ def test_api_pages_benchmark_runs_and_verifies_its_result(require_postgres):
     output = run_bench("api_pages.py", "portal_bench_api_smoke", "--n", "30", "--top", "7")
     assert "api: verified items=30, distinct=30, count=30" in output, output[-3000:]
     assert "floor: verified items=30" in output, output[-3000:]
+
+
+def test_scim_sync_benchmark_runs_and_verifies_its_result(require_postgres):
+    output = run_bench("scim_sync.py", "portal_bench_scim_sync_smoke", "--users", "30",
+                       "--groups", "3", "--members", "5")
+    assert "push: verified people=30, with_manager=27, groups=3, memberships=15" in output, \
+        output[-3000:]
+    assert "floor: verified people=30" in output, output[-3000:]
