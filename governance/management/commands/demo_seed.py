@@ -15,6 +15,7 @@ for it are delivered into the SCIM application (see the README).
 from datetime import timedelta
 
 from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -37,6 +38,7 @@ from governance.models import (
     ConnectedOrganization,
     Group,
     IdentitySource,
+    ProvisioningClient,
     ResourceRole,
     TargetSystem,
     TenantSettings,
@@ -46,8 +48,10 @@ from governance.security.env import env
 from governance.services.catalogs import catalog_create, catalog_role_grant, catalog_role_revoke
 from governance.services.errors import Refused
 from governance.services.packages import package_create, package_role_add
+from governance.services.people import person_create
 from governance.services.policies import policy_save
 from governance.services.policy_spec import PolicySpec, StageSpec
+from governance.services.provisioning_clients import provisioning_client_create
 from governance.services.questions import question_save
 from governance.services.resources import resource_add
 from governance.services.system_refresh import system_refresh
@@ -56,6 +60,8 @@ from governance.services.systems import system_save
 DEMO_CATALOG = "Sales"
 DEMO_SCIM_SYSTEM = "Demo SCIM app"
 DEMO_SCIM_GROUP = "Sales CRM users"
+DEMO_IDP = "Demo identity provider"
+DEMO_SCIM_TOKEN_FILE = settings.VAR_DIR / "demo_scim_token"
 ADMIN_PASSWORD = "demo-admin-1"
 PASSWORD = "demo-password-1"
 
@@ -99,7 +105,26 @@ class Command(BaseCommand):
         scim_url = env("DEMO_SCIM_URL")
         if scim_url and not TargetSystem.objects.filter(display_name=DEMO_SCIM_SYSTEM).exists():
             self.seed_scim(scim_url)
+        if not ProvisioningClient.objects.filter(display_name=DEMO_IDP).exists():
+            self.seed_provisioning()
         self.stdout.write("Sign-ins:\n" + sign_ins_table())
+
+    def seed_provisioning(self) -> None:
+        """A provisioning client for the demo, as an identity provider would have, and one
+        person it provisioned over SCIM's services. Its token is kept in var/ (the demo's
+        only: a real client's token is shown once) so that `make demo` can print it."""
+        client, token = provisioning_client_create(actor=None, display_name=DEMO_IDP,
+                                                   system=True)
+        manager = User.objects.get(email="sales.approver@access.example")
+        person_create(actor=client.principal, values={
+            "email": "priya@access.example", "display_name": "Priya Provisioned",
+            "first_name": "Priya", "last_name": "Provisioned", "external_id": "demo-00u1",
+            "department": "Sales", "job_title": "Account executive", "employee_id": "E1001",
+            "employee_type": "Employee", "manager_id": manager.pk})
+        DEMO_SCIM_TOKEN_FILE.write_text(token)
+        DEMO_SCIM_TOKEN_FILE.chmod(0o600)
+        self.stdout.write(f"Provisioning client “{DEMO_IDP}” registered; it provisioned "
+                          "priya@access.example (SCIM token in var/demo_scim_token).")
 
     def seed_scim(self, url: str) -> None:
         """Connect the SCIM application at `url` and offer its group as "Sales CRM".
@@ -167,12 +192,19 @@ class Command(BaseCommand):
                                       domain_name="contoso.example")
         contoso.internal_sponsors.add(sales_approver)
 
+        # Approvers see a requestor's job title, department and manager.
+        finance_approver.job_title, finance_approver.department = "Finance manager", "Finance"
+        finance_approver.save(update_fields=["job_title", "department"])
         alice.manager = finance_approver
-        alice.save(update_fields=["manager"])
+        alice.job_title, alice.department = "Financial analyst", "Finance"
+        alice.save(update_fields=["manager", "job_title", "department"])
         bob.user_type = UserType.GUEST
         bob.connected_organization = contoso
         bob.subject_lifecycle = SubjectLifecycle.GOVERNED
-        bob.save(update_fields=["user_type", "connected_organization", "subject_lifecycle"])
+        bob.job_title, bob.department = "Partner account manager", "Partner sales"
+        bob.company_name = "Contoso"
+        bob.save(update_fields=["user_type", "connected_organization", "subject_lifecycle",
+                                "job_title", "department", "company_name"])
 
         sales = self.catalog(admin, owner, "Sales",
                              "Access for the sales team and its partners.",

@@ -6,6 +6,7 @@ on its own, the others are stopped and the command exits non-zero.
 """
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -16,7 +17,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from governance.management.commands.demo_seed import sign_ins_table
+from governance.management.commands.demo_seed import DEMO_SCIM_TOKEN_FILE, sign_ins_table
 
 GRACE_SECONDS = 15
 
@@ -27,6 +28,20 @@ def port_answers(port: int) -> bool:
     except OSError:
         return False
     return True
+
+
+USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+
+
+def scim_lines(url: str) -> str:
+    """The SCIM base URL and the demo provisioning client's token, with a curl to try."""
+    if not DEMO_SCIM_TOKEN_FILE.exists():
+        return ""
+    token = DEMO_SCIM_TOKEN_FILE.read_text().strip()
+    body = json.dumps({"schemas": [USER_SCHEMA], "userName": "new.person@access.example"})
+    return (f"SCIM provisioning: base URL {url}/scim/v2/ , bearer token {token}\n"
+            f"  curl -H 'Authorization: Bearer {token}' -H 'Content-Type: application/scim+json'"
+            f" -d '{body}' {url}/scim/v2/Users\n")
 
 
 class Command(BaseCommand):
@@ -101,6 +116,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Sign in at {url}/accounts/login/ as one of:\n"
                           f"{sign_ins_table()}\n"
                           f"Django admin: {url}/admin/{mail}\n"
+                          f"{scim_lines(url)}"
                           "Press Ctrl-C to stop web, worker and beat.\n")
         self.stdout.flush()
 
