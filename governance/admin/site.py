@@ -12,7 +12,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 
 from governance.admin.dashboard import dashboard_urls
-from governance.selectors.dashboard import catalogs_with_dashboard
+from governance.selectors.dashboard import catalogs_with_dashboard, catalogs_without_owner
 from governance.selectors.permissions import can_use_admin
 from governance.selectors.sign_in import lacks_two_step
 from portal.views.two_step import lead_to_setup
@@ -35,6 +35,7 @@ class PortalAdminSite(admin.AdminSite):
 
     def index(self, request, extra_context=None):
         extra_context = {"dashboard_catalogs": catalogs_with_dashboard(request.user),
+                         "catalogs_without_owner": catalogs_without_owner(request.user),
                          **(extra_context or {})}
         return super().index(request, extra_context)
 

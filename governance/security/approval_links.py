@@ -15,6 +15,7 @@ from django.urls import reverse
 from governance import clock
 from governance.choices import RequestState, StageState
 from governance.models import ApprovalStage, StageApprover, User
+from governance.selectors.approval_moves import ApprovalMoved, approval_moved_from
 
 SALT = "governance.approval-link"
 
@@ -24,6 +25,8 @@ class LinkProblem(enum.StrEnum):
     EXPIRED = "expired"
     DECIDED = "decided"
     FORWARDED = "forwarded"
+    # The stage went to other approvers (the requestor's manager changed).
+    MOVED = "moved"
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ class LinkCheck:
     stage: ApprovalStage | None = None
     approver: User | None = None
     expires_at: datetime | None = None
+    moved: ApprovalMoved | None = None
 
 
 def approval_link_token(stage: ApprovalStage, approver_id: int) -> str:
@@ -71,9 +75,15 @@ def approval_link_check(token: str, user: User | None) -> LinkCheck:
              .first())
     row = StageApprover.objects.filter(stage=stage, user_id=payload["a"]).select_related(
         "user").first() if stage else None
-    if row is None:
-        return LinkCheck(LinkProblem.ALTERED)
     expires_at = datetime.fromtimestamp(payload["e"], tz=UTC)
+    if row is None:
+        moved = approval_moved_from(payload["a"], stage.pk) if stage else None
+        if moved is None:
+            return LinkCheck(LinkProblem.ALTERED)
+        if user is not None and user.pk != payload["a"]:
+            return LinkCheck(LinkProblem.FORWARDED, stage=stage, expires_at=expires_at,
+                             approver=User.objects.filter(pk=payload["a"]).first())
+        return LinkCheck(LinkProblem.MOVED, stage=stage, expires_at=expires_at, moved=moved)
     check = dict(stage=stage, approver=row.user, expires_at=expires_at)
     if user is not None and user.pk != row.user_id:
         return LinkCheck(LinkProblem.FORWARDED, **check)

@@ -10,13 +10,14 @@ import statistics
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, TruncDate, TruncWeek
 from django.utils import timezone
 
 from governance import clock
 from governance.choices import (
     ASSIGNMENT_ACTIVE,
+    CatalogRole,
     DeliveryState,
     RequestState,
     RequestType,
@@ -27,6 +28,7 @@ from governance.models import (
     Assignment,
     AssignmentRequest,
     Catalog,
+    CatalogRoleAssignment,
     RoleDelivery,
     User,
 )
@@ -81,6 +83,14 @@ class CatalogDashboard:
 def catalogs_with_dashboard(user: User) -> QuerySet[Catalog]:
     """The catalogs whose dashboard `user` may open: those they may read."""
     return catalogs_visible_to(user).order_by("display_name", "id")
+
+
+def catalogs_without_owner(user: User) -> QuerySet[Catalog]:
+    """The catalogs `user` may read that have no active owner (the last one left, or there
+    never was one): nobody but a global administrator manages them now. One query."""
+    owned = CatalogRoleAssignment.objects.filter(catalog=OuterRef("pk"), role=CatalogRole.OWNER,
+                                                 user__is_active=True)
+    return catalogs_visible_to(user).filter(~Exists(owned)).order_by("display_name", "id")
 
 
 def _count(queryset: QuerySet, catalog_path: str) -> Coalesce:

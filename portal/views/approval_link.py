@@ -16,7 +16,7 @@ from portal.views.approvals import decision_page
 from portal.views.page import render_page
 
 STATUS = {LinkProblem.ALTERED: 400, LinkProblem.FORWARDED: 403, LinkProblem.EXPIRED: 410,
-          LinkProblem.DECIDED: 409}
+          LinkProblem.DECIDED: 409, LinkProblem.MOVED: 409}
 
 
 def _masked(address: str) -> str:
@@ -32,9 +32,11 @@ def approval_link(request, token: str):
         decided = ""
         if check.problem == LinkProblem.DECIDED and user is not None:
             decided = stage_outcome_message(check.stage, check.stage.request)
+        # To whom it moved, like who decided, only for the approver signed in.
+        moved = check.moved if user is not None else None
         return render_page(request, "approvals", "portal/approval_link_refused.html",
-                           {"check": check, "problem": check.problem, "decided": decided},
-                           status=STATUS[check.problem])
+                           {"check": check, "problem": check.problem, "decided": decided,
+                            "moved": moved}, status=STATUS[check.problem])
     if user is None:
         if request.method == "POST":
             return redirect_to_login(request.get_full_path())

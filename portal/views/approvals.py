@@ -7,6 +7,8 @@ from django.http import Http404
 from django.shortcuts import redirect
 
 from governance.choices import Decision
+from governance.security.approval_links import LinkProblem
+from governance.selectors.approval_moves import approval_moved_from
 from governance.selectors.requests import (
     approval_for_page,
     approvals_decided_by,
@@ -35,7 +37,11 @@ def approval_list(request):
 def approval_detail(request, stage_id: int):
     stage = approval_for_page(request.user, stage_id)
     if stage is None:
-        raise Http404("No such approval.")
+        moved = approval_moved_from(request.user.pk, stage_id)
+        if moved is None:
+            raise Http404("No such approval.")
+        return render_page(request, "approvals", "portal/approval_link_refused.html",
+                           {"problem": LinkProblem.MOVED, "moved": moved}, status=409)
     return decision_page(request, stage)
 
 
