@@ -107,11 +107,10 @@ class OrganizationForm(ServiceModelForm):
         active = Q(is_active=True, account_state=AccountState.ACTIVE)
         self.fields["internal_sponsors"].queryset = User.objects.filter(
             (active & Q(user_type=UserType.MEMBER)) | Q(pk__in=current["internal"]))
-        of_organization = Q(connected_organization__isnull=True)
-        if organization.pk:
-            of_organization = Q(connected_organization=organization)
-            for domain in domains:
-                of_organization |= Q(email__iendswith=f"@{domain}")
+        # Its guests are the people of its domains (organization_of); a new organization's
+        # will be those of no organization yet.
+        of_organization = Q(connected_organization=organization) if organization.pk \
+            else Q(connected_organization__isnull=True)
         self.fields["external_sponsors"].queryset = User.objects.filter(
             (active & Q(user_type=UserType.GUEST) & of_organization)
             | Q(pk__in=current["external"]))

@@ -1,12 +1,20 @@
 """Connected organizations: the proposed ones that requests from unknown domains create, and
 their administration (domains, state, sponsors, deletion) by connected organization
-administrators and global administrators."""
+administrators and global administrators.
+
+A guest belongs to the organization their email's domain belongs to, whichever came first
+(governance.selectors.directory.organization_of). User.connected_organization keeps that for
+the reads, so every service here that adds, removes or deletes a domain re-points its guests
+(guests_follow_domains) in the same transaction.
+"""
 
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
 
 from governance.choices import (
@@ -17,6 +25,7 @@ from governance.choices import (
     UserType,
 )
 from governance.models import ConnectedOrganization, IdentitySource, User
+from governance.selectors.directory import organization_for_domain
 from governance.selectors.permissions import has_global_role
 from governance.services.audit import audit_record, audit_saved
 from governance.services.errors import (
@@ -29,10 +38,59 @@ from governance.services.errors import (
 from governance.services.internal.guards import locked_or_not_found
 
 
-def organization_for_domain(domain: str) -> ConnectedOrganization | None:
-    source = IdentitySource.objects.select_related("organization") \
-        .filter(domain_name__iexact=domain).first()
-    return source.organization if source else None
+def _guests_of(domains: Iterable[str]) -> QuerySet[User]:
+    of_domains = Q()
+    for domain in domains:
+        # The part after the last @ is the domain, and a domain has no @ of its own.
+        of_domains |= Q(email__iendswith=f"@{domain}")
+    return User.objects.filter(of_domains, user_type=UserType.GUEST)
+
+
+def _lowered(domains: Iterable[str]) -> list[str]:
+    return sorted({domain.lower() for domain in domains if domain})
+
+
+def _guests_lock(domains: Iterable[str]) -> None:
+    """Lock the guests of `domains` before their domains' rows change: a guest's request that
+    proposes an organization holds the guest and then waits on a domain's unique index, so
+    whoever writes a domain must not hold the domain while waiting for its guests."""
+    domains = _lowered(domains)
+    if domains:
+        list(_guests_of(domains).select_for_update().order_by("pk").values_list("pk"))
+
+
+def guests_follow_domains(*, domains: Iterable[str], actor: User | None,
+                          skip_locked: bool = False) -> None:
+    """Point every guest of `domains` at the organization each domain belongs to now, or at
+    none: organization_of's rule, set-based, for a service that added, removed or deleted
+    them. Members are never touched.
+
+    One audit event per organization whose guests changed, with how many joined and left.
+    `skip_locked` leaves out guests another transaction holds (a proposal made while serving
+    someone's request must not wait for, or deadlock with, a neighbour's request).
+    """
+    domains = _lowered(domains)
+    if not domains:
+        return
+    owners = dict(IdentitySource.objects.annotate(domain=Lower("domain_name"))
+                  .filter(domain__in=domains).values_list("domain", "organization_id"))
+    joined, left = Counter(), Counter()
+    for domain in domains:
+        wanted = owners.get(domain)
+        moving = list(_guests_of([domain]).exclude(connected_organization_id=wanted)
+                      .select_for_update(skip_locked=skip_locked).order_by("pk")
+                      .values_list("pk", "connected_organization_id"))
+        if not moving:
+            continue
+        User.objects.filter(pk__in=[pk for pk, _ in moving]) \
+            .update(connected_organization_id=wanted)
+        left.update(old for _, old in moving)
+        joined[wanted] += len(moving)
+    changed = (set(joined) | set(left)) - {None}
+    for organization in ConnectedOrganization.objects.filter(pk__in=changed).order_by("pk"):
+        audit_record(actor=actor, action="connectedOrganization.guestsChanged", obj=organization,
+                     details={"guestsJoined": joined[organization.pk],
+                              "guestsLeft": left[organization.pk]})
 
 
 def _propose(domain: str, user: User, actor: User | None) -> ConnectedOrganization:
@@ -53,7 +111,8 @@ def _propose(domain: str, user: User, actor: User | None) -> ConnectedOrganizati
 
 
 def organization_propose_for(*, user: User, actor: User | None) -> ConnectedOrganization:
-    """Link a guest from an unknown domain to a `proposed` organization for that domain.
+    """Link a guest from an unknown domain to a `proposed` organization for that domain; the
+    domain's other guests (who came before it had one) join it too.
 
     Called inside the caller's transaction, with the user row locked.
     """
@@ -61,6 +120,9 @@ def organization_propose_for(*, user: User, actor: User | None) -> ConnectedOrga
     organization = organization_for_domain(domain) or _propose(domain, user, actor)
     user.connected_organization = organization
     user.save(update_fields=["connected_organization"])
+    # A neighbour whose row another transaction holds is skipped: that is their own request,
+    # which links them itself, or a change the next save of the organization catches up on.
+    guests_follow_domains(domains=[domain], actor=actor, skip_locked=True)
     return organization
 
 
@@ -146,7 +208,8 @@ def organization_save(*, actor: User | None, organization_id: int | None, displa
     """Create (no `organization_id`) or change a connected organization and its email domains.
 
     `domains` replaces the organization's domain identity sources; other identity sources
-    (tenant ids) stay. Users already linked to the organization stay linked.
+    (tenant ids) stay. The guests of the domains follow them: those of an added domain join
+    the organization, those of a removed one leave it (guests_follow_domains).
     """
     return _save(actor, organization_id, lambda organization: {
         "display_name": display_name, "description": description, "domains": domains,
@@ -191,6 +254,10 @@ def _save(actor: User | None, organization_id: int | None,
         if before == {"displayName": display_name, "description": description, "state": state,
                       "domains": sorted(cleaned)}:
             return organization
+        # Every domain it had or gets, not only the changed ones: a guest a skipped proposal
+        # or a race left behind is caught up with at the organization's next save.
+        domains = [*(before["domains"] if before else ()), *cleaned]
+        _guests_lock(domains)
         organization.display_name, organization.description = display_name, description
         organization.state = state
         organization.save(update_fields=None if before is None else
@@ -215,6 +282,7 @@ def _save(actor: User | None, organization_id: int | None,
                     after=_organization_snapshot(organization),
                     created="connectedOrganization.created",
                     changed="connectedOrganization.changed")
+        guests_follow_domains(domains=domains, actor=actor)
     return organization
 
 
@@ -233,15 +301,11 @@ def _sponsor_check(organization: ConnectedOrganization, person: User, kind: str)
     if kind == "internal" and person.user_type != UserType.MEMBER:
         raise InvalidInput(f"{person} is a guest; internal sponsors are members of our "
                            "organization.", field=field, code="sponsorNotMember")
-    if kind == "external":
-        domains = {domain.lower() for domain in organization.identity_sources
-                   .exclude(domain_name="").values_list("domain_name", flat=True)}
-        if (person.user_type != UserType.GUEST
-                or (person.connected_organization_id != organization.pk
-                    and person.email_domain not in domains)):
-            raise InvalidInput(f"{person} is not a guest of {organization}; external sponsors "
-                               "are people of the organization itself.",
-                               field=field, code="sponsorNotOfOrganization")
+    if kind == "external" and (person.user_type != UserType.GUEST
+                               or person.connected_organization_id != organization.pk):
+        raise InvalidInput(f"{person} is not a guest of {organization}; external sponsors "
+                           "are people of the organization itself.",
+                           field=field, code="sponsorNotOfOrganization")
 
 
 def organization_sponsor_add(*, actor: User | None, organization_id: int, user: User,
@@ -283,7 +347,7 @@ def organization_delete_refusal(organization: ConnectedOrganization) -> str | No
     """Why `organization` cannot be deleted now, or None. Reads only.
 
     Policies are counted, not named: a connected organization administrator may have no role
-    on their catalogs.
+    on their catalogs. Its guests are no reason: they follow their domains, which go with it.
     """
     policies = organization.targeted_by_policies.count()
     if policies:
@@ -291,16 +355,12 @@ def organization_delete_refusal(organization: ConnectedOrganization) -> str | No
             f"{policies} assignment policies target"
         return (f"{organization} cannot be deleted while {target} it: its catalog owners "
                 "must remove it from them first.")
-    users = organization.users.count()
-    if users:
-        people = "person belongs" if users == 1 else "people belong"
-        return (f"{organization} cannot be deleted while {users} {people} to it: their "
-                "accounts keep the organization they came from.")
     return None
 
 
 def organization_delete(*, actor: User | None, organization_id: int) -> None:
-    """Delete an organization that no policy targets and no user belongs to."""
+    """Delete an organization that no policy targets, with its domains: its guests then
+    belong to no organization (audited as guests who left it)."""
     _require_manager(actor)
     with transaction.atomic():
         organization = _locked_organization(organization_id)
@@ -308,6 +368,9 @@ def organization_delete(*, actor: User | None, organization_id: int) -> None:
         if refusal:
             raise InvalidState(refusal, code="organizationInUse")
         before = _organization_snapshot(organization)
+        _guests_lock(before["domains"])
+        organization.identity_sources.all().delete()
+        guests_follow_domains(domains=before["domains"], actor=actor)
         before["internalSponsors"] = sorted(organization.internal_sponsors
                                             .values_list("email", flat=True))
         before["externalSponsors"] = sorted(organization.external_sponsors

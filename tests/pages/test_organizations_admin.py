@@ -132,7 +132,9 @@ def test_adding_an_organization_with_domains_and_sponsors(world, people, as_user
     assert list(organization.external_sponsors.all()) == [lead]
     actions = sorted(AuditEvent.objects.filter(object_type="connectedorganization")
                      .values_list("action", "actor_label"))
+    # The guest of its domain joined it when it was created, and so could sponsor it.
     assert actions == [("connectedOrganization.created", people[role].email),
+                       ("connectedOrganization.guestsChanged", people[role].email),
                        ("connectedOrganization.sponsorAdded", people[role].email),
                        ("connectedOrganization.sponsorAdded", people[role].email)]
     page = client.get(reverse(f"{ORGS}_changelist")).content.decode()
