@@ -6,15 +6,27 @@ from allauth.account.models import EmailAddress
 from allauth.account.utils import user_email
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from allauth.socialaccount.providers.base import AuthProcess
 from django.contrib import messages
+from django.db import transaction
 from django.shortcuts import redirect
 from django.utils import translation
 
-from governance.choices import AccountState, UserType
-from governance.selectors.directory import sign_in_refusal_reason, signup_decision
+from governance.choices import UserType
+from governance.models import User
+from governance.selectors.directory import (
+    SIGN_UP_MICROSOFT_MEMBERS_ONLY,
+    sign_in_refusal_reason,
+    signup_decision,
+)
+from governance.selectors.sign_in import may_sign_in, people_signing_in_as
 from governance.services.directory import user_sign_up
 from governance.services.errors import Refused
+from governance.services.sign_in import person_sign_in_connect
 from portal.signup import primary_address_refusal
+
+SIGN_IN_AMBIGUOUS = ("Your sign-in names more than one person in our directory, so we cannot "
+                     "tell which one is you. Ask your administrator to correct it.")
 
 
 def _refuse(request, message: str, to: str = "account_login"):
@@ -59,10 +71,10 @@ class AccountAdapter(DefaultAccountAdapter):
         return super().confirm_email(request, email_address)
 
     def pre_login(self, request, user, **kwargs):
-        # Password, emailed code and Microsoft all pass here. A blocked guest is also inactive;
-        # the account state is checked too so the two can never disagree in the person's favour.
-        if user.is_active and (user.account_state != AccountState.ACTIVE
-                               or user.user_type == UserType.SERVICE):
+        # Password, emailed code, Microsoft and single sign-on all pass here. A blocked guest
+        # is also inactive; the account state is checked too so the two can never disagree in
+        # the person's favour.
+        if not may_sign_in(user):
             from allauth.account.internal.stagekit import clear_login
 
             clear_login(request)
@@ -75,22 +87,86 @@ class AccountAdapter(DefaultAccountAdapter):
         return super().respond_user_inactive(request, user)
 
 
+def _claim(extra_data: dict, name: str) -> str:
+    """A claim of the sign-in: the provider's userinfo, else its ID token (Entra's `oid` is
+    only there), else the profile a provider such as Microsoft returns as it is."""
+    for claims in (extra_data.get("userinfo"), extra_data.get("id_token"), extra_data):
+        if isinstance(claims, dict) and claims.get(name) not in (None, ""):
+            return str(claims[name])
+    return ""
+
+
+def _members_only(sociallogin) -> str:
+    way = "Sign-in with Microsoft" if sociallogin.account.provider == "microsoft" \
+        else "Single sign-on"
+    return f"{way} is for our own staff. Sign in with your email address instead."
+
+
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
-    """Sign-in with Microsoft: for members only."""
+    """Sign-in with Microsoft and single sign-on (OpenID Connect): for members only.
+
+    A person the directory already holds (provisioned, with no password and nothing linked
+    yet) is signed in as themselves: the provider's app settings say how they are found,
+    "match_claim" `email` (an address the provider verified) or `external_id` (the claim
+    "external_id_claim", `sub` by default, against their SCIM externalId). Anybody else
+    follows the sign-up rules.
+    """
 
     def pre_social_login(self, request, sociallogin):
+        found = None
         if sociallogin.is_existing:
             user = sociallogin.user
-        else:
+        elif sociallogin.state.get("process") == AuthProcess.CONNECT:
             user = request.user if request.user.is_authenticated else None
-        if user is not None and user.user_type != UserType.MEMBER:
-            _refuse(request, "Sign-in with Microsoft is for our own staff. Sign in with your "
-                             "email address instead.")
+        else:
+            found, matched_by, address = self._directory_person(request, sociallogin)
+            user = found
+        if user is None:
+            return  # somebody new: is_open_for_signup and save_user apply the sign-up rules
+        if not may_sign_in(user):
+            # The reason, on the page allauth shows inactive accounts (respond_user_inactive).
+            raise ImmediateHttpResponse(
+                get_account_adapter(request).respond_user_inactive(request, user))
+        if user.user_type != UserType.MEMBER:
+            _refuse(request, _members_only(sociallogin))
+        if found is not None:
+            with transaction.atomic():
+                try:
+                    found = person_sign_in_connect(
+                        person=found, provider=sociallogin.account.provider,
+                        uid=sociallogin.account.uid, matched_by=matched_by,
+                        address=address or found.email)
+                except Refused as refused:  # they left between the look-up and the lock
+                    _refuse(request, refused.message, to="account_inactive")
+                # The row as the service left it: connect() saves the user it is given.
+                sociallogin.connect(request, found)
+
+    def _directory_person(self, request, sociallogin) -> tuple[User | None, str, str]:
+        """(the person the sign-in names, how it named them, the address it vouched for)."""
+        app_settings = sociallogin.provider.app.settings or {}
+        address = ""
+        if app_settings.get("match_claim", "email") == "external_id":
+            matched_by = "external_id"
+            claim = app_settings.get("external_id_claim") or "sub"
+            people = people_signing_in_as(
+                external_id=_claim(sociallogin.account.extra_data, claim))
+        else:
+            matched_by = "email"
+            verified = [found.email for found in sociallogin.email_addresses if found.verified]
+            address = verified[0] if verified else ""
+            people = people_signing_in_as(email=address)
+        if len(people) > 1:
+            _refuse(request, SIGN_IN_AMBIGUOUS)
+        return (people[0] if people else None), matched_by, address
 
     def is_open_for_signup(self, request, sociallogin):
+        # Single sign-on counts as Microsoft does: it makes members only.
         decision = signup_decision(user_email(sociallogin.user) or "", via_microsoft=True)
         if not decision.allowed:
-            _refuse(request, decision.reason)
+            reason = decision.reason
+            if reason == SIGN_UP_MICROSOFT_MEMBERS_ONLY:
+                reason = _members_only(sociallogin)
+            _refuse(request, reason)
         return True
 
     def save_user(self, request, sociallogin, form=None):

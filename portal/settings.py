@@ -5,6 +5,7 @@ from urllib.parse import urlsplit
 
 import dj_database_url
 from csp.constants import NONCE, NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 from governance.security.env import env, env_bool, env_list
 
@@ -41,6 +42,7 @@ INSTALLED_APPS = [
     "allauth.mfa",
     "allauth.socialaccount",
     "allauth.socialaccount.providers.microsoft",
+    "allauth.socialaccount.providers.openid_connect",
     "rest_framework",
     "drf_spectacular",
     "csp",
@@ -174,6 +176,26 @@ if MICROSOFT_CLIENT_ID and MICROSOFT_CLIENT_SECRET and MICROSOFT_TENANT:
         "APPS": [{"client_id": MICROSOFT_CLIENT_ID, "secret": MICROSOFT_CLIENT_SECRET,
                   "settings": {"tenant": MICROSOFT_TENANT}}],
     }
+# Single sign-on with any OpenID Connect provider (Entra ID, Okta, Keycloak, Authentik…), on
+# only when the issuer and the client are set. Its callback is
+# SITE_URL/accounts/oidc/sso/login/callback/. The people it signs in are matched to the
+# directory by their verified email, or by the claim that holds their SCIM externalId
+# (portal.adapters.SocialAccountAdapter reads "match_claim" and "external_id_claim").
+OIDC_ISSUER_URL = (env("OIDC_ISSUER_URL", "") or "").rstrip("/")
+OIDC_CLIENT_ID = env("OIDC_CLIENT_ID", "")
+OIDC_MATCH_CLAIM = env("OIDC_MATCH_CLAIM", "") or "email"
+if OIDC_MATCH_CLAIM not in ("email", "external_id"):
+    raise ImproperlyConfigured(
+        f"OIDC_MATCH_CLAIM is {OIDC_MATCH_CLAIM!r}: it is either email or external_id.")
+if OIDC_ISSUER_URL and OIDC_CLIENT_ID:
+    SOCIALACCOUNT_PROVIDERS["openid_connect"] = {"APPS": [{
+        "provider_id": "sso",
+        "name": env("OIDC_PROVIDER_NAME", "") or "Single sign-on",
+        "client_id": OIDC_CLIENT_ID,
+        "secret": env("OIDC_CLIENT_SECRET", ""),
+        "settings": {"server_url": OIDC_ISSUER_URL, "match_claim": OIDC_MATCH_CLAIM,
+                     "external_id_claim": env("OIDC_EXTERNAL_ID_CLAIM", "") or "sub"},
+    }]}
 # Rate limits count in the cache: shared through Redis when there is one.
 CACHES = {"default": (
     {"BACKEND": "django.core.cache.backends.redis.RedisCache",

@@ -27,10 +27,18 @@ from governance.models import (
     User,
 )
 
+SIGN_IN_DEACTIVATED = ("Your account has been deactivated by your organisation. Ask your "
+                       "administrator if you think this is a mistake.")
+
 
 def sign_in_refusal_reason(user: User) -> str:
+    """Why `user` may not sign in (governance.selectors.sign_in.may_sign_in says whether)."""
     if user.user_type == UserType.SERVICE:
         return "This account belongs to an API client; it calls the API with its token."
+    # Before the guest lifecycle's states: a leaver deleted by provisioning is deactivated too,
+    # and what they can do about it is the same.
+    if user.deactivated_at is not None:
+        return SIGN_IN_DEACTIVATED
     if user.account_state == AccountState.DELETED:
         return "This account was deleted when its last access package ended."
     if user.account_state == AccountState.BLOCKED:
