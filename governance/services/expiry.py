@@ -54,10 +54,11 @@ def _cancel_pending_extensions(assignment_ids: list[int], now) -> None:
 
 
 def assignments_end(*, assignment_ids: list[int], reason: str,
-                    actor: User | None = None) -> list[int]:
+                    actor: User | None = None, tell_target: bool = True) -> list[int]:
     """End active assignments set-based; queue revocation of roles nothing else still grants.
 
     Runs inside the caller's transaction. Returns the ids that were active and are now ended.
+    `tell_target` False: no access_ended email (the leaver, who has left, gets none).
     """
     now = clock.now()
     rows = list(Assignment.objects.filter(pk__in=ids_in(assignment_ids),
@@ -90,7 +91,7 @@ def assignments_end(*, assignment_ids: list[int], reason: str,
         email(topic="access_ended", recipient_id=row["target_id"],
               to_address=row["target__email"], payload={"assignment_id": row["id"]},
               dedupe_key=f"access_ended:{row['id']}:{row['target_id']}")
-        for row in rows if row["policy__send_assignment_emails"] is not False])
+        for row in rows if tell_target and row["policy__send_assignment_emails"] is not False])
     extensions_launch_for_assignments(stage=CustomExtensionStage.REQUEST_REMOVED,
                                       assignment_ids=ended)
     if deliveries_revoke(ended):

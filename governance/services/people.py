@@ -59,10 +59,12 @@ def _require(actor: User | None, person: User | None) -> ProvisioningClient | No
     """The provisioning client acting, if it is one; refuses who may not change `person`."""
     source = _source_of(actor)
     if source is not None:
+        if not source.is_active:
+            raise NotAllowed("This provisioning client is revoked.", code="clientRevoked")
         if person is not None and person.provisioned_by_id not in (None, source.pk):
             raise NotAllowed(f"{person.email} is provisioned by another client; this client "
                              "may not change them.", code="provisionedByAnother")
-        return None if not source.is_active else source
+        return source
     if not may_administer_people(actor):
         raise NotAllowed("Only global administrators and user administrators change people.")
     return None
@@ -105,7 +107,9 @@ def _check_unique(person: User | None, email: str | None, username: str | None,
 
 
 def _manager(person: User | None, manager_id) -> User | None:
-    """The manager to set, checked: exists, active, not the person, no cycle."""
+    """The manager to set, checked: exists, not deleted, not the person, no cycle. A
+    deactivated manager is accepted (identity providers send people in any order); their
+    stages go to the fallback approvers."""
     if manager_id in (None, ""):
         return None
     manager = User.objects.filter(pk=manager_id).exclude(user_type=UserType.SERVICE) \

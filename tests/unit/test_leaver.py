@@ -158,7 +158,8 @@ def test_every_assignment_ends_and_its_roles_are_revoked_in_each_system_after_co
         (SystemKind.ENTRA, DeliveryAction.REVOKE)] * 2 + [(SystemKind.SCIM,
                                                          DeliveryAction.REVOKE)] * 2
     assert _leaver_event(person).details["assignmentsEnded"] == 2
-
+    # Somebody who has left is not emailed about each package they lose.
+    assert not OutboxMessage.objects.filter(topic="access_ended", recipient_id=person.pk)
 
 def test_the_leaver_is_one_transaction_of_the_caller(world, systems, admin):
     person = UserFactory(email="leaver@access.example")

@@ -80,7 +80,7 @@ def person_deactivate_locked(person: User, *, actor: User | None, reason: str) -
     now = clock.now()
     person.is_active, person.deactivated_at = False, now
     # Saved first: approvers and reviewers are found among active people only.
-    person.save(update_fields=["is_active", "deactivated_at"])
+    person.save(update_fields=["is_active", "deactivated_at", "modified_at"])
     counts = {"tokensRevoked": PersonalToken.objects.filter(
         user=person, revoked_at__isnull=True).update(revoked_at=now)}
     counts["requestsCanceled"] = _requests_cancel(person, actor=actor)
@@ -89,7 +89,7 @@ def person_deactivate_locked(person: User, *, actor: User | None, reason: str) -
     held = Assignment.objects.filter(target=person, state__in=ASSIGNMENT_ACTIVE)
     counts["assignmentsEnded"] = len(assignments_end(
         assignment_ids=list(held.values_list("pk", flat=True)),
-        reason=EndReason.USER_DEACTIVATED, actor=actor))
+        reason=EndReason.USER_DEACTIVATED, actor=actor, tell_target=False))
     audit_record(actor=actor, action="user.deactivated", obj=person,
                  before={"active": True}, after={"active": False},
                  details={"reason": reason, **counts})
@@ -97,9 +97,11 @@ def person_deactivate_locked(person: User, *, actor: User | None, reason: str) -
 
 
 def person_reactivate_locked(person: User, *, actor: User | None) -> None:
-    """Sign-in again; what the leaver removed stays removed."""
+    """Sign-in again; what the leaver removed stays removed. A governed guest whom the guest
+    lifecycle blocked when the leaver removed their last package stays blocked until a
+    package is assigned again (that lifecycle's own rule: a guest signs in for access)."""
     person.is_active, person.deactivated_at = True, None
-    person.save(update_fields=["is_active", "deactivated_at"])
+    person.save(update_fields=["is_active", "deactivated_at", "modified_at"])
     audit_record(actor=actor, action="user.reactivated", obj=person,
                  before={"active": False}, after={"active": True})
 
@@ -108,7 +110,7 @@ def person_delete_locked(person: User, *, actor: User | None) -> None:
     """Gone from the directory's lists (SCIM answers 404); the row stays for the history."""
     person.account_state, person.deleted_at = AccountState.DELETED, clock.now()
     person.set_unusable_password()
-    person.save(update_fields=["account_state", "deleted_at", "password"])
+    person.save(update_fields=["account_state", "deleted_at", "password", "modified_at"])
     audit_record(actor=actor, action="user.deleted", obj=person,
                  before={"accountState": AccountState.ACTIVE},
                  after={"accountState": AccountState.DELETED})
