@@ -151,7 +151,7 @@ class PortalStorage(ScimStorage):
     def create(self, resource_type: ResourceType, resource):
         if resource_type.name == "User":
             person = people.person_create(actor=self.actor, values=person_values(resource))
-            return self.get(resource_type, person.pk)
+            return user_resource(person)  # as saved: no second read
         group = directory_groups.provisioned_group_create(actor=self.actor,
                                                           values=group_values(resource))
         return self.get(resource_type, group.pk)
