@@ -45,7 +45,7 @@ def build_world():
         resource=Resource.objects.create(catalog=catalog, display_name="Local group",
                                          origin_system=OriginSystem.GROUP,
                                          origin_id=str(group.pk), connector="local"),
-        display_name="Member", origin_id="Member")]
+        display_name="Member", origin_id=f"Member_{group.pk}")]
     for kind in ("scim", "entra"):
         system = TargetSystem.objects.create(display_name=f"Bench {kind}", kind=kind,
                                              base_url=f"https://{kind}.bench.example/")
@@ -91,7 +91,7 @@ def person_with_access(world, n: int, number: int):
         RoleDelivery.objects.bulk_create(
             RoleDelivery(assignment=assignment, role=role, state=DeliveryState.DONE,
                          completed_at=now) for role in roles)
-    GroupMembership.objects.get_or_create(group=group, user=person, role="member")
+    GroupMembership.objects.get_or_create(group=group, user=person, role="Member")
     return person
 
 
@@ -130,6 +130,8 @@ def main() -> int:
     if opened is None:
         return 2
     name, version = opened
+    import governance.tasks  # noqa: F401 - the after-commit publishes find their tasks
+
     n = args.n
     print(f"leaver benchmark: a person holding {n} assignments in {len(KINDS)} target systems "
           f"({', '.join(KINDS)}), PostgreSQL {version} ({name}), broker memory://")

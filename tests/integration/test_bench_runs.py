@@ -62,3 +62,9 @@ def test_scim_sync_benchmark_runs_and_verifies_its_result(require_postgres):
     assert "push: verified people=30, with_manager=27, groups=3, memberships=15" in output, \
         output[-3000:]
     assert "floor: verified people=30" in output, output[-3000:]
+
+
+def test_leaver_benchmark_runs_and_verifies_its_result(require_postgres):
+    output = run_bench("leaver.py", "portal_bench_leaver_smoke", "--n", "5", "--rounds", "1")
+    assert "leaver: verified ended=5, revokes_queued=10, local_revoked=5" in output, \
+        output[-3000:]
