@@ -8,6 +8,14 @@ directoryObjects (users with ``@odata.type``), limited to the people the caller 
 
 POST /groups creates one of the portal's groups (services.groups.group_create); its
 creator becomes an owner and can then offer it in a catalog through ``resourceRequests``.
+
+A user shows Graph's directory attributes (department, jobTitle, employeeId, employeeType,
+companyName, officeLocation; null when not set) and accountEnabled. PATCH /users/{id} changes
+those (accountEnabled false is the leaver, true re-activates) through
+services.people.person_update, which decides who may: user administrators and global
+administrators, never for what a provisioning client keeps. Reading users takes
+User.Read.All or entitlement management's permissions, changing them User.ReadWrite.All
+(permissions.USERS). A user's manager and sponsors are in governance.api.user_links.
 """
 
 from django.urls import path
@@ -16,16 +24,20 @@ from governance.choices import GroupMembershipRole, UserType
 from governance.models import Group, User
 from governance.selectors.visibility import groups_visible_to, users_visible_to
 from governance.services.groups import group_create
+from governance.services.people import person_update
 
-from . import odata
+from . import odata, permissions
 from .base import GraphType, GraphView, get_or_404
 from .errors import GraphError
 from .graph_json import Body, InvalidBody, instant
-from .shapes import USER_FIELDS, directory_object_json, sid, user_json
+from .shapes import PROFILE_PROPERTIES, USER_FIELDS, directory_object_json, sid, user_json
 
 USERS, GROUPS = "users", "groups"
 GROUP_PROPERTIES = ("displayName", "description", "mailEnabled", "mailNickname",
                     "securityEnabled", "groupTypes")
+# What PATCH /users/{id} changes; the other properties of a user are the identity provider's
+# (over SCIM) or the admin's.
+USER_PROPERTIES = (*PROFILE_PROPERTIES, "accountEnabled")
 
 USER = GraphType("user", USER_FIELDS, user_json)
 
@@ -60,18 +72,55 @@ def is_api_client(user: User) -> bool:
     return user.user_type == UserType.SERVICE
 
 
+def user_or_404(request, raw_id) -> User:
+    """The person `raw_id` names among those the caller sees, or Graph's 404 for a
+    directory object."""
+    text = str(raw_id).strip()
+    person = None
+    if text.isdigit() and len(text) <= 18:
+        person = users_visible_to(request.user).filter(pk=int(text)).first()
+    if person is None:
+        raise GraphError(f"Resource '{raw_id}' does not exist or one of its queried "
+                         "reference-property objects are not present.",
+                         code="Request_ResourceNotFound", status=404)
+    return person
+
+
+def _person_changes(data: dict) -> dict:
+    """person_update's changes from a PATCH body (null clears an attribute)."""
+    fixed = sorted(name for name in data
+                   if name in {*USER_FIELDS, "preferredLanguage"} - set(USER_PROPERTIES))
+    if fixed:
+        raise InvalidBody(f"{fixed[0]}: the API does not change this property of a user; "
+                          f"PATCH changes {', '.join(USER_PROPERTIES)}.")
+    body = Body(data, USER_PROPERTIES, "user")
+    changes = {field: body.text(name) for name, field in PROFILE_PROPERTIES.items()
+               if body.has(name)}
+    if body.has("accountEnabled"):
+        changes["active"] = body.boolean("accountEnabled")
+    return changes
+
+
 class UserList(GraphView):
     graph_type, is_collection = USER, True
+    graph_permissions = permissions.USERS
 
     def get(self, request):
         return self.collection(users_visible_to(request.user), USER, USERS)
 
 
 class UserDetail(GraphView):
-    graph_type = USER
+    graph_type, body_properties = USER, USER_PROPERTIES
+    graph_permissions = permissions.USERS
 
     def get(self, request, user_id):
-        return self.entity(get_or_404(users_visible_to(request.user), user_id, "user"), USER, USERS)
+        return self.entity(user_or_404(request, user_id), USER, USERS)
+
+    def patch(self, request, user_id):
+        person = user_or_404(request, user_id)
+        person_update(actor=request.user, user_id=person.pk,
+                      changes=_person_changes(self.body()))
+        return self.no_content()
 
 
 class Me(GraphView):

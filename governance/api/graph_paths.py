@@ -28,6 +28,10 @@ GRAPH_PATHS = {
     "policy": "assignment.assignmentPolicyId",
     # Connected organizations
     "domains": "identitySources",
+    # People (services.people); the profile fields are their camelCase (job_title → jobTitle)
+    "manager_id": "manager",
+    "sponsor_ids": "sponsors",
+    "active": "accountEnabled",
 }
 # A policy's stage (StageSpec) → accessPackageApprovalStage.
 STAGE_PATHS = {"deadline_days": "durationBeforeAutomaticDenial",

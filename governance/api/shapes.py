@@ -25,6 +25,14 @@ def sid(pk) -> str | None:
 
 USER_TYPES = {UserType.MEMBER: "Member", UserType.GUEST: "Guest"}
 
+# The directory attributes of a person (User.PROFILE_FIELDS) that Graph's user has at its top
+# level, Graph's name → the model's (division and cost centre are Graph's employeeOrgData).
+PROFILE_PROPERTIES = {
+    "department": "department", "jobTitle": "job_title", "employeeId": "employee_id",
+    "employeeType": "employee_type", "companyName": "company_name",
+    "officeLocation": "office_location",
+}
+
 USER_FIELDS = {
     "id": odata.ident("pk"),
     "displayName": odata.text("display_name"),
@@ -33,6 +41,7 @@ USER_FIELDS = {
     "userType": odata.enum("user_type", {"Member": UserType.MEMBER, "Guest": UserType.GUEST}),
     "accountEnabled": odata.boolean("is_active"),
     "createdDateTime": odata.instant("date_joined"),
+    **{name: odata.text(field) for name, field in PROFILE_PROPERTIES.items()},
 }
 
 
@@ -46,6 +55,8 @@ def user_json(user: User, expand=()) -> dict:
         "accountEnabled": bool(user.is_active and user.account_state == "active"),
         "preferredLanguage": user.preferred_language or None,
         "createdDateTime": instant(user.date_joined),
+        # Graph writes an attribute nobody set as null.
+        **{name: getattr(user, field) or None for name, field in PROFILE_PROPERTIES.items()},
     }
 
 

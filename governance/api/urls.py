@@ -14,6 +14,7 @@ from . import (
     resources,
     reviews,
     tenant,
+    user_links,
 )
 from .fallback import not_found
 
@@ -21,6 +22,7 @@ urlpatterns = [
     *catalogs.urlpatterns,
     *resources.urlpatterns,
     *directory.urlpatterns,
+    *user_links.urlpatterns,
     *packages.urlpatterns,
     *policies.urlpatterns,
     *requests.urlpatterns,

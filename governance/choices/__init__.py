@@ -360,3 +360,7 @@ class ApiPermission(models.TextChoices):
 
     READ_ALL = "EntitlementManagement.Read.All", "Read entitlement management"
     READ_WRITE_ALL = "EntitlementManagement.ReadWrite.All", "Read and write entitlement management"
+    # The directory's people (/v1.0/users): Graph's own names. Reading users also takes the
+    # entitlement management permissions, as it always has; changing them takes this one.
+    USER_READ_ALL = "User.Read.All", "Read all users' profiles"
+    USER_READ_WRITE_ALL = "User.ReadWrite.All", "Read and write all users' profiles"

@@ -115,6 +115,17 @@ def person_facts(user: User) -> Record:
                   connected_organization=_named(user.connected_organization))
 
 
+def requestor_facts(user: User) -> Record:
+    """A request's requestor or target: the person, and what approvers weigh of them (their
+    directory attributes and their manager's name; empty when not set). The manager is read
+    through `user.manager`: the caller joins it (select_related)."""
+    manager = user.manager
+    return Record(str(user), **person_facts(user), job_title=user.job_title,
+                  department=user.department,
+                  manager=None if manager is None else Record(
+                      str(manager), display_name=manager.display_name, email=manager.email))
+
+
 def account_facts(user: User) -> Record:
     """A guest whose sign-in is blocked: the person, and when the account goes."""
     return Record(str(user), **person_facts(user), account_state=user.account_state,
@@ -132,8 +143,8 @@ def request_facts(request: AssignmentRequest) -> Record:
         get_request_type_display=request.get_request_type_display(), state=request.state,
         get_state_display=request.get_state_display(), status=request.status,
         access_package=package_facts(request.access_package),
-        requestor=person_facts(request.requestor), requestor_id=request.requestor_id,
-        target=person_facts(request.target), target_id=request.target_id,
+        requestor=requestor_facts(request.requestor), requestor_id=request.requestor_id,
+        target=requestor_facts(request.target), target_id=request.target_id,
         justification=request.justification, schedule_start_at=request.schedule_start_at,
         schedule_end_at=request.schedule_end_at, created_at=request.created_at,
         completed_at=request.completed_at)
@@ -198,7 +209,8 @@ def email_context(topic: str, payload: dict, recipient: User | None) -> dict:
     if "request_id" in payload:
         context["request"] = AssignmentRequest.objects.select_related(
             "access_package__catalog", "requestor__connected_organization",
-            "target__connected_organization").get(pk=payload["request_id"])
+            "requestor__manager", "target__connected_organization",
+            "target__manager").get(pk=payload["request_id"])
     if "stage_id" in payload:
         stage = ApprovalStage.objects.select_related(
             "decision__approver__connected_organization").get(pk=payload["stage_id"])

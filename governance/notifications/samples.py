@@ -68,7 +68,10 @@ class _Sample:
         self.organization = ConnectedOrganization(display_name="Contoso")
         self.requestor = User(email="ada.lovelace@contoso.example", display_name="Ada Lovelace",
                               user_type=UserType.GUEST, preferred_language=language,
-                              connected_organization=self.organization)
+                              connected_organization=self.organization,
+                              job_title="Research engineer", department="Analytical engines",
+                              manager=User(email="charles.babbage@contoso.example",
+                                           display_name="Charles Babbage"))
         self.approver = User(email="grace.hopper@access.example", display_name="Grace Hopper",
                              preferred_language=language)
         self.other_approver = User(email="alan.turing@access.example",

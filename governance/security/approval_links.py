@@ -70,8 +70,9 @@ def approval_link_check(token: str, user: User | None) -> LinkCheck:
     if payload is None:
         return LinkCheck(LinkProblem.ALTERED)
     stage = (ApprovalStage.objects.filter(pk=payload["s"], request_id=payload["r"])
-             .select_related("request__access_package", "request__requestor",
-                             "request__target__connected_organization", "decision__approver")
+             .select_related("request__access_package", "request__requestor__manager",
+                             "request__target__connected_organization", "request__target__manager",
+                             "decision__approver")
              .first())
     row = StageApprover.objects.filter(stage=stage, user_id=payload["a"]).select_related(
         "user").first() if stage else None

@@ -50,8 +50,9 @@ def approvals_pending_for(user: User) -> QuerySet[ApprovalStage]:
             .filter(state=StageState.IN_PROGRESS, request__state=RequestState.PENDING_APPROVAL)
             # Why it is theirs (primary, fallback, escalation, delegate), from the same join.
             .annotate(approver_kind=F("stage_approvers__kind"))
+            # The target's manager: the page shows their name beside the job title.
             .select_related("request__access_package", "request__target__connected_organization",
-                            "request__requestor")
+                            "request__target__manager", "request__requestor")
             .order_by("due_at", "id"))
 
 
@@ -67,8 +68,9 @@ def approval_for_page(user: User, stage_id: int) -> ApprovalStage | None:
     decide; None when they are not one of its approvers."""
     answers = RequestAnswer.objects.select_related("question")
     return (approver_stages(user).filter(pk=stage_id)
-            .select_related("request__access_package", "request__requestor",
-                            "request__target__connected_organization", "decision__approver")
+            .select_related("request__access_package", "request__requestor__manager",
+                            "request__target__connected_organization", "request__target__manager",
+                            "decision__approver")
             .prefetch_related(Prefetch("request__answers", queryset=answers))
             .first())
 

@@ -30,7 +30,9 @@ def test_users_in_graph_json_without_service_principals(world, callers):
                      "mail": "owner@access.example",
                      "userPrincipalName": "owner@access.example", "userType": "Member",
                      "accountEnabled": True, "preferredLanguage": None,
-                     "createdDateTime": owner["createdDateTime"]}
+                     "createdDateTime": owner["createdDateTime"], "department": None,
+                     "jobTitle": None, "employeeId": None, "employeeType": None,
+                     "companyName": None, "officeLocation": None}
     principal = ApiClient.objects.first().principal_id
     assert_graph_error(callers.reader.get(f"{USERS}/{principal}"), 404)
 
@@ -173,9 +175,12 @@ def test_permissions(world, callers):
                        "catalog owners")
     assert Group.objects.count() == before
     assert callers.stranger.post(GROUPS, {"displayName": "A"}, format="json").status_code == 201
-    for path in (f"{USERS}/{world.owner.pk}", ME, f"{GROUPS}/{world.group.pk}"):
+    for path in (ME, f"{GROUPS}/{world.group.pk}"):
         response = callers.writer.patch(path, {"displayName": "x"}, format="json")
         assert response.status_code == 405, path
+    # People are changed with User.ReadWrite.All (tests/api/test_users_api.py).
+    assert_graph_error(callers.writer.patch(f"{USERS}/{world.owner.pk}", {"jobTitle": "x"},
+                                            format="json"), 403, "User.ReadWrite.All")
 
 
 def _users_page_queries(client) -> int:

@@ -13,6 +13,7 @@ from governance.models import (
     AccessPackage,
     AssignmentRequest,
     Resource,
+    User,
 )
 from tests.api.conftest import assert_graph_error
 from tests.factories import delivered_assignment
@@ -53,7 +54,7 @@ def ids(world):
         "resource_id": Resource.objects.filter(catalog=world.catalog).first().pk,
         "scope_id": world.package.role_scopes.first().pk,
         "organization_id": world.organization.pk, "group_id": world.group.pk,
-        "user_id": world.member.pk,
+        "user_id": world.member.pk, "sponsor_id": world.owner.pk,
     }
 
 
@@ -65,7 +66,8 @@ def test_the_document_lists_the_issues_endpoints():
         assert any(f"/entitlementManagement/{needed}" in path for path in paths), needed
     assert any(path.startswith("/v1.0/identityGovernance/accessReviews/definitions")
                for path in paths)
-    assert {"/v1.0/users", "/v1.0/groups"} <= paths
+    assert {"/v1.0/users", "/v1.0/groups", "/v1.0/users/{user_id}/manager/$ref",
+            "/v1.0/users/{user_id}/sponsors/{sponsor_id}/$ref"} <= paths
     assert len(OPERATIONS) > 60
 
 
@@ -78,12 +80,22 @@ def test_no_token_is_401(callers, ids, path, method):
     assert response["WWW-Authenticate"] == "Bearer"
 
 
+def needed_to_write(path: str) -> str:
+    """The permission a write names when it is refused: the directory's people take Graph's
+    User.ReadWrite.All, everything else entitlement management's."""
+    return "User.ReadWrite.All" if path.startswith("/v1.0/users/") \
+        else "EntitlementManagement.ReadWrite.All"
+
+
 @pytest.mark.parametrize(("path", "method"), [op for op in OPERATIONS if op[1] in WRITES])
 def test_a_read_only_token_cannot_write(callers, ids, path, method):
-    before = (AccessPackage.objects.count(), AssignmentRequest.objects.count())
+    before = (AccessPackage.objects.count(), AssignmentRequest.objects.count(),
+              sorted(User.objects.values_list("pk", "is_active", "manager_id", "job_title")))
     response = getattr(callers.reader, method)(concrete(path, ids), {}, format="json")
-    assert_graph_error(response, 403, "EntitlementManagement.ReadWrite.All")
-    assert (AccessPackage.objects.count(), AssignmentRequest.objects.count()) == before
+    assert_graph_error(response, 403, needed_to_write(path))
+    assert (AccessPackage.objects.count(), AssignmentRequest.objects.count(),
+            sorted(User.objects.values_list("pk", "is_active", "manager_id",
+                                            "job_title"))) == before
 
 
 @pytest.mark.parametrize(("path", "method"), [

@@ -91,7 +91,9 @@ def describe(case, response, trace) -> str:
 def test_no_operation_answers_a_server_error(db):
     seed_world()
     _client, token = api_client_create(actor=None, display_name="Schemathesis",
-                                       permissions=[ApiPermission.READ_WRITE_ALL], system=True)
+                                       permissions=[ApiPermission.READ_WRITE_ALL,
+                                                    ApiPermission.USER_READ_WRITE_ALL],
+                                       system=True)
     schema = schemathesis.openapi.from_dict(build_document())
     app, headers = WSGIHandler(), {"Authorization": f"Bearer {token}"}
     ids = ExistingIds()

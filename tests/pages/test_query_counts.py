@@ -53,8 +53,10 @@ def _grow(world, kind, count):
             is_approval_required_for_add=True)
         add_stage(policy, world.approver)
         for n in range(count):
+            # Each with a manager and a job title, which the Approvals page shows.
             guest = GuestFactory(email=f"bulk{n}@contoso.example",
-                                 connected_organization=world.organization)
+                                 connected_organization=world.organization,
+                                 manager=world.member, job_title="Auditor")
             request_submit(requestor=guest, access_package_id=package.pk)
     elif kind == "decisions":
         _grow(world, "approvals", count)
@@ -100,7 +102,8 @@ def _detail_urls(world):
     assignment = delivered_assignment(world)
     # A second request waiting at stage 1 gives the approver something to open.
     pending = submit_request(world, requestor=GuestFactory(
-        email="second@contoso.example", connected_organization=world.organization))
+        email="second@contoso.example", connected_organization=world.organization,
+        manager=world.member, job_title="Auditor", department="Audit"))
     stage = pending.stages.get(order=1)
     return {
         "package": (world.requester, reverse("package_detail", args=[world.package.pk])),
