@@ -266,3 +266,16 @@ def world(world_database, fast_passwords):
     from tests.factories import build_world
 
     return build_world()
+
+
+@pytest.fixture(scope="module")
+def oidc_provider(tmp_path_factory):
+    """The real oidc-provider-mock on loopback (tests/oidc_provider.py), for a module."""
+    from tests.oidc_provider import OidcProvider
+
+    started = OidcProvider(log_path=tmp_path_factory.mktemp("oidc") / "oidc-provider-mock.log")
+    started.start()
+    try:
+        yield started
+    finally:
+        started.stop()

@@ -9,79 +9,37 @@ sets who can sign in, and `approve(authorize_url, sub)` is the person signing in
 the OIDC_* variables.
 """
 
-import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import requests
 
-from tests.scim_server import free_port
+from tests.loopback_process import LoopbackProcess
 
 OIDC_PROVIDER_MOCK = Path(sys.executable).with_name("oidc-provider-mock")
 PROVIDER_ID = "sso"
 
 
-class OidcProvider:
+class OidcProvider(LoopbackProcess):
+    name = "oidc-provider-mock"
+    executable = OIDC_PROVIDER_MOCK
+    ready_path = "/.well-known/openid-configuration"
+
     def __init__(self, *, log_path: Path):
-        self.log_path = log_path
-        self.port = free_port()
-        self.process: subprocess.Popen | None = None
+        super().__init__(log_path=log_path)
         self.http = requests.Session()
         self.http.trust_env = False
 
     @property
     def issuer(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self.base_url
+
+    def command(self) -> list[str]:
+        return [str(OIDC_PROVIDER_MOCK), "--host", "127.0.0.1", "--port", str(self.port),
+                "--require-registration", "true"]
 
     def start(self, timeout: float = 20.0) -> None:
-        if not OIDC_PROVIDER_MOCK.exists():
-            raise RuntimeError(f"{OIDC_PROVIDER_MOCK} is missing: install oidc-provider-mock.")
-        for _ in range(3):
-            if self._start(timeout):
-                return
-            self.port = free_port()
-        raise RuntimeError(f"oidc-provider-mock found no free port:\n{self._log()}")
-
-    def _log(self) -> str:
-        return self.log_path.read_text()[-2000:] if self.log_path.exists() else ""
-
-    def _start(self, timeout: float) -> bool:
-        log = self.log_path.open("a")
-        self.process = subprocess.Popen(
-            [str(OIDC_PROVIDER_MOCK), "--host", "127.0.0.1", "--port", str(self.port),
-             "--require-registration", "true"],
-            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "NO_COLOR": "1"})
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                self.process = None
-                if "address already in use" in self._log().lower():
-                    return False
-                raise RuntimeError(f"oidc-provider-mock stopped at start:\n{self._log()}")
-            try:
-                if self.http.get(f"{self.issuer}/.well-known/openid-configuration",
-                                 timeout=1).ok:
-                    return True
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"oidc-provider-mock did not answer on port {self.port} within "
-                           f"{timeout} s:\n{self._log()}")
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
-        self.process = None
+        super().start(timeout)
 
     # -- the identity provider's administrator ----------------------------------------------
 

@@ -11,16 +11,15 @@ garbage body, a 503) and passes every other request on to `upstream`, when it ha
 """
 
 import json
-import socket
-import subprocess
 import sys
 import threading
-import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import requests
+
+from tests.loopback_process import LoopbackProcess
 
 SCIM_SERVER = Path(sys.executable).with_name("scim2-server")
 TOKEN = "scim-test-token"  # the bearer token of the `scim_server` fixture
@@ -28,75 +27,21 @@ USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+class ScimServer(LoopbackProcess):
+    name = "scim2-server"
+    executable = SCIM_SERVER
+    ready_path = "/ServiceProviderConfig"
 
-
-class ScimServer:
     def __init__(self, *, token: str, log_path: Path, port: int | None = None):
+        super().__init__(log_path=log_path, port=port)
         self.token = token
-        self.log_path = log_path
-        self.port = port or free_port()
-        self.fixed_port = port is not None
-        self.process: subprocess.Popen | None = None
         self.admin = requests.Session()
         self.admin.trust_env = False
         self.admin.headers["Authorization"] = f"Bearer {token}"
 
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 15.0) -> None:
-        """Start, and wait until it answers. The first start of a server given no port
-        moves to another free port if another process took this one meanwhile."""
-        for _ in range(3):
-            if self._start(timeout):
-                self.fixed_port = True  # a restart comes back where the connector looks
-                return
-            self.port = free_port()
-        raise RuntimeError(f"scim2-server found no free port:\n{self._log()}")
-
-    def _log(self) -> str:
-        return self.log_path.read_text()[-2000:]
-
-    def _start(self, timeout: float) -> bool:
-        if not SCIM_SERVER.exists():
-            raise RuntimeError(f"{SCIM_SERVER} is missing: install scim2-server in the venv.")
-        log = self.log_path.open("a")
-        self.process = subprocess.Popen(
-            [str(SCIM_SERVER), "--hostname", "127.0.0.1", "--port", str(self.port),
-             "--bearer-token", self.token], stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                self.process = None
-                if not self.fixed_port and "Address already in use" in self._log():
-                    return False
-                raise RuntimeError(f"scim2-server stopped at start:\n{self._log()}")
-            try:
-                if requests.get(f"{self.base_url}/ServiceProviderConfig", timeout=1).ok:
-                    return True
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"scim2-server did not answer on port {self.port} within "
-                           f"{timeout} s:\n{self._log()}")
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
-        self.process = None
+    def command(self) -> list[str]:
+        return [str(SCIM_SERVER), "--hostname", "127.0.0.1", "--port", str(self.port),
+                "--bearer-token", self.token]
 
     # -- the SCIM application's own view ----------------------------------------------------
 

@@ -34,19 +34,16 @@ from governance.services.systems import system_save
 from tests.browser.helpers import screenshot
 from tests.conftest import wait_for
 from tests.factories import CatalogFactory, GroupFactory, UserFactory, group_role
-from tests.oidc_provider import PROVIDER_ID, OidcProvider
+from tests.oidc_provider import PROVIDER_ID
 from tests.scim_server import TOKEN
 
 PACKAGE = "Field sales kit"
 SCIM_GROUP = "Field CRM users"
 
 
-@pytest.fixture
-def provider(tmp_path):
-    started = OidcProvider(log_path=tmp_path / "oidc-provider-mock.log")
-    started.start()
-    yield started
-    started.stop()
+@pytest.fixture(scope="module")
+def provider(oidc_provider):
+    return oidc_provider
 
 
 @pytest.fixture

@@ -10,17 +10,12 @@ from playwright.sync_api import expect
 from governance.services.people import person_create
 from tests.browser.helpers import screenshot
 from tests.factories import UserFactory
-from tests.oidc_provider import PROVIDER_ID, OidcProvider
+from tests.oidc_provider import PROVIDER_ID
 
 
 @pytest.fixture(scope="module")
-def provider(tmp_path_factory):
-    started = OidcProvider(log_path=tmp_path_factory.mktemp("oidc") / "oidc-provider-mock.log")
-    started.start()
-    try:
-        yield started
-    finally:
-        started.stop()
+def provider(oidc_provider):
+    return oidc_provider
 
 
 def test_a_provisioned_member_signs_in_with_the_sso_button(page, live_server, settings,

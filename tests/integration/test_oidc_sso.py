@@ -27,7 +27,7 @@ from governance.selectors.directory import SIGN_IN_DEACTIVATED
 from governance.services.people import person_create, person_deactivate
 from portal.adapters import SIGN_IN_AMBIGUOUS
 from tests.factories import OrganizationFactory, UserFactory
-from tests.oidc_provider import PROVIDER_ID, OidcProvider
+from tests.oidc_provider import PROVIDER_ID
 
 ROOT = Path(__file__).resolve().parents[2]
 LOGIN = reverse("account_login")
@@ -38,13 +38,8 @@ MEMBERS_ONLY = "Single sign-on is for our own staff."
 
 
 @pytest.fixture(scope="module")
-def provider(tmp_path_factory):
-    started = OidcProvider(log_path=tmp_path_factory.mktemp("oidc") / "oidc-provider-mock.log")
-    started.start()
-    try:
-        yield started
-    finally:
-        started.stop()
+def provider(oidc_provider):
+    return oidc_provider
 
 
 @pytest.fixture(scope="module")
