@@ -13,13 +13,13 @@ and re-routes the pending manager approvals to a new manager. Writes take User.R
 A manager or sponsor the caller does not see is, to them, no manager or sponsor at all.
 """
 
-from django.db import transaction
 from django.urls import path
 
 from governance.choices import AccountState
 from governance.models import User
 from governance.selectors.visibility import users_visible_to
-from governance.services.people import person_update
+from governance.services.errors import InvalidInput, NotFound
+from governance.services.people import person_sponsor_add, person_sponsor_remove, person_update
 
 from . import permissions
 from .base import GraphView
@@ -45,13 +45,6 @@ def _referenced_person(request, body: dict) -> User:
     if person is None:
         raise _not_present(str(person_id))
     return person
-
-
-def _sponsor_ids_locked(person: User) -> list[int]:
-    """The person's sponsors, read under the person's row lock: two callers adding a sponsor
-    each at once then both hold, since person_update sets the whole list."""
-    User.objects.select_for_update().filter(pk=person.pk).first()
-    return list(person.sponsors.order_by("pk").values_list("pk", flat=True))
 
 
 class Manager(GraphView):
@@ -108,14 +101,14 @@ class SponsorReferences(GraphView):
         """Add a sponsor"""
         person = user_or_404(request, user_id)
         sponsor = _referenced_person(request, self.body())
-        with transaction.atomic():
-            current = _sponsor_ids_locked(person)
-            if sponsor.pk in current:
-                raise GraphError("One or more added object references already exist for the "
-                                 "following modified properties: 'sponsors'.",
-                                 code="Request_BadRequest")
-            person_update(actor=request.user, user_id=person.pk,
-                          changes={"sponsor_ids": [*current, sponsor.pk]})
+        try:
+            person_sponsor_add(actor=request.user, user_id=person.pk, sponsor_id=sponsor.pk)
+        except InvalidInput as refused:
+            if refused.code != "sponsorExists":
+                raise
+            raise GraphError("One or more added object references already exist for the "
+                             "following modified properties: 'sponsors'.",
+                             code="Request_BadRequest") from None
         return self.no_content()
 
 
@@ -125,12 +118,10 @@ class SponsorRemove(GraphView):
     def delete(self, request, user_id, sponsor_id):
         """Remove a sponsor"""
         person = user_or_404(request, user_id)
-        with transaction.atomic():
-            current = _sponsor_ids_locked(person)
-            kept = [pk for pk in current if str(pk) != str(sponsor_id).strip()]
-            if len(kept) == len(current):
-                raise _not_present(str(sponsor_id))
-            person_update(actor=request.user, user_id=person.pk, changes={"sponsor_ids": kept})
+        try:
+            person_sponsor_remove(actor=request.user, user_id=person.pk, sponsor_id=sponsor_id)
+        except NotFound:
+            raise _not_present(str(sponsor_id)) from None
         return self.no_content()
 
 

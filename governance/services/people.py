@@ -70,15 +70,20 @@ def _require(actor: User | None, person: User | None) -> ProvisioningClient | No
     return None
 
 
+def _label(field: str) -> str:
+    """"Job title" for job_title: what a person reads, whichever door named the field."""
+    return str(User._meta.get_field(field).verbose_name).capitalize()
+
+
 def _clean_text(field: str, value) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise InvalidInput(f"{field} must be text.", field=field, code="invalidValue")
+        raise InvalidInput(f"{_label(field)} must be text.", field=field, code="invalidValue")
     value = value.strip()
     limit = max_length(User, field)
     if len(value) > limit:
-        raise InvalidInput(f"{field} is longer than {limit} characters; shorten it.",
+        raise InvalidInput(f"{_label(field)} is longer than {limit} characters; shorten it.",
                            field=field, code="tooLong")
     return value
 
@@ -305,6 +310,34 @@ def person_update(*, actor: User | None, user_id, changes: Mapping) -> User:
     elif active is True and not person.is_active:
         person_reactivate_locked(person, actor=actor)
     return person
+
+
+def _sponsor_ids(person: User) -> list[int]:
+    return list(person.sponsors.order_by("pk").values_list("pk", flat=True))
+
+
+@transaction.atomic
+def person_sponsor_add(*, actor: User | None, user_id, sponsor_id) -> User:
+    """One more sponsor, the others kept: the list is read under the person's lock, so two
+    callers adding one each both hold."""
+    person = _person_locked(user_id)
+    current = _sponsor_ids(person)
+    if str(sponsor_id) in map(str, current):
+        raise InvalidInput(f"{sponsor_id} is a sponsor of {person.email} already.",
+                           field="sponsor_ids", code="sponsorExists")
+    return person_update(actor=actor, user_id=person.pk,
+                         changes={"sponsor_ids": [*current, sponsor_id]})
+
+
+@transaction.atomic
+def person_sponsor_remove(*, actor: User | None, user_id, sponsor_id) -> User:
+    person = _person_locked(user_id)
+    current = _sponsor_ids(person)
+    kept = [pk for pk in current if str(pk) != str(sponsor_id).strip()]
+    if len(kept) == len(current):
+        raise NotFound(f"{sponsor_id} is not a sponsor of {person.email}.",
+                       code="sponsorNotFound")
+    return person_update(actor=actor, user_id=person.pk, changes={"sponsor_ids": kept})
 
 
 @transaction.atomic
