@@ -11,6 +11,7 @@ from governance.services import (
     extensions,
     guests,
     outbox,
+    people_import,
     review_start,
     reviews,
 )
@@ -29,6 +30,11 @@ def process_accounts() -> int:
 @shared_task
 def run_bulk_assignment(job_id: int) -> int:
     return bulk_assignments.bulk_assignment_run(job_id=job_id)
+
+
+@shared_task
+def run_people_import(job_id: int) -> int:
+    return people_import.people_import_run(job_id=job_id)
 
 
 @shared_task
@@ -58,8 +64,10 @@ def sweep_deliveries() -> dict:
 
 
 @shared_task
-def sweep_bulk_assignments() -> int:
-    return bulk_assignments.bulk_assignments_resume()
+def sweep_bulk_assignments() -> dict:
+    """Bulk jobs whose task was lost or whose worker died: assignments and people imports."""
+    return {"assignments": bulk_assignments.bulk_assignments_resume(),
+            "peopleImports": people_import.people_imports_resume()}
 
 
 @shared_task

@@ -10,6 +10,7 @@ from governance.admin import (
     organizations,  # noqa: F401 - registers its model admins
     packages,  # noqa: F401 - registers its model admins
     people,  # noqa: F401 - registers its model admins
+    people_import,  # noqa: F401 - registers its model admins
     policies,  # noqa: F401 - registers its model admins
     provisioning,  # noqa: F401 - registers its model admins
     requests,  # noqa: F401 - registers its model admins

@@ -9,6 +9,7 @@ from governance.models.directory import (
     Group,
     GroupMembership,
     IdentitySource,
+    Person,
     TenantSettings,
     User,
 )
@@ -16,6 +17,7 @@ from governance.models.extension import CustomExtension, ExtensionCallout, Polic
 from governance.models.notifications import ApprovalDelegation, EmailTemplate
 from governance.models.outbox import OutboxMessage
 from governance.models.package import AccessPackage, Resource, ResourceRole, ResourceRoleScope
+from governance.models.people_import import PeopleImportJob, PeopleImportRow
 from governance.models.policy import ApprovalStageSetting, ApproverSet, AssignmentPolicy, Question
 from governance.models.provisioning import ProvisioningClient
 from governance.models.request import (
@@ -40,7 +42,8 @@ __all__ = [
     "BulkAssignmentRow", "Catalog", "CatalogRoleAssignment", "ConnectedOrganization",
     "CustomExtension", "DecisionReviewer", "EmailTemplate", "ExtensionCallout", "ExternalUser",
     "GlobalRoleAssignment", "Group", "GroupMembership", "IdentitySource", "OutboxMessage",
-    "PersonalToken", "PolicyExtensionStage", "ProvisioningClient", "Question", "RequestAnswer",
+    "PeopleImportJob", "PeopleImportRow", "Person", "PersonalToken", "PolicyExtensionStage",
+    "ProvisioningClient", "Question", "RequestAnswer",
     "Resource",
     "ResourceRole", "ResourceRoleScope", "ReviewDecision", "ReviewReviewer", "RoleDelivery",
     "StageApprover", "SystemAccount", "TargetSystem", "TenantSettings", "User",

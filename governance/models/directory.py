@@ -125,6 +125,16 @@ class ExternalUser(User):
         verbose_name = "external user"
 
 
+class Person(User):
+    """People, as user administrators manage them in the admin (a proxy: the same rows; the
+    User admin itself is the read-only look-up that autocomplete asks)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "person"
+        verbose_name_plural = "people"
+
+
 class Group(models.Model):
     """A group of the portal's own directory; the local connector delivers its memberships."""
 

@@ -28,12 +28,12 @@ from governance.models import AccessPackage, BulkAssignmentJob, BulkAssignmentRo
 from governance.selectors.permissions import can_manage_assignments
 from governance.services.audit import audit_record
 from governance.services.errors import InvalidInput, NotAllowed, NotFound, Refused
+from governance.services.internal.csv_files import MAX_BYTES, csv_dialect, csv_text
 from governance.services.internal.dispatch import after_commit
 from governance.services.requests import request_admin_add
 
 logger = logging.getLogger(__name__)
 
-MAX_BYTES = 1024 * 1024
 MAX_ROWS = 10_000
 # Each row is a savepoint or two in its batch's transaction; PostgreSQL keeps 64
 # subtransactions per transaction in shared memory and slows every session beyond that.
@@ -42,7 +42,6 @@ BATCH_SIZE = 25
 STUCK_AFTER = timedelta(minutes=5)
 # A queued job that no worker took within this time lost its task (the broker was away).
 UNCLAIMED_AFTER = timedelta(minutes=1)
-CSV_CONTENT_TYPES = {"text/csv", "application/csv", "text/comma-separated-values"}
 # Column headings, as people write them, and what they name.
 COLUMNS = {"email": "email", "e-mail": "email", "email address": "email",
            "start": "start", "start date": "start", "start_at": "start",
@@ -59,42 +58,6 @@ class _Parsed:
 
 def _refuse(message: str, code: str = "invalidFile") -> InvalidInput:
     return InvalidInput(message, field="file", code=code)
-
-
-def _text_of(upload: UploadedFile) -> str:
-    name = (upload.name or "").rsplit("/", 1)[-1]
-    content_type = (getattr(upload, "content_type", "") or "").split(";")[0].strip().lower()
-    if not name.lower().endswith(".csv") and content_type not in CSV_CONTENT_TYPES:
-        raise _refuse(f"“{name}” is not a CSV file. Upload a .csv file with one person per "
-                      "line.", code="notCsv")
-    if upload.size > MAX_BYTES:
-        raise _refuse(f"The file is too large ({upload.size / 1024 / 1024:.1f} MB). Upload at "
-                      f"most {MAX_BYTES // 1024 // 1024} MB, or split it into several files.",
-                      code="fileTooLarge")
-    upload.seek(0)
-    raw = upload.read(MAX_BYTES + 1)
-    if len(raw) > MAX_BYTES:
-        raise _refuse(f"The file is too large. Upload at most {MAX_BYTES // 1024 // 1024} MB, "
-                      "or split it into several files.", code="fileTooLarge")
-    if b"\x00" in raw:
-        raise _refuse(f"“{name}” is not a CSV file: it holds binary data.", code="notCsv")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise _refuse(f"“{name}” is not UTF-8 text. Save it as “CSV UTF-8” and upload it "
-                      "again.", code="notCsv") from None
-
-
-def _dialect(text: str) -> type[csv.Dialect]:
-    """Excel's CSV, with the delimiter of the header line (spreadsheets in some languages
-    write semicolons)."""
-    header = text.split("\n", 1)[0]
-    try:
-        delimiter = csv.Sniffer().sniff(header, delimiters=",;\t").delimiter
-    except csv.Error:
-        delimiter = ","
-    # Strict: a stray or unterminated quote is an error, not a row swallowing the next ones.
-    return type("Uploaded", (csv.excel,), {"delimiter": delimiter, "strict": True})
 
 
 def _header(reader) -> dict[str, int]:
@@ -176,7 +139,7 @@ def _row(line: int, cells: list[str], columns: dict[str, int],
 
 
 def _parse(text: str) -> _Parsed:
-    reader = csv.reader(io.StringIO(text, newline=""), _dialect(text))
+    reader = csv.reader(io.StringIO(text, newline=""), csv_dialect(text))
     try:
         columns = _header(reader)
         rows, seen, rejected, line = [], {}, 0, reader.line_num + 1
@@ -219,7 +182,7 @@ def bulk_assignment_start(*, actor: User, access_package_id: int, policy_id: int
     if policy is None:
         raise InvalidInput("Choose a policy of this access package.", field="policy",
                            code="policyNotFound")
-    parsed = _parse(_text_of(upload))
+    parsed = _parse(csv_text(upload))
     now = clock.now()
     with transaction.atomic():
         job = BulkAssignmentJob.objects.create(
