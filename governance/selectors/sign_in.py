@@ -13,9 +13,9 @@ from allauth.mfa.models import Authenticator
 from allauth.mfa.utils import is_mfa_enabled
 from django.db.models import Q
 
-from governance.choices import AccountState, UserType
+from governance.choices import AccountState, GlobalRole, UserType
 from governance.models import User
-from governance.selectors.permissions import holds_catalog_role, is_global_admin
+from governance.selectors.permissions import has_global_role, holds_catalog_role, is_global_admin
 
 
 def may_sign_in(user: User) -> bool:
@@ -42,7 +42,10 @@ def people_signing_in_as(*, email: str = "", external_id: str = "") -> list[User
 
 
 def needs_two_step(user: User) -> bool:
-    return is_global_admin(user) or holds_catalog_role(user)
+    """Global administrators, catalog role holders and user administrators (who deactivate
+    people) use an authenticator app before the admin."""
+    return (is_global_admin(user) or holds_catalog_role(user)
+            or has_global_role(user, GlobalRole.USER_ADMIN))
 
 
 def has_two_step(user: User) -> bool:

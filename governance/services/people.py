@@ -18,7 +18,7 @@ from django.db import transaction
 from governance.choices import AccountState, GlobalRole, UserType
 from governance.models import ProvisioningClient, User
 from governance.selectors.directory import organization_of
-from governance.selectors.permissions import has_global_role
+from governance.selectors.permissions import has_global_role, is_global_admin
 from governance.services.audit import audit_record
 from governance.services.errors import (
     Duplicate,
@@ -67,6 +67,9 @@ def _require(actor: User | None, person: User | None) -> ProvisioningClient | No
         return source
     if not may_administer_people(actor):
         raise NotAllowed("Only global administrators and user administrators change people.")
+    if person is not None and is_global_admin(person) and not is_global_admin(actor):
+        raise NotAllowed(f"{person.email} is a global administrator; only another global "
+                         "administrator changes them.", code="globalAdministrator")
     return None
 
 

@@ -27,7 +27,7 @@ JOBS = "admin:governance_peopleimportjob"
 
 @pytest.fixture
 def user_admin(fast_passwords):
-    admin = UserFactory(email="people.admin@access.example")
+    admin = UserFactory(email="people.admin@access.example", totp=True)
     GlobalRoleAssignment.objects.create(user=admin, role=GlobalRole.USER_ADMIN)
     return admin
 

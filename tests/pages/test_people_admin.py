@@ -16,7 +16,7 @@ from governance.choices import CatalogRole, GlobalRole
 from governance.models import AuditEvent, GlobalRoleAssignment, User
 from governance.services.people import person_create
 from governance.services.provisioning_clients import provisioning_client_create
-from tests.factories import CatalogFactory, UserFactory, role_holder
+from tests.factories import CatalogFactory, UserFactory, role_holder, with_totp
 
 PEOPLE = "admin:governance_person"
 TEXT_FIELDS = ("display_name", "first_name", "last_name", "department", "job_title",
@@ -26,7 +26,8 @@ TEXT_FIELDS = ("display_name", "first_name", "last_name", "department", "job_tit
 
 @pytest.fixture
 def user_admin(db, fast_passwords):
-    admin = UserFactory(email="people.admin@access.example", display_name="People Admin")
+    admin = UserFactory(email="people.admin@access.example", display_name="People Admin",
+                        totp=True)  # the admin asks user administrators for two-step too
     GlobalRoleAssignment.objects.create(user=admin, role=GlobalRole.USER_ADMIN)
     return admin
 
@@ -270,6 +271,9 @@ def test_a_global_administrator_makes_someone_a_user_administrator(as_user, glob
     event = AuditEvent.objects.get(action="user.globalRolesChanged")
     assert (event.actor, event.after) == (global_admin, {"globalRoles": ["userAdministrator"]})
     client.force_login(ada, backend="allauth.account.auth_backends.AuthenticationBackend")
+    # The new user administrator is led to set up two-step first, then has the People page.
+    assert "/accounts/2fa/totp/activate/" in client.get(reverse(f"{PEOPLE}_changelist"))["Location"]
+    with_totp(ada)
     assert client.get(reverse(f"{PEOPLE}_changelist")).status_code == 200
 
     # Taken away again.

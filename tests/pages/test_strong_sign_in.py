@@ -246,3 +246,16 @@ def test_the_page_follows_a_changed_maximum(as_user, world, reauthenticate, sett
     assert refused.status_code == 400 and "at most 30 days" in refused.content.decode()
     assert create(client, days="30").status_code == 200
     assert PersonalToken.objects.count() == 1
+
+
+def test_a_user_administrator_needs_two_step_too(db):
+    from governance.choices import GlobalRole
+    from governance.models import GlobalRoleAssignment
+    from governance.selectors.sign_in import needs_two_step
+    from tests.factories import UserFactory
+
+    person = UserFactory(email="hr@access.example")
+    assert not needs_two_step(person)
+    GlobalRoleAssignment.objects.create(user=person, role=GlobalRole.USER_ADMIN)
+    person.__dict__.pop("_global_roles_cache", None)
+    assert needs_two_step(person)

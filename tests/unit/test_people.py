@@ -162,3 +162,14 @@ def test_a_person_created_inactive_is_a_leaver_from_the_start(okta):
                                                          "active": False})
     person.refresh_from_db()
     assert not person.is_active and person.deactivated_at is not None
+
+
+def test_a_user_administrator_does_not_change_a_global_administrator(admin, refused):
+    user_admin = UserFactory(email="hr@access.example")
+    GlobalRoleAssignment.objects.create(user=user_admin, role=GlobalRole.USER_ADMIN)
+    refused(lambda: person_update(actor=user_admin, user_id=admin.pk,
+                                  changes={"job_title": "Intern"}),
+            NotAllowed, "globalAdministrator", "global administrator")
+    from governance.services.people import person_deactivate
+    refused(lambda: person_deactivate(actor=user_admin, user_id=admin.pk),
+            NotAllowed, "globalAdministrator", "global administrator")
