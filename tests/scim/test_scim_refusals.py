@@ -120,3 +120,25 @@ def test_a_client_cannot_change_people_another_client_provisions(okta):
                            {"op": "replace", "path": "title", "value": "CTO"})
     _error(response, 403)
     assert User.objects.get(pk=person_id).job_title == ""
+
+
+def test_an_unknown_attribute_or_schema_is_refused_and_nothing_is_written(okta):
+    body = user_body("ada@access.example", shoeSize=44)
+    assert "shoeSize" in _error(okta.post("/Users", body), 400, "invalidSyntax")["detail"]
+    unknown_schema = user_body("bob@access.example")
+    unknown_schema["schemas"] = ["urn:example:params:scim:schemas:Shoe"]
+    _error(okta.post("/Users", unknown_schema), 400)
+    assert not User.objects.filter(email="bob@access.example").exists()
+
+
+def test_delete_is_the_leaver_and_the_person_is_gone_from_scim(okta):
+    person_id = _create(okta, "ada@access.example")
+    assert okta.delete(f"/Users/{person_id}").status_code == 204
+    _error(okta.get(f"/Users/{person_id}"), 404)
+    assert okta.get('/Users?filter=userName eq "ada@access.example"').json()[
+        "totalResults"] == 0
+    person = User.objects.get(pk=person_id)
+    assert not person.is_active and person.account_state == "deleted"
+    assert AuditEvent.objects.filter(object_id=person_id, action__in=[
+        "user.deactivated", "user.deleted"]).count() == 2
+    _error(okta.delete(f"/Users/{person_id}"), 404)
