@@ -28,6 +28,8 @@ README_WORTHY = {
     "link-01-email-link-signed-out",
     "link-03-decide",
     "admin-06-package",
+    "sso-01-sign-in",
+    "jml-02-leaver-refused",
     "scim-01-target-system",
     "scim-02-request-history-delivered",
     "scim-03-request-history-retrying",
