@@ -1,8 +1,6 @@
 """What the SCIM endpoint announces (ServiceProviderConfig, ResourceTypes, Schemas) and the
 protocol application that serves a request for one provisioning client."""
 
-from http import HTTPStatus
-
 from scim2_models import (
     AuthenticationScheme,
     Bulk,
@@ -95,18 +93,20 @@ class PortalScimApplication(BaseApplication):
             else:
                 handler = ScimHandler(self.service, _NO_STORAGE)
             response = handler.handle(request)
-        except Exception as exception:  # every error is a SCIM error response, never a 500 page
+        except Exception as exception:
+            # SCIM errors (4xx) are logged as such; anything else is a bug, logged with its
+            # traceback and answered 500 in SCIM's shape (the fuzz tests look for any).
             response = self.handle_exception(request, exception)
         return self.finalize_response(request, response)
 
 
 class _DiscoveryOnly(PortalStorage):
-    """ServiceProviderConfig needs no token (RFC 7644 §4) and reads no resource."""
+    """For ServiceProviderConfig, which needs no token (RFC 7644 §4) and reads no resource:
+    a storage with no client, which the handler never calls."""
 
-    def __init__(self):  # noqa: D107 - no client: nothing may be read or written
+    def __init__(self):
         self.client = self.actor = None
 
 
 _NO_STORAGE = _DiscoveryOnly()
 APPLICATION = PortalScimApplication(PROVIDER, PortalScimService(PROVIDER))
-UNAUTHORIZED = HTTPStatus.UNAUTHORIZED
