@@ -10,52 +10,31 @@ it stopped.
 
 from django.db import models
 
-from governance.choices import BULK_JOB_OPEN, BulkJobState
 from governance.choices.people import PeopleImportOutcome
+from governance.models.csv_job import CsvJob, CsvJobRow
 
 
-class PeopleImportJob(models.Model):
+class PeopleImportJob(CsvJob):
+    counts = ("created", "updated", "unchanged")
+    row_outcomes = PeopleImportOutcome
+
     created_by = models.ForeignKey("governance.User", on_delete=models.PROTECT,
                                    related_name="people_import_jobs")
-    state = models.CharField(max_length=8, choices=BulkJobState, default=BulkJobState.QUEUED)
-    file_name = models.CharField(max_length=255)
-    total = models.PositiveIntegerField(default=0)
-    processed = models.PositiveIntegerField(default=0)
     created = models.PositiveIntegerField(default=0)
     updated = models.PositiveIntegerField(default=0)
     unchanged = models.PositiveIntegerField(default=0)
-    rejected = models.PositiveIntegerField(default=0)
-    # Why a failed job stopped (its remaining rows stay pending).
-    error = models.TextField(blank=True)
-    created_at = models.DateTimeField()
-    started_at = models.DateTimeField(null=True, blank=True)
-    # The last batch a worker finished: a running job whose heartbeat is old lost its worker.
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
+    class Meta(CsvJob.Meta):
         verbose_name = "people import"
-        ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["state", "heartbeat_at"],
                                 name="people_import_state_beat")]
 
     def __str__(self):
         return self.file_name
 
-    @property
-    def is_open(self) -> bool:
-        return self.state in BULK_JOB_OPEN
 
-    @property
-    def percent(self) -> int:
-        return 100 if not self.total else self.processed * 100 // self.total
-
-
-class PeopleImportRow(models.Model):
+class PeopleImportRow(CsvJobRow):
     job = models.ForeignKey(PeopleImportJob, on_delete=models.CASCADE, related_name="rows")
-    # The line of the file where the row starts (the header is line 1).
-    line = models.PositiveIntegerField()
-    email = models.CharField(max_length=254)
     manager_email = models.CharField(max_length=254, blank=True)
     # What the row sets, by the names of governance.services.people.PERSON_FIELDS (blank
     # cells are left out: they change nothing).
@@ -63,19 +42,11 @@ class PeopleImportRow(models.Model):
     rank = models.PositiveIntegerField(default=0)
     outcome = models.CharField(max_length=9, choices=PeopleImportOutcome,
                                default=PeopleImportOutcome.PENDING)
-    # The refusal's stable code (invalidEmail, managerNotFound, managerCycle, …).
-    code = models.CharField(max_length=40, blank=True)
-    reason = models.TextField(blank=True)
     person = models.ForeignKey("governance.User", null=True, blank=True,
                                on_delete=models.SET_NULL, related_name="+")
-    processed_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["job_id", "line"]
+    class Meta(CsvJobRow.Meta):
         constraints = [models.UniqueConstraint(fields=["job", "line"],
                                                name="one_people_import_row_per_line")]
         indexes = [models.Index(fields=["job", "outcome", "rank", "line"],
                                 name="people_import_row_next")]
-
-    def __str__(self):
-        return f"Line {self.line}: {self.email}"

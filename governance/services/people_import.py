@@ -5,43 +5,45 @@ Every row goes through `person_create` or `person_update` (by email), the same s
 SCIM, so their checks are the import's and their refusals are the rows' reasons. Each row is
 its own savepoint: a refused row writes nothing, and the other rows go on. Managers come
 first: a row's `rank` is one more than its manager's row, a batch takes only rows of the
-lowest rank still pending, so when a row is imported its manager's row is done. Claiming,
-batching, counters and resuming are those of governance.services.bulk_assignments.
+lowest rank still pending, so when a row is imported its manager's row is done. Reading the
+rows, queueing, claiming, recording batches, finishing and resuming are
+governance.services.internal.csv_jobs, as for the bulk assignment.
 """
 
-import csv
-import io
 import logging
-from dataclasses import dataclass
-from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import F, Min, Q
-from django.db.models.functions import Coalesce, Lower
+from django.db.models import Min
+from django.db.models.functions import Lower
 
 from governance import clock
 from governance.choices import AccountState, BulkJobState, UserType
 from governance.choices.people import PeopleImportOutcome as Outcome
 from governance.models import PeopleImportJob, PeopleImportRow, User
-from governance.services.audit import audit_record
 from governance.services.errors import NotAllowed, Refused
-from governance.services.internal.csv_files import MAX_BYTES, csv_dialect, csv_text, file_refusal
-from governance.services.internal.dispatch import after_commit
+from governance.services.internal.csv_files import MAX_BYTES, csv_text, file_refusal
+from governance.services.internal.csv_jobs import (
+    MAX_ROWS,
+    CsvJobKind,
+    csv_cell,
+    csv_job_queue,
+    csv_job_record,
+    csv_job_rows,
+    csv_job_run,
+    csv_job_uploader,
+    csv_jobs_resume,
+)
 from governance.services.people import may_administer_people, person_create, person_update
 
 logger = logging.getLogger(__name__)
 
-MAX_ROWS = 10_000
 # Each row is a few savepoints in its batch's transaction; PostgreSQL keeps 64
 # subtransactions per transaction in shared memory and slows every session beyond that.
 BATCH_SIZE = 20
-# A running job whose worker has shown no progress for this long lost its worker.
-STUCK_AFTER = timedelta(minutes=5)
-# A queued job that no worker took within this time lost its task (the broker was away).
-UNCLAIMED_AFTER = timedelta(minutes=1)
+JOB = CsvJobKind(model=PeopleImportJob, task_name="run_people_import", audit_name="peopleImport")
 TEXT_COLUMNS = ("display_name", "first_name", "last_name", "department", "job_title",
                 "employee_id", "employee_type", "company_name", "division", "office_location",
                 "cost_center")
@@ -55,25 +57,13 @@ ALIASES = {"e_mail": "email", "email_address": "email", "mail": "email",
 TRUE, FALSE = {"true", "yes", "y", "1"}, {"false", "no", "n", "0"}
 
 
-@dataclass
-class _Parsed:
-    rows: list[PeopleImportRow]
-    rejected: int
-
-
 def _column(heading: str) -> str | None:
     name = "_".join(heading.strip().lower().replace("-", " ").replace("_", " ").split())
     name = ALIASES.get(name, name)
     return name if name in COLUMN_NAMES else None
 
 
-def _header(reader) -> dict[str, int]:
-    for cells in reader:
-        if any(cell.strip() for cell in cells):
-            break
-    else:
-        raise file_refusal("The file is empty. Its first line must name the columns, one of "
-                           "them “email”.", code="noEmailColumn")
+def _columns(cells: list[str]) -> dict[str, int]:
     columns, unknown = {}, []
     for index, cell in enumerate(cells):
         if not cell.strip():
@@ -98,11 +88,6 @@ def _header(reader) -> dict[str, int]:
     return columns
 
 
-def _cell(cells: list[str], columns: dict[str, int], name: str) -> str:
-    index = columns.get(name)
-    return cells[index].strip() if index is not None and index < len(cells) else ""
-
-
 def _valid_email(value: str) -> bool:
     try:
         validate_email(value)
@@ -113,8 +98,8 @@ def _valid_email(value: str) -> bool:
 
 def _row(line: int, cells: list[str], columns: dict[str, int],
          seen: dict[str, int]) -> PeopleImportRow:
-    email = _cell(cells, columns, "email").lower()
-    manager_email = _cell(cells, columns, "manager_email").lower()
+    email = csv_cell(cells, columns, "email").lower()
+    manager_email = csv_cell(cells, columns, "manager_email").lower()
     row = PeopleImportRow(line=line, email=email[:254], manager_email=manager_email[:254])
 
     def reject(code: str, reason: str) -> PeopleImportRow:
@@ -133,8 +118,8 @@ def _row(line: int, cells: list[str], columns: dict[str, int],
     if manager_email and not _valid_email(manager_email):
         return reject("invalidManager", f"The manager “{manager_email[:100]}” is not an email "
                                         "address; give the manager's address.")
-    values = {name: value for name in TEXT_COLUMNS if (value := _cell(cells, columns, name))}
-    active = _cell(cells, columns, "active").lower()
+    values = {name: value for name in TEXT_COLUMNS if (value := csv_cell(cells, columns, name))}
+    active = csv_cell(cells, columns, "active").lower()
     if active in TRUE | FALSE:
         values["active"] = active in TRUE
     elif active:
@@ -181,28 +166,6 @@ def _reject_cycle(cycle: list[PeopleImportRow]) -> None:
                                                                reason, now)
 
 
-def _parse(text: str) -> _Parsed:
-    reader = csv.reader(io.StringIO(text, newline=""), csv_dialect(text))
-    try:
-        columns = _header(reader)
-        rows, seen, line = [], {}, reader.line_num + 1
-        for cells in reader:
-            if any(cell.strip() for cell in cells):
-                if len(rows) == MAX_ROWS:
-                    raise file_refusal(f"The file has more than {MAX_ROWS:,} rows. Split it "
-                                       "into smaller files.", code="tooManyRows")
-                rows.append(_row(line, cells, columns, seen))
-            line = reader.line_num + 1
-    except csv.Error as exc:
-        raise file_refusal(f"The file could not be read as CSV (line {reader.line_num}: {exc}).",
-                           code="notCsv") from None
-    if not rows:
-        raise file_refusal("The file names its columns but has no rows below them.",
-                           code="noRows")
-    _rank(rows)
-    return _Parsed(rows, sum(row.outcome == Outcome.REJECTED for row in rows))
-
-
 def people_import_start(*, actor: User, upload: UploadedFile) -> PeopleImportJob:
     """Check the uploaded CSV file and queue its rows for a worker to import.
 
@@ -215,29 +178,9 @@ def people_import_start(*, actor: User, upload: UploadedFile) -> PeopleImportJob
     """
     if not may_administer_people(actor):
         raise NotAllowed("Only global administrators and user administrators import people.")
-    parsed = _parse(csv_text(upload))
-    with transaction.atomic():
-        job = PeopleImportJob.objects.create(
-            created_by=actor, file_name=(upload.name or "").rsplit("/", 1)[-1][:255],
-            total=len(parsed.rows), processed=parsed.rejected, rejected=parsed.rejected,
-            created_at=clock.now())
-        for row in parsed.rows:
-            row.job = job
-        PeopleImportRow.objects.bulk_create(parsed.rows, batch_size=1000)
-        audit_record(actor=actor, action="peopleImport.queued", obj=job, after={
-            "file": job.file_name, "rows": job.total, "rejectedOnUpload": job.rejected})
-        after_commit("run_people_import", job.pk)
-    return job
-
-
-def _claim(job_id: int) -> bool:
-    """Compare-and-set: a queued job, or a running one whose worker went quiet, is ours."""
-    now = clock.now()
-    return PeopleImportJob.objects.filter(pk=job_id).filter(
-        Q(state=BulkJobState.QUEUED)
-        | Q(state=BulkJobState.RUNNING, heartbeat_at__lte=now - STUCK_AFTER)
-    ).update(state=BulkJobState.RUNNING, started_at=Coalesce("started_at", now),
-             heartbeat_at=now) == 1
+    rows = csv_job_rows(csv_text(upload), _columns, _row)
+    _rank(rows)
+    return csv_job_queue(JOB, actor=actor, upload=upload, rows=rows)
 
 
 def _directory(emails) -> dict[str, User]:
@@ -302,13 +245,6 @@ def _import(job: PeopleImportJob, row: PeopleImportRow, actor: User) -> None:
         row.outcome, row.code, row.reason, row.person = outcome, "", "", person
 
 
-def _fail(job: PeopleImportJob, reason: str) -> None:
-    job.state, job.error, job.finished_at = BulkJobState.FAILED, reason, clock.now()
-    job.save(update_fields=["state", "error", "finished_at"])
-    audit_record(actor=None, action="peopleImport.failed", obj=job,
-                 after={"error": reason, "processed": job.processed, "total": job.total})
-
-
 def _batch(job_id: int, batch_size: int) -> int:
     """Import one batch of pending rows; returns how many were done (0: nothing left now)."""
     with transaction.atomic():
@@ -325,39 +261,13 @@ def _batch(job_id: int, batch_size: int) -> int:
                     .order_by("line")[:batch_size])
         if not rows:
             return 0
-        # Fresh each batch: a role taken away while the job runs stops it.
-        actor = User.objects.get(pk=job.created_by_id)
-        if not (actor.is_active and may_administer_people(actor)):
-            job = PeopleImportJob.objects.select_for_update().get(pk=job_id)
-            _fail(job, f"{actor.email} may no longer change people; the rows not yet "
-                       "processed were left as they are.")
+        actor = csv_job_uploader(JOB, job, may_administer_people, "may no longer change people")
+        if actor is None:
             return 0
         for row in rows:
             _import(job, row, actor)
-        PeopleImportRow.objects.bulk_update(
-            rows, ["outcome", "code", "reason", "person", "processed_at"])
-        counts = {outcome: sum(row.outcome == outcome for row in rows) for outcome in Outcome}
-        PeopleImportJob.objects.filter(pk=job_id).update(
-            processed=F("processed") + len(rows),
-            created=F("created") + counts[Outcome.CREATED],
-            updated=F("updated") + counts[Outcome.UPDATED],
-            unchanged=F("unchanged") + counts[Outcome.UNCHANGED],
-            rejected=F("rejected") + counts[Outcome.REJECTED], heartbeat_at=clock.now())
+        csv_job_record(JOB, job_id, rows, ["person"])
         return len(rows)
-
-
-def _finish(job_id: int) -> None:
-    with transaction.atomic():
-        job = PeopleImportJob.objects.select_for_update().get(pk=job_id)
-        if job.state != BulkJobState.RUNNING:
-            return
-        if job.rows.filter(outcome=Outcome.PENDING).exists():
-            return  # another worker still holds a batch; it finishes the job
-        job.state, job.finished_at = BulkJobState.DONE, clock.now()
-        job.save(update_fields=["state", "finished_at"])
-        audit_record(actor=None, action="peopleImport.done", obj=job, after={
-            "total": job.total, "created": job.created, "updated": job.updated,
-            "unchanged": job.unchanged, "rejected": job.rejected})
 
 
 def people_import_run(*, job_id: int, batch_size: int = BATCH_SIZE) -> int:
@@ -365,25 +275,12 @@ def people_import_run(*, job_id: int, batch_size: int = BATCH_SIZE) -> int:
 
     Safe to call twice: a job someone else is running, or that has finished, is left alone.
     """
-    if not _claim(job_id):
-        return 0
-    done = 0
-    while count := _batch(job_id, batch_size):
-        done += count
-    _finish(job_id)
-    return done
+    return csv_job_run(JOB, job_id, _batch, batch_size)
 
 
 def people_imports_resume() -> int:
     """Queue again the jobs whose task was lost or whose worker died; for the minute sweep."""
-    now = clock.now()
-    job_ids = list(PeopleImportJob.objects.filter(
-        Q(state=BulkJobState.QUEUED, created_at__lte=now - UNCLAIMED_AFTER)
-        | Q(state=BulkJobState.RUNNING, heartbeat_at__lte=now - STUCK_AFTER)
-    ).values_list("id", flat=True)[:100])
-    for job_id in job_ids:
-        after_commit("run_people_import", job_id)
-    return len(job_ids)
+    return csv_jobs_resume(JOB)
 
 
 __all__ = ["COLUMN_NAMES", "MAX_BYTES", "MAX_ROWS", "people_import_run", "people_import_start",
