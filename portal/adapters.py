@@ -41,14 +41,20 @@ def _browser_language(request) -> str:
     return translation.get_language_from_request(request)
 
 
+def _provider_id(sociallogin) -> str:
+    """"microsoft" or the OpenID Connect app's id ("sso"), for the audit log."""
+    return sociallogin.account.provider if sociallogin is not None else ""
+
+
 class AccountAdapter(DefaultAccountAdapter):
     def save_user(self, request, user, form, commit=True):
         user = super().save_user(request, user, form, commit=False)
         if not commit:
             return user
-        via_microsoft = getattr(form, "sociallogin", None) is not None
+        sociallogin = getattr(form, "sociallogin", None)
         try:
-            return user_sign_up(user=user, via_microsoft=via_microsoft,
+            return user_sign_up(user=user, via_microsoft=sociallogin is not None,
+                                provider=_provider_id(sociallogin),
                                 display_name=form.cleaned_data.get("display_name") or "",
                                 language=_browser_language(request))
         except Refused as refused:
@@ -176,7 +182,8 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             get_account_adapter(request).save_user(request, user, form)
         else:
             try:
-                user_sign_up(user=user, via_microsoft=True, language=_browser_language(request))
+                user_sign_up(user=user, via_microsoft=True, provider=_provider_id(sociallogin),
+                             language=_browser_language(request))
             except Refused as refused:
                 _refuse(request, refused.message)
         sociallogin.save(request)

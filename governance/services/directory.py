@@ -12,13 +12,15 @@ from governance.services.organizations import organization_propose_for
 
 @transaction.atomic
 def user_sign_up(*, user: User, display_name: str = "", via_microsoft: bool = False,
-                 language: str = "") -> User:
+                 language: str = "", provider: str = "") -> User:
     """Create the account `user` (unsaved, email and password set) under the sign-up rules.
 
     The person becomes a member (internal domain) or a guest of their connected organisation,
     which is created as `proposed` when an `allExternalUsers` policy let an unknown domain in.
     Refuses with NotAllowed, having written nothing, when the rules do not let the address in.
     `language` (the browser's, when it is one of settings.LANGUAGES) is kept for their emails.
+    `provider`: the sign-in provider's id ("microsoft", "sso") when `via_microsoft`, for the
+    audit log: single sign-on signs up under Microsoft's rules, members only.
     """
     if user.pk is not None:
         raise NotAllowed("This account exists already.")
@@ -38,5 +40,5 @@ def user_sign_up(*, user: User, display_name: str = "", via_microsoft: bool = Fa
         "email": user.email, "userType": user.user_type, "displayName": user.display_name,
         "connectedOrganizationId": user.connected_organization_id,
         "preferredLanguage": user.preferred_language,
-    }, details={"method": "microsoft" if via_microsoft else "email"})
+    }, details={"method": (provider or "microsoft") if via_microsoft else "email"})
     return user

@@ -275,7 +275,8 @@ def test_a_newcomer_of_an_internal_domain_signs_up_as_a_member(client, sso, db):
     assert newcomer.email == "nia@access.example"
     assert newcomer.user_type == UserType.MEMBER and newcomer.display_name == "Nia Ng"
     assert not newcomer.has_usable_password()
-    assert AuditEvent.objects.filter(action="user.signedUp", object_id=str(newcomer.pk)).exists()
+    signed_up = AuditEvent.objects.get(action="user.signedUp", object_id=str(newcomer.pk))
+    assert signed_up.details["method"] == PROVIDER_ID  # not "microsoft"
     assert not AuditEvent.objects.filter(action="user.signInConnected").exists()
 
 
