@@ -279,3 +279,12 @@ def oidc_provider(tmp_path_factory):
         yield started
     finally:
         started.stop()
+
+
+@pytest.fixture
+def as_user(client):
+    """Sign a person in on the test client and return it."""
+    def sign_in(user):
+        client.force_login(user, backend="allauth.account.auth_backends.AuthenticationBackend")
+        return client
+    return sign_in

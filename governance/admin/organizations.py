@@ -25,6 +25,7 @@ from django.utils.html import format_html_join
 
 from governance import clock
 from governance.admin.scoped import (
+    PermittedBy,
     ReadOnlyAdmin,
     ServiceFormAdmin,
     ServiceModelForm,
@@ -138,23 +139,10 @@ class OrganizationForm(ServiceModelForm):
         return organization
 
 
-class OrganizationAdministrators:
+class OrganizationAdministrators(PermittedBy):
     """Global administrators and connected organization administrators, and nobody else."""
 
-    def has_module_permission(self, request):
-        return may_manage_organizations(request.user)
-
-    def has_view_permission(self, request, obj=None):
-        return may_manage_organizations(request.user)
-
-    def has_add_permission(self, request):
-        return may_manage_organizations(request.user)
-
-    def has_change_permission(self, request, obj=None):
-        return may_manage_organizations(request.user)
-
-    def has_delete_permission(self, request, obj=None):
-        return may_manage_organizations(request.user)
+    permitted = staticmethod(may_manage_organizations)
 
 
 @admin.register(ConnectedOrganization, site=admin_site)

@@ -23,6 +23,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from governance.admin.scoped import (
+    PermittedBy,
     ReadOnlyAdmin,
     RefusedSaveReloads,
     ServiceFormAdmin,
@@ -210,23 +211,12 @@ class DeactivateForm(forms.Form):
         help_text="Kept in the audit log with the deactivation (they left, say, on 31 March).")
 
 
-class UserAdministrators:
-    """Global administrators and user administrators, and nobody else."""
+class UserAdministrators(PermittedBy):
+    """Global administrators and user administrators, and nobody else. People are never
+    deleted: they leave (Deactivate), and their row stays for the audit log."""
 
-    def has_module_permission(self, request):
-        return may_administer_people(request.user)
-
-    def has_view_permission(self, request, obj=None):
-        return may_administer_people(request.user)
-
-    def has_add_permission(self, request):
-        return may_administer_people(request.user)
-
-    def has_change_permission(self, request, obj=None):
-        return may_administer_people(request.user)
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # people leave (Deactivate); their row stays for the audit log
+    permitted = staticmethod(may_administer_people)
+    deletable = False
 
 
 class ProvisionedByFilter(admin.RelatedOnlyFieldListFilter):

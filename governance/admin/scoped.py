@@ -114,23 +114,31 @@ class ReadOnlyAdmin:
         return False
 
 
-class GlobalAdminOnly:
-    """For what belongs to no catalog and only global administrators manage."""
+class PermittedBy:
+    """An admin whose every permission is one rule about the signed-in person, `permitted`
+    (for what belongs to no catalog); `deletable` False refuses deleting to everyone."""
+
+    permitted = staticmethod(is_global_admin)
+    deletable = True
 
     def has_module_permission(self, request):
-        return is_global_admin(request.user)
+        return self.permitted(request.user)
 
     def has_view_permission(self, request, obj=None):
-        return is_global_admin(request.user)
+        return self.permitted(request.user)
 
     def has_add_permission(self, request):
-        return is_global_admin(request.user)
+        return self.permitted(request.user)
 
     def has_change_permission(self, request, obj=None):
-        return is_global_admin(request.user)
+        return self.permitted(request.user)
 
     def has_delete_permission(self, request, obj=None):
-        return is_global_admin(request.user)
+        return self.deletable and self.permitted(request.user)
+
+
+class GlobalAdminOnly(PermittedBy):
+    """For what belongs to no catalog and only global administrators manage."""
 
 
 class AuditedAdmin(admin.ModelAdmin):

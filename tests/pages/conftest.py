@@ -5,15 +5,6 @@ FACTORY_PASSWORD = "pw-for-tests-1"  # tests.factories.UserFactory's
 
 
 @pytest.fixture
-def as_user(client):
-    """Sign a person in on the test client and return it."""
-    def sign_in(user):
-        client.force_login(user, backend="allauth.account.auth_backends.AuthenticationBackend")
-        return client
-    return sign_in
-
-
-@pytest.fixture
 def reauthenticate():
     """Give the password again on allauth's page, as creating an API token asks; returns the
     client."""

@@ -356,14 +356,6 @@ def test_review_decisions_owed_go_to_the_fallback_reviewers(world, admin):
 # Catalogs left without an owner
 
 
-@pytest.fixture
-def as_user(client):
-    def sign_in(user):
-        client.force_login(user, backend="allauth.account.auth_backends.AuthenticationBackend")
-        return client
-    return sign_in
-
-
 def test_a_catalog_left_without_an_active_owner_is_shown_to_the_administrator(world, admin,
                                                                              as_user):
     index = reverse("admin:index")

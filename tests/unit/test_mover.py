@@ -24,14 +24,6 @@ def admin(db):
 
 
 @pytest.fixture
-def as_user(client):
-    def sign_in(user):
-        client.force_login(user, backend="allauth.account.auth_backends.AuthenticationBackend")
-        return client
-    return sign_in
-
-
-@pytest.fixture
 def people(world):
     """The member's old and new managers and a fallback approver, with telling names."""
     return {name: UserFactory(email=f"{name}@access.example", display_name=label)
