@@ -76,7 +76,8 @@ TOPIC_VARIABLES = {
     "approval_escalated": _WITH_APPROVAL_LINK,
     "approval_decided": _FOR_APPROVERS,
     "approval_expired": _FOR_APPROVERS,
-    "approval_canceled": _FOR_APPROVERS,
+    # departed: who left, when the leaver's deactivation canceled the request.
+    "approval_canceled": (*_FOR_APPROVERS, "departed"),
     "request_approved": _FOR_REQUESTORS,
     "request_denied": (*_FOR_REQUESTORS, "justification"),
     "request_expired": _FOR_REQUESTORS,

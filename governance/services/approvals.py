@@ -188,6 +188,9 @@ def approval_start(request: AssignmentRequest) -> None:
 def stage_outcome_message(stage: ApprovalStage, request: AssignmentRequest) -> str:
     """Why a stage no longer waits for a decision, in a sentence for its approvers."""
     if request.state == RequestState.CANCELED:
+        # The status says why when it was not the requestor (the leaver's cancellation).
+        if request.status and request.status != "Canceled":
+            return f"{request.status}."
         return "The requestor canceled this request."
     if stage.state == StageState.TIMED_OUT:
         return "This request expired before anyone decided on it."

@@ -43,8 +43,10 @@ from governance.models import (
     User,
 )
 from governance.models.review_settings import Reviewer
+from governance.notifications import render_email
 from governance.selectors.dashboard import catalogs_without_owner
 from governance.services.api_tokens import personal_token_create, token_authenticate
+from governance.services.approvals import stage_outcome_message
 from governance.services.delivery import deliveries_process
 from governance.services.errors import InvalidState, NotAllowed
 from governance.services.people import person_deactivate, person_reactivate, person_update
@@ -262,8 +264,10 @@ def test_open_requests_made_by_or_for_the_person_are_canceled(world, admin):
     assert stage.state == StageState.SKIPPED
     others.refresh_from_db()
     assert others.state == RequestState.PENDING_APPROVAL
-    assert OutboxMessage.objects.filter(topic="approval_canceled",
-                                        recipient=world.approver).count() == 1
+    told = OutboxMessage.objects.get(topic="approval_canceled", recipient=world.approver)
+    text = render_email("approval_canceled", told.payload, world.approver).text
+    assert f"{world.member} has left" in text and "canceled the request" not in text
+    assert stage_outcome_message(stage, own) == f"Canceled: {world.member} was deactivated."
     event = AuditEvent.objects.get(action="request.canceled", object_id=str(own.pk))
     assert event.details["cause"] == RequestCause.SYSTEM
     assert event.actor == admin

@@ -62,7 +62,8 @@ def _requests_cancel(person: User, *, actor: User | None) -> int:
     # As request_cancel's stage_tell_approvers, for every stage in one INSERT.
     notify_messages([
         email(topic="approval_canceled", recipient_id=user_id, to_address=address,
-              payload={"request_id": request_id, "stage_id": stage_id},
+              payload={"request_id": request_id, "stage_id": stage_id,
+                       "departed": str(person)},
               dedupe_key=f"approval_canceled:{stage_id}:{user_id}")
         for stage_id, request_id, user_id, address in approvers])
     return len(canceled)
