@@ -10,7 +10,8 @@ POST /groups creates one of the portal's groups (services.groups.group_create); 
 creator becomes an owner and can then offer it in a catalog through ``resourceRequests``.
 
 A user shows Graph's directory attributes (department, jobTitle, employeeId, employeeType,
-companyName, officeLocation; null when not set) and accountEnabled. PATCH /users/{id} changes
+companyName, officeLocation, employeeOrgData's division and costCenter; null when not set)
+and accountEnabled. PATCH /users/{id} changes
 those (accountEnabled false is the leaver, true re-activates) through
 services.people.person_update, which decides who may: user administrators and global
 administrators, never for what a provisioning client keeps. Reading users takes
@@ -30,14 +31,21 @@ from . import odata, permissions
 from .base import GraphType, GraphView, get_or_404
 from .errors import GraphError
 from .graph_json import Body, InvalidBody, instant
-from .shapes import PROFILE_PROPERTIES, USER_FIELDS, directory_object_json, sid, user_json
+from .shapes import (
+    ORG_DATA_PROPERTIES,
+    PROFILE_PROPERTIES,
+    USER_FIELDS,
+    directory_object_json,
+    sid,
+    user_json,
+)
 
 USERS, GROUPS = "users", "groups"
 GROUP_PROPERTIES = ("displayName", "description", "mailEnabled", "mailNickname",
                     "securityEnabled", "groupTypes")
 # What PATCH /users/{id} changes; the other properties of a user are the identity provider's
 # (over SCIM) or the admin's.
-USER_PROPERTIES = (*PROFILE_PROPERTIES, "accountEnabled")
+USER_PROPERTIES = (*PROFILE_PROPERTIES, "employeeOrgData", "accountEnabled")
 
 USER = GraphType("user", USER_FIELDS, user_json)
 
@@ -96,6 +104,11 @@ def _person_changes(data: dict) -> dict:
     body = Body(data, USER_PROPERTIES, "user")
     changes = {field: body.text(name) for name, field in PROFILE_PROPERTIES.items()
                if body.has(name)}
+    if body.has("employeeOrgData"):
+        org_data = Body(body.object("employeeOrgData") or {}, ORG_DATA_PROPERTIES,
+                        "employeeOrgData")
+        changes.update({field: org_data.text(name)
+                        for name, field in ORG_DATA_PROPERTIES.items() if org_data.has(name)})
     if body.has("accountEnabled"):
         changes["active"] = body.boolean("accountEnabled")
     return changes

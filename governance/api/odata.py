@@ -39,7 +39,8 @@ def parse_select(raw: str | None, fields: Mapping[str, Field], extra: Iterable[s
     """The selected property names (None when $select is absent)."""
     if raw is None:
         return None
-    known = set(fields) | set(extra)
+    # A path such as employeeOrgData/costCenter makes its complex property selectable.
+    known = set(fields) | {name.split("/", 1)[0] for name in fields} | set(extra)
     names = _names(raw, "$select")
     for name in names:
         if name not in known:

@@ -33,6 +33,9 @@ PROFILE_PROPERTIES = {
     "officeLocation": "office_location",
 }
 
+# Graph's employeeOrgData: {division, costCenter}, the rest of User.PROFILE_FIELDS.
+ORG_DATA_PROPERTIES = {"division": "division", "costCenter": "cost_center"}
+
 USER_FIELDS = {
     "id": odata.ident("pk"),
     "displayName": odata.text("display_name"),
@@ -42,6 +45,8 @@ USER_FIELDS = {
     "accountEnabled": odata.boolean("is_active"),
     "createdDateTime": odata.instant("date_joined"),
     **{name: odata.text(field) for name, field in PROFILE_PROPERTIES.items()},
+    **{f"employeeOrgData/{name}": odata.text(field)
+       for name, field in ORG_DATA_PROPERTIES.items()},
 }
 
 
@@ -57,6 +62,8 @@ def user_json(user: User, expand=()) -> dict:
         "createdDateTime": instant(user.date_joined),
         # Graph writes an attribute nobody set as null.
         **{name: getattr(user, field) or None for name, field in PROFILE_PROPERTIES.items()},
+        "employeeOrgData": {name: getattr(user, field) or None
+                            for name, field in ORG_DATA_PROPERTIES.items()},
     }
 
 

@@ -32,7 +32,8 @@ def test_users_in_graph_json_without_service_principals(world, callers):
                      "accountEnabled": True, "preferredLanguage": None,
                      "createdDateTime": owner["createdDateTime"], "department": None,
                      "jobTitle": None, "employeeId": None, "employeeType": None,
-                     "companyName": None, "officeLocation": None}
+                     "companyName": None, "officeLocation": None,
+                     "employeeOrgData": {"division": None, "costCenter": None}}
     principal = ApiClient.objects.first().principal_id
     assert_graph_error(callers.reader.get(f"{USERS}/{principal}"), 404)
 

@@ -145,6 +145,26 @@ def test_patch_changes_each_property(world, users_writer, name):
     assert _user(users_writer, world.member)[name] == value
 
 
+def test_employee_org_data_holds_division_and_cost_center(world, users_writer, callers):
+    body = {"employeeOrgData": {"division": "Retail", "costCenter": "CC-7"}}
+    assert _patch(users_writer, world.member, body).status_code == 204
+    world.member.refresh_from_db()
+    assert (world.member.division, world.member.cost_center) == ("Retail", "CC-7")
+    assert _user(callers.reader, world.member)["employeeOrgData"] == body["employeeOrgData"]
+    found = callers.reader.get(USERS, {"$filter": "employeeOrgData/costCenter eq 'CC-7'",
+                                       "$select": "mail,employeeOrgData"}).json()["value"]
+    assert found == [{"id": str(world.member.pk), "mail": world.member.email,
+                      "employeeOrgData": body["employeeOrgData"]}]
+    # Only what it names changes; an unknown part of it is refused.
+    assert _patch(users_writer, world.member,
+                  {"employeeOrgData": {"division": None}}).status_code == 204
+    world.member.refresh_from_db()
+    assert (world.member.division, world.member.cost_center) == ("", "CC-7")
+    before = _before()
+    assert_refused(_patch(users_writer, world.member, {"employeeOrgData": {"team": "x"}}),
+                   400, "team", before=before)
+
+
 def test_patch_null_clears_and_leaves_the_rest(world, users_writer, admin):
     person_update(actor=admin, user_id=world.member.pk,
                   changes={"department": "Finance", "job_title": "Auditor"})
