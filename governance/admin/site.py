@@ -12,6 +12,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 
 from governance.admin.dashboard import dashboard_urls
+from governance.admin.why_not import why_not_urls
 from governance.selectors.dashboard import catalogs_with_dashboard, catalogs_without_owner
 from governance.selectors.permissions import can_use_admin
 from governance.selectors.sign_in import lacks_two_step
@@ -30,8 +31,8 @@ class PortalAdminSite(admin.AdminSite):
     site_url = "/"
 
     def get_urls(self):
-        # The site's own pages before the models': each catalog's dashboard.
-        return dashboard_urls(self) + super().get_urls()
+        # The site's own pages before the models': each catalog's dashboard, "why not?".
+        return dashboard_urls(self) + why_not_urls(self) + super().get_urls()
 
     def index(self, request, extra_context=None):
         extra_context = {"dashboard_catalogs": catalogs_with_dashboard(request.user),

@@ -39,13 +39,13 @@ def _scopes_open_to(user: User) -> list[str]:
     return [Scope.ALL_MEMBER_USERS, Scope.ALL_DIRECTORY_USERS]
 
 
-def _ended() -> Q:
+def ended_condition() -> Q:
+    """The condition on AssignmentPolicy rows whose requests have ended."""
     return Q(expiration_type=ExpirationType.AFTER_DATETIME, expiration_end_at__lte=clock.now())
 
 
-def policies_in_scope_for(user: User, *, include_ended: bool = False
-                          ) -> QuerySet[AssignmentPolicy]:
-    """Policies whose allowedTargetScope includes this person and that can still give access."""
+def in_scope_condition(user: User) -> Q:
+    """The condition on AssignmentPolicy rows whose allowedTargetScope includes this person."""
     through = AssignmentPolicy
     specific_user = Exists(through.specific_users.through.objects.filter(
         assignmentpolicy_id=OuterRef("pk"), user_id=user.pk))
@@ -63,16 +63,28 @@ def policies_in_scope_for(user: User, *, include_ended: bool = False
             connectedorganization_id=user.connected_organization_id,
         ))
         in_scope |= Q(allowed_target_scope=Scope.SPECIFIC_CONNECTED_ORG_USERS) & in_organization
-    policies = AssignmentPolicy.objects.filter(in_scope)
-    return policies if include_ended else policies.exclude(_ended())
+    return in_scope
+
+
+def policies_in_scope_for(user: User, *, include_ended: bool = False
+                          ) -> QuerySet[AssignmentPolicy]:
+    """Policies whose allowedTargetScope includes this person and that can still give access."""
+    policies = AssignmentPolicy.objects.filter(in_scope_condition(user))
+    return policies if include_ended else policies.exclude(ended_condition())
+
+
+def availability_conditions(user: User) -> dict[str, Q]:
+    """What a package must meet to exist for this person, by name: "published", and for a
+    guest "external" (the catalog is visible to external users)."""
+    conditions = {"published": Q(catalog__state=CatalogState.PUBLISHED)}
+    if user.is_guest:
+        conditions["external"] = Q(catalog__is_externally_visible=True)
+    return conditions
 
 
 def packages_available(user: User) -> QuerySet[AccessPackage]:
     """Packages that exist for this person at all: published, and externally visible for guests."""
-    packages = AccessPackage.objects.filter(catalog__state=CatalogState.PUBLISHED)
-    if user.is_guest:
-        packages = packages.filter(catalog__is_externally_visible=True)
-    return packages
+    return AccessPackage.objects.filter(*availability_conditions(user).values())
 
 
 def packages_visible_to(user: User) -> QuerySet[AccessPackage]:
@@ -109,8 +121,8 @@ def request_options(requestor: User, package: AccessPackage,
     policies = policies_in_scope_for(target, include_ended=True).filter(access_package=package)
     policies = policies.filter(enable_on_behalf_of_direct_reports=True) if on_behalf \
         else policies.filter(enable_self_add=True)
-    ended = policies.filter(_ended()).order_by("-expiration_end_at").first()
-    policies = sorted(policies.exclude(_ended()), key=lambda p: (p.scope_rank, p.pk))
+    ended = policies.filter(ended_condition()).order_by("-expiration_end_at").first()
+    policies = sorted(policies.exclude(ended_condition()), key=lambda p: (p.scope_rank, p.pk))
     if not policies and ended:
         return RequestOptions(reason=f"Requests for this access package ended on "
                                      f"{date_format(ended.expiration_end_at, 'DATE_FORMAT')}.")
@@ -118,8 +130,13 @@ def request_options(requestor: User, package: AccessPackage,
         who = "this person" if on_behalf else "you"
         return RequestOptions(reason=f"No policy of this access package allows {who} to "
                                      "request it. Ask the package's owner for access.")
-    best = policies[0].scope_rank
-    return RequestOptions(policies=[policy for policy in policies if policy.scope_rank == best])
+    return RequestOptions(policies=best_ranked(policies))
+
+
+def best_ranked(policies: list[AssignmentPolicy]) -> list[AssignmentPolicy]:
+    """Of the policies a person may use, those of the most specific scope (behaviour 3)."""
+    best = min((policy.scope_rank for policy in policies), default=None)
+    return [policy for policy in policies if policy.scope_rank == best]
 
 
 def open_request_for(target: User, package: AccessPackage) -> AssignmentRequest | None:
