@@ -146,7 +146,8 @@ def _approval_expired(sample: _Sample) -> dict:
 
 def _approval_canceled(sample: _Sample) -> dict:
     sample.request.state, sample.request.status = RequestState.CANCELED, "Canceled"
-    return sample.for_approver("approval_canceled")
+    # The usual case, the requestor canceling; a leaver's name here shows the other wording.
+    return {**sample.for_approver("approval_canceled"), "departed": ""}
 
 
 def _request_approved(sample: _Sample) -> dict:
