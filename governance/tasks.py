@@ -5,6 +5,7 @@ from celery import shared_task
 from governance.services import (
     accounts,
     approvals,
+    automatic,
     bulk_assignments,
     delivery,
     expiry,
@@ -85,3 +86,22 @@ def sweep_reviews() -> dict:
     return {"started": review_start.reviews_start_due(),
             "reminded": reviews.reviews_remind_due(),
             "ended": reviews.reviews_end_due()}
+
+
+@shared_task
+def run_rule_evaluation(evaluation_id: int) -> dict:
+    evaluation = automatic.rule_evaluation_run(evaluation_id=evaluation_id)
+    return {"state": evaluation.state if evaluation else "notClaimed"}
+
+
+@shared_task
+def evaluate_person_rules(user_id: int) -> dict:
+    return automatic.person_rules_evaluate(user_id=user_id).__dict__
+
+
+@shared_task
+def sweep_automatic_policies() -> dict:
+    """Reconcile every automatic policy (repairs drift, ends removals whose grace ended) and
+    rerun evaluations whose message was lost."""
+    resumed = automatic.rule_evaluations_resume()
+    return {"resumed": resumed, **automatic.automatic_policies_reconcile().__dict__}

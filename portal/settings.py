@@ -281,6 +281,7 @@ CELERY_BEAT_SCHEDULE = {
         "sweep_guests",
         "sweep_bulk_assignments",
         "sweep_reviews",
+        "sweep_automatic_policies",
     )
 }
 

@@ -196,8 +196,10 @@ REQUEST_TRANSITIONS: dict[tuple[str | None, str], frozenset[str]] = {
     (None, RequestState.SUBMITTED): frozenset({RequestCause.REQUESTOR,
                                                RequestCause.ADMINISTRATOR}),
     # A removal is carried out as it is asked.
+    # So is an automatic policy's assignment (systemAdd): the assignment then delivers it.
     (None, RequestState.DELIVERED): frozenset({RequestCause.REQUESTOR, RequestCause.MANAGER,
-                                               RequestCause.ADMINISTRATOR}),
+                                               RequestCause.ADMINISTRATOR,
+                                               RequestCause.SYSTEM}),
     (RequestState.SUBMITTED, RequestState.PENDING_APPROVAL): frozenset({
         RequestCause.REQUESTOR, RequestCause.EXTENSION}),
     (RequestState.SUBMITTED, RequestState.SCHEDULED): _ASKED,
@@ -266,6 +268,8 @@ class EndReason(models.TextChoices):
     REMOVED_BY_REVIEW = "removedByReview", "Removed by an access review"
     # The leaver: the person was deactivated (by their identity provider or an administrator).
     USER_DEACTIVATED = "userDeactivated", "Removed: the person was deactivated"
+    # An automatic policy's person no longer matches its rule (and the grace period ended).
+    RULE_NOT_MATCHED = "ruleNotMatched", "Removed: no longer matches the policy's rule"
 
 
 class DeliveryAction(models.TextChoices):

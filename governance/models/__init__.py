@@ -1,6 +1,7 @@
 from governance.models.api import ApiClient, PersonalToken
 from governance.models.assignment import Assignment, RoleDelivery
 from governance.models.audit import AuditEvent, AuditLogIsAppendOnly
+from governance.models.automatic import RuleEvaluation
 from governance.models.bulk_assignment import BulkAssignmentJob, BulkAssignmentRow
 from governance.models.catalog import Catalog, CatalogRoleAssignment, GlobalRoleAssignment
 from governance.models.directory import (
@@ -46,5 +47,6 @@ __all__ = [
     "ProvisioningClient", "Question", "RequestAnswer",
     "Resource",
     "ResourceRole", "ResourceRoleScope", "ReviewDecision", "ReviewReviewer", "RoleDelivery",
+    "RuleEvaluation",
     "StageApprover", "SystemAccount", "TargetSystem", "TenantSettings", "User",
 ]

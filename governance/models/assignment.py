@@ -31,6 +31,9 @@ class Assignment(CatalogOwned):
     end_reason = models.CharField(max_length=20, choices=EndReason, blank=True)
     warned_14_days_at = models.DateTimeField(null=True, blank=True)
     warned_1_day_at = models.DateTimeField(null=True, blank=True)
+    # An automatic policy's assignment whose person no longer matches the rule: it ends then,
+    # unless they match again before (governance.services.automatic).
+    rule_removal_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -41,7 +44,9 @@ class Assignment(CatalogOwned):
                 name="one_active_assignment_per_target_and_package",
             ),
         ]
-        indexes = [models.Index(fields=["state", "expires_at"])]
+        indexes = [models.Index(fields=["state", "expires_at"]),
+                   models.Index(fields=["rule_removal_at"], name="assignment_rule_removal",
+                                condition=models.Q(rule_removal_at__isnull=False))]
 
     def __str__(self):
         return f"{self.access_package} for {self.target}"

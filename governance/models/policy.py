@@ -56,6 +56,18 @@ class AssignmentPolicy(CatalogOwned):
     review_settings = models.JSONField(default=dict, blank=True)
     send_assignment_emails = models.BooleanField(default=True)
 
+    # An automatic policy (Graph: automaticRequestSettings, with an attributeRuleMembers
+    # subject set as its only specificAllowedTarget) assigns everyone its membership rule
+    # matches; nobody requests under it. governance.services.automatic applies it.
+    is_automatic = models.BooleanField(default=False)
+    membership_rule = models.TextField(blank=True)
+    membership_rule_description = models.CharField(max_length=500, blank=True)
+    # requestAccessForAllowedTargets: off, the policy assigns no one new (but keeps removing).
+    request_access_for_allowed_targets = models.BooleanField(default=True)
+    remove_access_when_target_leaves = models.BooleanField(default=True)
+    grace_period_before_access_removal = models.DurationField(null=True, blank=True,
+                                                              default=timedelta(days=7))
+
     created_at = CreatedAtField()
     modified_at = ModifiedAtField()
 
@@ -73,6 +85,13 @@ class AssignmentPolicy(CatalogOwned):
                 condition=~models.Q(expiration_type=ExpirationType.AFTER_DURATION)
                 | models.Q(expiration_duration__isnull=False),
             ),
+            # As in Entra: at most one automatic policy per package, and it has a rule.
+            models.UniqueConstraint(fields=["access_package"],
+                                    condition=models.Q(is_automatic=True),
+                                    name="one_automatic_policy_per_package"),
+            models.CheckConstraint(name="automatic_policy_has_a_rule",
+                                   condition=models.Q(is_automatic=False)
+                                   | ~models.Q(membership_rule="")),
         ]
 
     def __str__(self):

@@ -20,6 +20,7 @@ from governance.models import ProvisioningClient, User
 from governance.selectors.directory import organization_of
 from governance.selectors.permissions import has_global_role, is_global_admin
 from governance.services.audit import audit_record
+from governance.services.automatic import RULE_FIELDS, people_rules_evaluate_after_commit
 from governance.services.errors import (
     Duplicate,
     InvalidInput,
@@ -254,6 +255,8 @@ def person_create(*, actor: User | None, values: Mapping) -> User:
                  details={"provisionedBy": source.display_name if source else None})
     if not active:
         person_deactivate_locked(person, actor=actor, reason="Provisioned as inactive.")
+    else:
+        people_rules_evaluate_after_commit([person.pk])  # the joiner's automatic assignments
     return person
 
 
@@ -312,6 +315,10 @@ def person_update(*, actor: User | None, user_id, changes: Mapping) -> User:
                                  + (source.display_name if source else "an administrator"))
     elif active is True and not person.is_active:
         person_reactivate_locked(person, actor=actor)
+    if RULE_FIELDS & {*fields, *(["active"] if active is not None else [])}:
+        # The mover: the automatic policies' rules read these (the leaver's access is
+        # already gone; evaluating them finds nothing more to do).
+        people_rules_evaluate_after_commit([person.pk])
     return person
 
 

@@ -11,6 +11,8 @@ is made (governance.services.approvals).
 """
 
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
 
 import isodate
 from django.db import transaction
@@ -18,6 +20,7 @@ from django.db import transaction
 from governance.choices import (
     ASSIGNMENT_ACTIVE,
     REQUEST_OPEN,
+    AllowedTargetScope,
     ApproverKind,
     ExpirationType,
     RequestState,
@@ -33,6 +36,7 @@ from governance.models import (
 from governance.models.review_settings import review_settings_from_graph
 from governance.selectors.permissions import Capability
 from governance.services.audit import audit_record, audit_saved
+from governance.services.automatic import rule_check, rule_evaluation_queue
 from governance.services.errors import InvalidInput, InvalidState
 from governance.services.internal.config_checks import (
     clean_name,
@@ -97,7 +101,53 @@ def _snapshot(policy: AssignmentPolicy) -> dict:
         "reviewSettings": policy.review_settings,
         "sendAssignmentEmails": policy.send_assignment_emails,
         "stages": [_stage_snapshot(stage) for stage in policy.stages.order_by("order")],
+        **({"automatic": {
+            "membershipRule": policy.membership_rule,
+            "description": policy.membership_rule_description,
+            "requestAccessForAllowedTargets": policy.request_access_for_allowed_targets,
+            "removeAccessWhenTargetLeavesAllowedTargets":
+                policy.remove_access_when_target_leaves,
+            "gracePeriodBeforeAccessRemoval": isodate.duration_isoformat(
+                policy.grace_period_before_access_removal or timedelta(0))}}
+           if policy.is_automatic else {}),
     }
+
+
+AUTOMATIC_FIELDS = ("membership_rule", "request_access_for_allowed_targets",
+                    "remove_access_when_target_leaves", "grace_period_before_access_removal")
+GRACE_MAX = timedelta(days=3660)
+
+
+def _automatic_spec(package: AccessPackage, policy: AssignmentPolicy,
+                    spec: PolicySpec) -> PolicySpec:
+    """An automatic policy's spec as it is kept: no requestor settings, no approval, its rule
+    checked. Refuses stages or specific targets, a second automatic policy on the package and
+    a grace period outside 0 to 3660 days."""
+    if any(not stage.is_empty for stage in spec.stages or ()):
+        raise InvalidInput("An automatic policy assigns without approval: remove its approval "
+                           "stages.", field="stages", code="automaticPolicyStages")
+    if spec.specific_users or spec.specific_groups or spec.specific_connected_organizations:
+        raise InvalidInput("An automatic policy's people are those its membership rule "
+                           "matches: remove the specific users and groups.",
+                           field="specific_users", code="automaticPolicyTargets")
+    rule_check(spec.membership_rule)
+    if len(spec.membership_rule_description or "") > 500:
+        raise InvalidInput("The rule's description has at most 500 characters.",
+                           field="membership_rule_description", code="invalidValue")
+    other = package.policies.filter(is_automatic=True).exclude(pk=policy.pk).first()
+    if other is not None:
+        raise InvalidInput(f"“{package}” already has an automatic policy, “{other}”; a package "
+                           "has at most one. Change its rule instead.",
+                           field="membership_rule", code="automaticPolicyExists")
+    grace = spec.grace_period_before_access_removal or timedelta(0)
+    if not timedelta(0) <= grace <= GRACE_MAX:
+        raise InvalidInput("The grace period before access is removed is between 0 and 3660 "
+                           "days.", field="grace_period_before_access_removal",
+                           code="invalidGracePeriod")
+    return replace(spec, allowed_target_scope=AllowedTargetScope.SPECIFIC_DIRECTORY_USERS,
+                   stages=(), grace_period_before_access_removal=grace,
+                   membership_rule=spec.membership_rule.strip(),
+                   **{flag: False for flag in PolicySpec.FLAGS if flag != "send_assignment_emails"})
 
 
 # Writing
@@ -210,6 +260,11 @@ def policy_update(*, actor: User, policy_id: int,
 def _write(actor: User, package: AccessPackage, policy: AssignmentPolicy,
            spec: PolicySpec) -> AssignmentPolicy:
     require(actor, package.catalog, Capability.PACKAGES, "change policies")
+    if policy.pk and policy.is_automatic != bool(spec.is_automatic):
+        raise InvalidInput("A policy stays automatic, or requested, as it was created; add a "
+                           "new policy instead.", field="is_automatic", code="policyKindFixed")
+    if spec.is_automatic:
+        spec = _automatic_spec(package, policy, spec)
     name = clean_name(spec.display_name, field="display_name", what="policy",
                       max_length=NAME_MAX)
     if name_taken(package.policies, name, policy.pk):
@@ -218,7 +273,8 @@ def _write(actor: User, package: AccessPackage, policy: AssignmentPolicy,
                            code="policyNameTaken")
     targets = Targets(list(spec.specific_users or ()), list(spec.specific_groups or ()),
                       list(spec.specific_connected_organizations or ()))
-    check_scope(package, spec.allowed_target_scope, targets)
+    if not spec.is_automatic:
+        check_scope(package, spec.allowed_target_scope, targets)
     approval_required = bool(spec.is_approval_required_for_add
                              or spec.is_approval_required_for_update)
     checked = check_stages(spec.stages, approval_required)
@@ -238,6 +294,15 @@ def _write(actor: User, package: AccessPackage, policy: AssignmentPolicy,
     policy.expiration_duration = spec.expiration_duration \
         if spec.expiration_type == ExpirationType.AFTER_DURATION else None
     policy.review_settings = reviews.to_graph() if reviews.is_enabled else {}
+    rule_changed = bool(spec.is_automatic) and (policy.pk is None or any(
+        getattr(policy, name) != getattr(spec, name) for name in AUTOMATIC_FIELDS))
+    policy.is_automatic = bool(spec.is_automatic)
+    policy.membership_rule_description = clean_text(spec.membership_rule_description)
+    for name in AUTOMATIC_FIELDS:
+        setattr(policy, name, getattr(spec, name) if spec.is_automatic
+                else AssignmentPolicy._meta.get_field(name).get_default())
+    if not spec.is_automatic:
+        policy.membership_rule = ""
     policy.save()
     policy.specific_users.set(targets.users)
     policy.specific_groups.set(targets.groups)
@@ -245,6 +310,8 @@ def _write(actor: User, package: AccessPackage, policy: AssignmentPolicy,
     _write_stages(policy, checked)
     audit_saved(actor=actor, obj=policy, before=before, after=_snapshot(policy),
                 created="policy.created", changed="policy.changed")
+    if rule_changed:
+        rule_evaluation_queue(policy, actor=actor)
     return policy
 
 

@@ -100,6 +100,14 @@ class PolicySpec:
     review_settings: dict | None = None  # Graph's accessPackageAssignmentReviewSettings
     send_assignment_emails: bool = True
     stages: Sequence[StageSpec] = ()
+    # An automatic policy (Graph's automaticRequestSettings and attributeRuleMembers): no
+    # requestor settings, no approval; everyone the rule matches is assigned.
+    is_automatic: bool = False
+    membership_rule: str = ""
+    membership_rule_description: str = ""
+    request_access_for_allowed_targets: bool = True
+    remove_access_when_target_leaves: bool = True
+    grace_period_before_access_removal: timedelta | None = timedelta(days=7)
 
     FLAGS = ("enable_self_add", "enable_self_update", "enable_self_remove",
              "allow_custom_schedule", "enable_on_behalf_of_direct_reports",
