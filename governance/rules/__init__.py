@@ -3,10 +3,10 @@ membership rule syntax (`user.department -eq "Sales" -and -not (...)`).
 
 `parse(rule)` reads one into a tree (or raises RuleError naming the column), `as_condition`
 turns the tree into one SQL condition on the people, and `matches(tree, person)` tests one
-person in Python, with the same answers.
+person in Python, with the same answers; `unmet(tree, person)` says which comparisons failed.
 """
 
-from governance.rules.evaluate import as_condition, matches
+from governance.rules.evaluate import as_condition, matches, unmet
 from governance.rules.parse import RuleError, parse
 
-__all__ = ["RuleError", "as_condition", "matches", "parse"]
+__all__ = ["RuleError", "as_condition", "matches", "parse", "unmet"]

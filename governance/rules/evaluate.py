@@ -95,3 +95,49 @@ def matches(node, person) -> bool:
     if isinstance(node, Either):
         return any(matches(term, person) for term in node.terms)
     raise TypeError(f"not a rule: {node!r}")
+
+
+def _shown(value) -> str:
+    if isinstance(value, tuple):
+        return "[" + ", ".join(f'"{item}"' for item in value) + "]"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return f'"{value}"'
+
+
+def _describe(node: Comparison, person) -> str:
+    actual = getattr(person, node.field)
+    if node.kind == PERSON:
+        actual = "no one" if actual is None else f"person {actual}"
+    elif node.kind == BOOLEAN:
+        actual = "true" if actual else "false"
+    else:
+        actual = f"“{actual}”" if actual else "empty"
+    return (f"user.{node.attribute} is {actual}; the rule asks -{node.operator} "
+            f"{_shown(node.value)} (column {node.column})")
+
+
+def unmet(node, person) -> list[str]:
+    """Why `person` does not match `node`, in words: each comparison that failed, with the
+    person's value, the rule's and its column ([] when they match)."""
+    if matches(node, person):
+        return []
+    if isinstance(node, Comparison):
+        return [_describe(node, person)]
+    if isinstance(node, Not):
+        return ["the part after -not matches them: " + "; ".join(_met(node.term, person))]
+    if isinstance(node, All):
+        return [reason for term in node.terms for reason in unmet(term, person)]
+    return [reason for term in node.terms for reason in unmet(term, person)]
+
+
+def _met(node, person) -> list[str]:
+    """The comparisons that make `node` true for `person` (for a -not that matched)."""
+    if isinstance(node, Comparison):
+        return [_describe(node, person).replace("; the rule asks", ", and the rule asks")]
+    if isinstance(node, Not):
+        return unmet(node.term, person)
+    return [reason for term in node.terms if matches(term, person)
+            for reason in _met(term, person)]

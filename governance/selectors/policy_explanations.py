@@ -13,6 +13,7 @@ from django.utils.formats import date_format
 
 from governance.choices import AccountState, AllowedTargetScope, ConnectedOrganizationState
 from governance.models import AccessPackage, AssignmentPolicy, ConnectedOrganization, User
+from governance.rules import RuleError, parse, unmet
 from governance.selectors.packages import (
     active_assignment_for,
     availability_conditions,
@@ -33,6 +34,7 @@ class PolicyExplanation:
 
     @property
     def applies(self) -> bool:
+        """Requestable, or for an automatic policy: it assigns the person."""
         return not self.reasons
 
 
@@ -45,8 +47,10 @@ class PackageExplanation:
 
     @property
     def can_request(self) -> bool:
-        """Nothing about the package stops them, and some policy applies."""
-        return not self.reasons and any(item.applies for item in self.policies)
+        """Nothing about the package stops them, and some policy they may request under
+        applies (an automatic policy assigns; no one requests under it)."""
+        return not self.reasons and any(item.applies and not item.policy.is_automatic
+                                        for item in self.policies)
 
 
 def _flag(condition: Q) -> ExpressionWrapper:
@@ -137,6 +141,19 @@ def _package_reasons(person: User, package: AccessPackage) -> list[str]:
     return reasons
 
 
+def _automatic_reasons(person: User, policy: AssignmentPolicy) -> list[str]:
+    """Why the automatic `policy` does not assign `person`: the rule's comparisons that
+    failed, with their values ([] when it assigns them)."""
+    try:
+        failed = unmet(parse(policy.membership_rule), person)
+    except RuleError as error:
+        return [f"Its membership rule no longer reads ({error.message}); it assigns no one."]
+    reasons = [f"Its membership rule does not match {person}: {reason}." for reason in failed]
+    if not failed and not policy.request_access_for_allowed_targets:
+        reasons.append("It assigns no one new: “assign people who match” is off.")
+    return reasons
+
+
 def explain_policies(person: User, package: AccessPackage) -> PackageExplanation:
     """For `person` and `package`: what stops the package as a whole, and for each policy
     whether it applies and why not. A bounded number of queries, however many policies."""
@@ -151,6 +168,9 @@ def explain_policies(person: User, package: AccessPackage) -> PackageExplanation
         .order_by("display_name", "pk"))
     reasons_of = {}
     for policy in policies:
+        if policy.is_automatic:
+            reasons_of[policy.pk] = _automatic_reasons(person, policy)
+            continue
         reasons = []
         if not policy.in_scope:
             reasons.append(_scope_reason(person, policy))
@@ -163,7 +183,8 @@ def explain_policies(person: User, package: AccessPackage) -> PackageExplanation
                               if policy.enable_on_behalf_of_direct_reports
                               else "administrators assign it."))
         reasons_of[policy.pk] = reasons
-    usable = [policy for policy in policies if not reasons_of[policy.pk]]
+    usable = [policy for policy in policies
+              if not reasons_of[policy.pk] and not policy.is_automatic]
     first = best_ranked(usable)
     for policy in usable:
         if policy not in first:

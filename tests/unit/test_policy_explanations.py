@@ -226,3 +226,46 @@ def test_queries_do_not_grow_with_policies(world, bob, package, count,
         explanation = explain_policies(bob, package)
     assert len(explanation.policies) == count
     assert all(not item.applies for item in explanation.policies)
+
+
+# Automatic policies: the rule's comparison that failed, with the person's value
+
+
+def _automatic(world, rule: str, **fields):
+    from governance.services.policies import policy_save
+    from governance.services.policy_spec import PolicySpec
+
+    package = PackageFactory(catalog=world.catalog, display_name="Sales workspace")
+    policy = policy_save(actor=world.owner, access_package_id=package.pk, spec=PolicySpec(
+        display_name="Everyone in Sales", is_automatic=True, membership_rule=rule, **fields))
+    return package, policy
+
+
+def test_an_automatic_policy_names_the_attribute_that_failed(world):
+    person = UserFactory(email="fin@access.example", display_name="Fin Ance",
+                         department="Finance", job_title="Analyst")
+    package, policy = _automatic(
+        world, 'user.department -eq "Sales" -and user.jobTitle -startsWith "Account"')
+    [item] = explain_policies(person, package).policies
+    assert not item.applies
+    assert item.reasons == [
+        'Its membership rule does not match Fin Ance: user.department is “Finance”; the rule '
+        'asks -eq "Sales" (column 1).',
+        'Its membership rule does not match Fin Ance: user.jobTitle is “Analyst”; the rule '
+        'asks -startsWith "Account" (column 34).']
+    assert not explain_policies(person, package).can_request
+
+
+def test_an_automatic_policy_that_matches_applies_but_is_not_requested(world):
+    person = UserFactory(email="sal@access.example", department="Sales")
+    package, policy = _automatic(world, 'user.department -in ["Sales", "Marketing"] -and '
+                                        '-not (user.jobTitle -eq "Intern")')
+    explanation = explain_policies(person, package)
+    assert [item.applies for item in explanation.policies] == [True]
+    assert not explanation.can_request  # no one requests under an automatic policy
+    person.job_title = "Intern"
+    person.save()
+    [item] = explain_policies(person, package).policies
+    assert item.reasons == ['Its membership rule does not match Sal: the part after -not '
+                            'matches them: user.jobTitle is “Intern”, and the rule asks -eq '
+                            '"Intern" (column 55).']
