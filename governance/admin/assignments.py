@@ -166,8 +166,9 @@ class AssignmentAdmin(ActingAdmin):
     search_fields = ["target__email", "target__display_name"]
     search_help_text = "Search by the person's email or name."
     show_full_result_count = False
-    fields = ["target", "organisation", "access_package", "policy", "state", "status",
-              "start_at", "expires_at", "created_at", "ended_at", "end_reason"]
+    fields = ["target", "organisation", "access_package", "policy", "assigned_how", "state",
+              "status", "start_at", "expires_at", "rule_removal", "created_at", "ended_at",
+              "end_reason"]
     readonly_fields = fields
     inlines = [RoleDeliveryInline, AssignmentRequestInline]
     actions = ["reprocess_selected", "remove_selected"]
@@ -176,6 +177,21 @@ class AssignmentAdmin(ActingAdmin):
     def person(self, assignment: Assignment):
         return format_html("{}<br><span class='quiet'>{}</span>", assignment.target,
                            assignment.target.email)
+
+    @admin.display(description="Assigned")
+    def assigned_how(self, assignment: Assignment) -> str:
+        policy = assignment.policy
+        if policy is not None and policy.is_automatic:
+            return f"Automatically, by the rule of “{policy}”: {policy.membership_rule}"
+        first = assignment.requests.order_by("created_at", "pk").first()
+        return first.get_request_type_display() if first else "—"
+
+    @admin.display(description="Removal")
+    def rule_removal(self, assignment: Assignment) -> str:
+        if assignment.rule_removal_at is None:
+            return "—"
+        return (f"Ends on {clock.when_text(assignment.rule_removal_at)} unless they match the "
+                "policy's rule again")
 
     @admin.display(description="Organisation",
                    ordering="target__connected_organization__display_name")

@@ -215,10 +215,6 @@ def _assign(policy: AssignmentPolicy, people, now) -> list[int]:
     return ids
 
 
-def _removal_text(when) -> str:
-    return f"Ends on {clock.when_text(when)} unless they match the rule again"
-
-
 def _schedule_removals(policy: AssignmentPolicy, assignments, now) -> int:
     grace = policy.grace_period_before_access_removal or timedelta(0)
     due = now + grace
