@@ -37,6 +37,7 @@ README_WORTHY = {
     "review-04-decisions",
     "api-01-token-created",
     "api-02-docs",
+    "why-01-rule-not-matched",
 }
 
 PASSWORD = "Falcon-flies-high-42"
