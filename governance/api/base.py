@@ -106,7 +106,9 @@ class GraphView(APIView):
 
     - ``graph_type``: the GraphType the view answers with (None for 204-only actions);
     - ``body_properties``: the properties its POST/PATCH/PUT body accepts (empty: no body);
-    - ``is_collection``: True when GET answers a collection (with the OData query options).
+    - ``is_collection``: True when GET answers a collection (with the OData query options);
+    - ``is_action``: POST is a Graph action that answers 200 with ``graph_type`` (a collection
+      when ``is_collection``) rather than creating something.
     """
 
     authentication_classes = [BearerTokenAuthentication]
@@ -114,6 +116,7 @@ class GraphView(APIView):
     graph_type: GraphType | None = None
     body_properties: tuple[str, ...] = ()
     is_collection = False
+    is_action = False
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)

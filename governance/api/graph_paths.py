@@ -22,6 +22,16 @@ GRAPH_PATHS = {
     "expiration_type": "expiration.type",
     "expiration_duration": "expiration.duration",
     "expiration_end_at": "expiration.endDateTime",
+    "stages": "requestApprovalSettings.stages",
+    # An automatic policy: its rule is its one specificAllowedTarget (attributeRuleMembers).
+    "is_automatic": "automaticRequestSettings",
+    "membership_rule": "specificAllowedTargets[0].membershipRule",
+    "membership_rule_description": "specificAllowedTargets[0].description",
+    "request_access_for_allowed_targets": "automaticRequestSettings.requestAccessForAllowedTargets",
+    "remove_access_when_target_leaves":
+        "automaticRequestSettings.removeAccessWhenTargetLeavesAllowedTargets",
+    "grace_period_before_access_removal":
+        "automaticRequestSettings.gracePeriodBeforeAccessRemoval",
     # Access package assignment requests
     "start_at": "schedule.startDateTime",
     "end_at": "schedule.expiration.endDateTime",

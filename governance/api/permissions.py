@@ -17,6 +17,8 @@ class GraphPermissions:
 
     read: tuple[str, ...]
     write: tuple[str, ...]
+    # The call answers for the signed-in person: an application's token cannot make it.
+    delegated_only: bool = False
 
 
 ENTITLEMENT_MANAGEMENT = GraphPermissions(
@@ -29,6 +31,10 @@ USERS = GraphPermissions(
     read=(ApiPermission.USER_READ_ALL.value, ApiPermission.USER_READ_WRITE_ALL.value,
           *ENTITLEMENT_MANAGEMENT.read),
     write=(ApiPermission.USER_READ_WRITE_ALL.value,))
+# accessPackages/{id}/getApplicablePolicyRequirements: a POST that only reads, for the signed-in
+# person. As in Graph: delegated Read.All or ReadWrite.All, and no application permission.
+SIGNED_IN_READ = GraphPermissions(read=ENTITLEMENT_MANAGEMENT.read,
+                                  write=ENTITLEMENT_MANAGEMENT.read, delegated_only=True)
 
 
 def token_scopes(request) -> frozenset[str]:
@@ -51,6 +57,11 @@ class HasGraphPermission(permissions.BasePermission):
         reading = request.method in permissions.SAFE_METHODS
         taken = getattr(view, "graph_permissions", ENTITLEMENT_MANAGEMENT)
         accepted = taken.read if reading else taken.write
+        if taken.delegated_only and request.user.user_type == UserType.SERVICE:
+            self.message = ("This call answers for the signed-in person: it needs a person's "
+                            f"own (delegated) token, with {' or '.join(accepted)}; an "
+                            "application's token cannot make it.")
+            return False
         if token_scopes(request) & set(accepted):
             return True
         self.message = (f"This call needs the permission {accepted[0]}; the token does not "

@@ -9,6 +9,8 @@ refused question leaves no policy behind. A PATCH reads its body over the policy
 the policy's lock (policy_update), so two PATCHes of different parts both hold.
 """
 
+from functools import partial
+
 from django.db import transaction
 from django.urls import path
 
@@ -57,7 +59,8 @@ def _save(actor, reading: PolicyBody, *, policy_id=None, access_package_id=None,
     nothing."""
     with transaction.atomic():
         if over_current:
-            policy = policy_update(actor=actor, policy_id=policy_id, change=reading.over)
+            policy = policy_update(actor=actor, policy_id=policy_id,
+                                   change=partial(reading.over, current=True))
         else:
             policy = policy_save(actor=actor, policy_id=policy_id,
                                  access_package_id=access_package_id,

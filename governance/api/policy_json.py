@@ -68,6 +68,10 @@ def subject_set_json(row: ApproverSet) -> dict:
 
 
 def allowed_targets_json(policy: AssignmentPolicy) -> list[dict]:
+    if policy.is_automatic:
+        return [{"@odata.type": GRAPH + "attributeRuleMembers",
+                 "description": policy.membership_rule_description,
+                 "membershipRule": policy.membership_rule}]
     users = sorted(policy.specific_users.all(), key=lambda user: user.pk)
     groups = sorted(policy.specific_groups.all(), key=lambda group: group.pk)
     organizations = sorted(policy.specific_connected_organizations.all(), key=lambda o: o.pk)
@@ -126,7 +130,7 @@ def question_json(question: Question) -> dict:
             "regexPattern": question.regex_pattern or None}
 
 
-def _expiration_json(policy: AssignmentPolicy) -> dict:
+def expiration_json(policy: AssignmentPolicy) -> dict:
     return {"type": policy.expiration_type, "endDateTime": instant(policy.expiration_end_at),
             "duration": duration(policy.expiration_duration)
             if policy.expiration_type == "afterDuration" else None}
@@ -147,6 +151,18 @@ def _requestor_settings_json(policy: AssignmentPolicy) -> dict:
     }
 
 
+def automatic_settings_json(policy: AssignmentPolicy) -> dict | None:
+    """accessPackageAutomaticRequestSettings: null for a policy people request under."""
+    if not policy.is_automatic:
+        return None
+    grace = policy.grace_period_before_access_removal
+    return {
+        "requestAccessForAllowedTargets": policy.request_access_for_allowed_targets,
+        "removeAccessWhenTargetLeavesAllowedTargets": policy.remove_access_when_target_leaves,
+        "gracePeriodBeforeAccessRemoval": duration(grace) if grace else "PT0S",
+    }
+
+
 def policy_json(policy: AssignmentPolicy, expand=()) -> dict:
     stages = sorted(policy.stages.all(), key=lambda stage: stage.order)
     questions = sorted(policy.questions.all(), key=lambda q: (q.sequence, q.pk))
@@ -156,8 +172,8 @@ def policy_json(policy: AssignmentPolicy, expand=()) -> dict:
         "description": policy.description,
         "allowedTargetScope": policy.allowed_target_scope,
         "specificAllowedTargets": allowed_targets_json(policy),
-        "automaticRequestSettings": None,
-        "expiration": _expiration_json(policy),
+        "automaticRequestSettings": automatic_settings_json(policy),
+        "expiration": expiration_json(policy),
         "requestorSettings": _requestor_settings_json(policy),
         "requestApprovalSettings": {
             "isApprovalRequiredForAdd": policy.is_approval_required_for_add,

@@ -23,7 +23,9 @@ SUBJECT_SETS = {"singleUser": ("userId", "description"),
                 "groupMembers": ("groupId", "description"),
                 "connectedOrganizationMembers": ("connectedOrganizationId", "description"),
                 "requestorManager": ("managerLevel",),
-                "internalSponsors": (), "externalSponsors": (), "targetUserSponsors": ()}
+                "internalSponsors": (), "externalSponsors": (), "targetUserSponsors": (),
+                # An automatic policy's people: those its membership rule matches.
+                "attributeRuleMembers": ("description", "membershipRule")}
 QUESTION_TYPES = {"accessPackageTextInputQuestion": QuestionKind.TEXT,
                   "accessPackageMultipleChoiceQuestion": QuestionKind.CHOICE}
 
@@ -109,8 +111,8 @@ def _row(model, raw, path: str, what: str):
 
 
 def subject_set(value, path: str) -> tuple[str, object]:
-    """(Graph type, what it names: a User, Group, ConnectedOrganization, manager level or
-    None) of one subjectSet."""
+    """(Graph type, what it names: a User, Group, ConnectedOrganization, manager level, the
+    (membershipRule, description) of attributeRuleMembers, or None) of one subjectSet."""
     if not isinstance(value, dict):
         raise bad(path, "expected a subject set object.")
     raw_type = value.get("@odata.type")
@@ -131,6 +133,8 @@ def subject_set(value, path: str) -> tuple[str, object]:
         if level not in (1, 2) or isinstance(level, bool):
             raise bad(f"{path}.managerLevel", "1 (the requestor's manager) or 2 (theirs).")
         return kind, level
+    if kind == "attributeRuleMembers":
+        return kind, (body.text("membershipRule"), body.text("description"))
     return kind, None
 
 

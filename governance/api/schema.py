@@ -183,7 +183,7 @@ class GraphAutoSchema(AutoSchema):
                     for s in relative_path(self.path).split("/") if s]
         if verb == "get":
             action = "list" if collection else "get"
-        elif verb == "post" and not self.view.is_collection:
+        elif verb == "post" and (self.view.is_action or not self.view.is_collection):
             action = "post"
         else:
             action = VERBS.get(verb, verb)
@@ -198,7 +198,7 @@ class GraphAutoSchema(AutoSchema):
         if verb == "get":
             return f"List {relative_path(self.path).rsplit('/', 1)[-1]}" if collection \
                 else f"Get {name}"
-        if verb == "post" and not self.view.is_collection:
+        if verb == "post" and (self.view.is_action or not self.view.is_collection):
             return f"Invoke {relative_path(self.path).rsplit('/', 1)[-1]}"
         return f"{VERBS.get(verb, verb).capitalize()} {name}"
 
@@ -256,7 +256,11 @@ class GraphAutoSchema(AutoSchema):
                     "content": {"application/json": {"schema": schema}}}
 
         responses = {}
-        if verb == "get":
+        if verb == "post" and self.view.is_action and entity:
+            # A Graph action that reads: 200 with its answer, nothing else.
+            responses["200"] = body("The action's answer", self.collection_ref(entity)
+                                    if self.view.is_collection else entity)
+        elif verb == "get":
             responses["200"] = body(
                 "The collection (one page)" if collection else "The entity",
                 ({"type": "object"} if not entity else
@@ -267,10 +271,10 @@ class GraphAutoSchema(AutoSchema):
             responses["200"] = body("The entity", entity)
             if verb == "post":
                 responses["201"] = body("Created", entity)
-        if verb == "post" and not self.view.is_collection:
+        acts_later = verb == "post" and not self.view.is_collection and not self.view.is_action
+        if acts_later:
             responses["202"] = {"description": "Accepted; the work goes on in the background"}
-        if (not entity and verb != "get") or verb in ("patch", "put", "delete") or (
-                verb == "post" and not self.view.is_collection):
+        if (not entity and verb != "get") or verb in ("patch", "put", "delete") or acts_later:
             responses["204"] = {"description": "Done; no content"}
         error = self.error_ref()
         for status, description in ERROR_STATUSES.items():
