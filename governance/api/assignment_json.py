@@ -13,6 +13,7 @@ from governance.models import Assignment, AssignmentPolicy
 from . import odata
 from .base import EM, GraphType
 from .graph_json import instant
+from .policy_json import automatic_settings_json
 from .shapes import package_json, sid, subject_json
 
 ASSIGNMENTS = f"{EM}/assignments"
@@ -36,6 +37,8 @@ def policy_brief_json(policy: AssignmentPolicy | None, expand=()) -> dict | None
         "displayName": policy.display_name,
         "description": policy.description,
         "allowedTargetScope": policy.allowed_target_scope,
+        # Not null: an automatic policy's membership rule made the assignment.
+        "automaticRequestSettings": automatic_settings_json(policy),
     }
 
 
@@ -88,6 +91,8 @@ ASSIGNMENT_COLUMNS = (
     "access_package__display_name", "access_package__description",
     "access_package__is_hidden", "access_package__created_at", "access_package__modified_at",
     "policy__display_name", "policy__description", "policy__allowed_target_scope",
+    "policy__is_automatic", "policy__request_access_for_allowed_targets",
+    "policy__remove_access_when_target_leaves", "policy__grace_period_before_access_removal",
 )
 
 

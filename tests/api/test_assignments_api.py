@@ -34,7 +34,8 @@ def test_reader_lists_assignments_with_graph_json(world, callers):
     assert item["accessPackage"]["displayName"] == "Falcon collaboration"
     assert item["assignmentPolicy"] == {"id": str(world.policy.pk),
                                         "displayName": "Contoso partners", "description": "",
-                                        "allowedTargetScope": "specificConnectedOrganizationUsers"}
+                                        "allowedTargetScope": "specificConnectedOrganizationUsers",
+                                        "automaticRequestSettings": None}
 
 
 def test_filters(world, callers):

@@ -133,13 +133,16 @@ def test_an_automatic_policys_assignments_and_requests_say_how_they_were_made(
     found = response.json()["value"]
     assert sorted(item["target"]["email"] for item in found) == [
         "ann@access.example", "bob@access.example"]
-    # Graph's assignment has no reason of its own: its policy says it, and the policy is an
+    # Graph's assignment has no reason of its own: its expanded policy says it, being an
     # automatic one (automaticRequestSettings is not null).
     for item in found:
         assert item["assignmentPolicy"] == {
             "id": policy_id, "displayName": "Sales department users",
             "description": "All users from sales department",
-            "allowedTargetScope": "specificDirectoryUsers"}
+            "allowedTargetScope": "specificDirectoryUsers",
+            "automaticRequestSettings": {"requestAccessForAllowedTargets": True,
+                                         "removeAccessWhenTargetLeavesAllowedTargets": True,
+                                         "gracePeriodBeforeAccessRemoval": "P7D"}}
         assert item["schedule"]["expiration"]["type"] == "noExpiration"
         linked = callers.reader.get(f"{ASSIGNMENTS}/{item['id']}/assignmentPolicy").json()
         assert linked["id"] == policy_id
