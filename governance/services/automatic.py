@@ -21,7 +21,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
 
 from governance import clock
@@ -389,6 +389,10 @@ def automatic_policies_reconcile() -> Outcome:
                     total.add(_reconcile(policy))
         except RuleError:
             logger.warning("Automatic policy %s: its rule does not read; skipped.", policy_id)
+        except DatabaseError:
+            # A deadlock or timeout on one policy rolled back its work only; the next sweep
+            # tries it again, and the policies after it go ahead.
+            logger.exception("Automatic policy %s: reconciling it failed; skipped.", policy_id)
     return total
 
 
