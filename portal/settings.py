@@ -163,6 +163,9 @@ MFA_TOTP_ISSUER = "My Access"
 # Personal API tokens: the lifetime when none is chosen, and the longest one can be given.
 API_TOKEN_DEFAULT_DAYS = int(env("API_TOKEN_DEFAULT_DAYS", "90"))
 API_TOKEN_MAX_DAYS = int(env("API_TOKEN_MAX_DAYS", "365"))
+# Saving a membership rule that would remove access from more people than this asks the
+# admin to confirm it, naming the number (governance.admin.rule_editor).
+AUTOMATIC_REMOVAL_CONFIRM_ABOVE = int(env("AUTOMATIC_REMOVAL_CONFIRM_ABOVE", "50"))
 SOCIALACCOUNT_ADAPTER = "portal.adapters.SocialAccountAdapter"
 SOCIALACCOUNT_LOGIN_ON_GET = False
 SOCIALACCOUNT_PROVIDERS: dict = {"microsoft": {}}

@@ -6,6 +6,11 @@ the stages are flat fields ("stage2_deadline_days" for the spec's "stages[1].dea
 each of the service's reasons shows beside its field and nothing is saved. Questions are an
 inline whose forms are checked by question_check and saved by question_save / question_delete
 after the policy.
+
+A policy is of one of two kinds, chosen when it is added: people request it (the requestor
+settings, approval stages and questions), or it is assigned automatically by a membership
+rule (governance.admin.rule_editor: the rule, its preview, its runs; none of the requestor's
+parts apply, and its access lasts until the rule stops matching unless an expiry is chosen).
 """
 
 from datetime import timedelta
@@ -25,6 +30,15 @@ from governance.admin.builder import (
 )
 from governance.admin.extensions import ExtensionStageInline
 from governance.admin.questions import QuestionInline
+from governance.admin.rule_editor import (
+    AUTOMATIC_FIELDS,
+    AutomaticPolicyFormMixin,
+    RuleEditorAdmin,
+    automatic_fields,
+)
+from governance.admin.rule_editor import HELP_TEXTS as RULE_HELP_TEXTS
+from governance.admin.rule_editor import LABELS as RULE_LABELS
+from governance.admin.rule_editor import WIDGETS as RULE_WIDGETS
 from governance.admin.scoped import ServiceModelForm
 from governance.admin.site import admin_site
 from governance.choices import ExpirationType, SubjectSetType
@@ -33,6 +47,7 @@ from governance.models import (
     AssignmentPolicy,
     ConnectedOrganization,
     Group,
+    Question,
     User,
 )
 from governance.selectors.permissions import Capability
@@ -109,7 +124,9 @@ class PolicyFormBase(ServiceModelForm):
             "enable_on_behalf_of_direct_reports", "allow_custom_schedule",
             "is_requestor_justification_required", "is_approval_required_for_add",
             "is_approval_required_for_update", "expiration_type", "expiration_end_at",
-            "send_assignment_emails",
+            "send_assignment_emails", "is_automatic", "membership_rule",
+            "membership_rule_description", "request_access_for_allowed_targets",
+            "remove_access_when_target_leaves",
         ]
         labels = {
             "allowed_target_scope": "Who can request",
@@ -126,6 +143,7 @@ class PolicyFormBase(ServiceModelForm):
             "expiration_end_at": "On",
             "send_assignment_emails": "Email people when their access is delivered, about to "
                                       "expire or ended",
+            **RULE_LABELS,
         }
         help_texts = {
             "allowed_target_scope": "A policy is for people in the directory or for people "
@@ -135,12 +153,14 @@ class PolicyFormBase(ServiceModelForm):
             "specific_groups": "With “Specific users and groups”: their members can request.",
             "specific_connected_organizations": "With “Users of specific connected "
                                                 "organizations”.",
+            **RULE_HELP_TEXTS,
         }
         widgets = {"allowed_target_scope": forms.RadioSelect,
-                   "expiration_type": forms.RadioSelect}
+                   "expiration_type": forms.RadioSelect, **RULE_WIDGETS}
 
     # Where the service's field names differ from the form's.
-    FIELD_FOR = {"expiration_duration": "expiration_days"}
+    FIELD_FOR = {"expiration_duration": "expiration_days",
+                 "grace_period_before_access_removal": "grace_period_days"}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -220,6 +240,21 @@ class PolicyFormBase(ServiceModelForm):
     def service_save(self, actor):
         data = self.cleaned_data
         package = data.get("access_package")
+        if self.automatic:
+            # Nobody requests under it: no requestor settings, targets, stages or questions.
+            spec = PolicySpec(
+                display_name=data.get("display_name", ""),
+                description=data.get("description", ""),
+                expiration_type=data.get("expiration_type", ""),
+                expiration_end_at=data.get("expiration_end_at"),
+                expiration_duration=self.expiration_duration(),
+                review_settings=self.review_settings_graph(),
+                send_assignment_emails=bool(data.get("send_assignment_emails")),
+                **self.automatic_values())
+            return policy_save(
+                actor=actor, policy_id=self.instance.pk,
+                access_package_id=package.pk if package else self.instance.access_package_id,
+                spec=spec)
         spec = PolicySpec(
             display_name=data.get("display_name", ""), description=data.get("description", ""),
             allowed_target_scope=data.get("allowed_target_scope", ""),
@@ -238,9 +273,11 @@ class PolicyFormBase(ServiceModelForm):
             spec=spec)
 
 
-PolicyForm = type("PolicyForm", (reviews.ReviewSettingsFormMixin, PolicyFormBase),
+PolicyForm = type("PolicyForm", (AutomaticPolicyFormMixin, reviews.ReviewSettingsFormMixin,
+                                 PolicyFormBase),
                   {**{name: field for order in STAGES
-                      for name, field in _stage_fields(order).items()}, **reviews.review_fields()})
+                      for name, field in _stage_fields(order).items()}, **reviews.review_fields(),
+                   **automatic_fields()})
 
 
 # The policy admin
@@ -258,7 +295,7 @@ def _stage_fieldset(order: int) -> tuple[str, dict]:
 
 
 @admin.register(AssignmentPolicy, site=admin_site)
-class AssignmentPolicyAdmin(BuilderAdmin):
+class AssignmentPolicyAdmin(RuleEditorAdmin, BuilderAdmin):
     form = PolicyForm
     view_capability = Capability.READ
     change_capability = Capability.PACKAGES
@@ -270,6 +307,12 @@ class AssignmentPolicyAdmin(BuilderAdmin):
     search_fields = ["display_name", "access_package__display_name"]
     autocomplete_fields = ["specific_users", "specific_groups"]
     filter_horizontal = ["specific_connected_organizations"]
+
+    class Media:
+        # The preview (htmx) and the form's two kinds (which fieldsets show); static files,
+        # as the Content-Security-Policy asks.
+        js = ["vendor/htmx-2.0.11.min.js", "portal/policy-form.js"]
+        css = {"all": ["portal/rule-editor.css"]}
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(stage_total=Count("stages")).order_by(
@@ -323,28 +366,19 @@ class AssignmentPolicyAdmin(BuilderAdmin):
     def get_fieldsets(self, request, obj=None):
         editable = self.has_change_permission(request, obj) if obj is not None \
             else self.has_add_permission(request)
-        fieldsets = [
-            (None, {"fields": ["access_package", "display_name", "description"]}),
-            ("Who can request", {"fields": [
-                "allowed_target_scope", "specific_users", "specific_groups",
-                "specific_connected_organizations"]}),
-            ("Requests", {"fields": [
-                "enable_self_add", "enable_self_update", "enable_self_remove",
-                "enable_on_behalf_of_direct_reports", "allow_custom_schedule",
-                "is_requestor_justification_required"]}),
-            ("Approval", {"description": "Up to three stages, decided in order; the first "
-                                         "approver of a stage to decide decides for it, and a "
-                                         "denial ends the request. Nobody approves their own "
-                                         "request.",
-                          "fields": ["is_approval_required_for_add",
-                                     "is_approval_required_for_update"]}),
-        ]
+        automatic = obj is not None and obj.is_automatic
+        first = ["access_package", "display_name", "description"]
+        if obj is None:
+            first.append("is_automatic")
+        fieldsets = [(None, {"fields": first})]
+        if obj is None or automatic:
+            fieldsets += self._rule_fieldsets(editable, obj)
+        if not automatic:
+            fieldsets += self._request_fieldsets(editable, adding=obj is None)
         if editable:
-            fieldsets += [_stage_fieldset(order) for order in STAGES]
             expiry = ["expiration_type", "expiration_end_at",
                       ("expiration_days", "expiration_hours")]
         else:
-            fieldsets.append(("Approval stages", {"fields": ["stage_summary"]}))
             expiry = ["expiry"]
         return fieldsets + [
             ("Expiration", {"fields": expiry}),
@@ -352,23 +386,91 @@ class AssignmentPolicyAdmin(BuilderAdmin):
             ("Notifications", {"fields": ["send_assignment_emails"]}),
         ]
 
+    @staticmethod
+    def _rule_fieldsets(editable: bool, obj) -> list:
+        """The automatic policy's: its rule and what the rule does, its runs once saved."""
+        description = ("Everyone the rule matches gets the package, without asking and "
+                       "without approval; the preview shows whom it matches as you type.")
+        if not editable:
+            fields = ["membership_rule", "membership_rule_description",
+                      "request_access_for_allowed_targets", "remove_access_when_target_leaves",
+                      "grace_period"]
+        else:
+            fields = list(AUTOMATIC_FIELDS) + (["confirm_removals"] if obj is not None else [])
+        found = [("Membership rule", {"classes": ["automatic-only"], "description": description,
+                                      "fields": fields})]
+        if obj is not None:
+            found.append(("Runs of the rule", {
+                "description": "Saving a changed rule runs it over everyone, in the "
+                               "background; a person's own changes are evaluated as they come, "
+                               "and a sweep repairs any drift every minute.",
+                "fields": ["rule_runs"]}))
+        return found
+
+    @staticmethod
+    def _request_fieldsets(editable: bool, *, adding: bool) -> list:
+        """A requested policy's: who can request, the requestor's settings, approval."""
+        classes = ["requested-only"] if adding else []
+        fieldsets = [
+            ("Who can request", {"classes": classes, "fields": [
+                "allowed_target_scope", "specific_users", "specific_groups",
+                "specific_connected_organizations"]}),
+            ("Requests", {"classes": classes, "fields": [
+                "enable_self_add", "enable_self_update", "enable_self_remove",
+                "enable_on_behalf_of_direct_reports", "allow_custom_schedule",
+                "is_requestor_justification_required"]}),
+            ("Approval", {"classes": classes,
+                          "description": "Up to three stages, decided in order; the first "
+                                         "approver of a stage to decide decides for it, and a "
+                                         "denial ends the request. Nobody approves their own "
+                                         "request.",
+                          "fields": ["is_approval_required_for_add",
+                                     "is_approval_required_for_update"]}),
+        ]
+        if editable:
+            for order in STAGES:
+                name, options = _stage_fieldset(order)
+                fieldsets.append((name, {**options, "classes": classes}))
+        else:
+            fieldsets.append(("Approval stages", {"fields": ["stage_summary"]}))
+        return fieldsets
+
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
-            return []
+            return ["rule_preview"]
         if not self.has_change_permission(request, obj):
-            return ["stage_summary", "expiry", "review_summary"]
-        return ["access_package"]
+            return ["stage_summary", "expiry", "review_summary", "grace_period", "rule_runs"]
+        return ["access_package", "rule_preview", "rule_runs"]
+
+    def get_inlines(self, request, obj):
+        # Nobody requests under an automatic policy: nobody answers questions.
+        if obj is not None and obj.is_automatic:
+            return [inline for inline in self.inlines if inline is not QuestionInline]
+        return self.inlines
+
+    def save_formset(self, request, form, formset, change):
+        if form.instance.is_automatic and formset.model is Question:
+            # The add page's questions, hidden once "automatic" was chosen: none is saved.
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+            return
+        super().save_formset(request, form, formset, change)
 
     def _package_page(self, policy):
         return redirect(reverse("admin:governance_accesspackage_change",
                                 args=[policy.access_package_id],
                                 current_app=self.admin_site.name))
 
-    def response_post_save_add(self, request, obj):
+    def _after_save(self, request, obj):
+        # An automatic policy's page shows its rule's run, which the save has just queued.
+        if obj.is_automatic:
+            return redirect(self._object_url(obj))
         return self._package_page(obj)
 
+    def response_post_save_add(self, request, obj):
+        return self._after_save(request, obj)
+
     def response_post_save_change(self, request, obj):
-        return self._package_page(obj)
+        return self._after_save(request, obj)
 
     def service_delete(self, actor, policy):
         policy_delete(actor=actor, policy_id=policy.pk)
