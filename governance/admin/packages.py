@@ -240,13 +240,19 @@ class AccessPackageAdmin(BuilderAdmin):
         return viewer is not None and can(viewer, package.catalog_id, capability)
 
     @admin.display(description="Policies")
+    @staticmethod
+    def _policy_summary(policy) -> str:
+        if policy.is_automatic:
+            return f"assigned automatically to everyone its rule matches: {policy.membership_rule}"
+        stages = (f"{policy.stage_count} approval stage{'s' if policy.stage_count != 1 else ''}"
+                  if policy.stage_count else "no approval")
+        return f"{policy.get_allowed_target_scope_display()}, {stages}"
+
     def policy_list(self, package):
-        rows = format_html_join("", '<li><a href="{}">{}</a> — {}, {}</li>', (
+        rows = format_html_join("", '<li><a href="{}">{}</a> — {}</li>', (
             (reverse("admin:governance_assignmentpolicy_change", args=[policy.pk],
                      current_app=self.admin_site.name),
-             policy.display_name, policy.get_allowed_target_scope_display(),
-             f"{policy.stage_count} approval stage{'s' if policy.stage_count != 1 else ''}"
-             if policy.stage_count else "no approval")
+             policy.display_name, self._policy_summary(policy))
             for policy in package.policies.annotate(stage_count=Count("stages"))
             .order_by("display_name")))
         if not rows:
@@ -257,6 +263,10 @@ class AccessPackageAdmin(BuilderAdmin):
                           current_app=self.admin_site.name)
             add = format_html('<a class="addlink" href="{}?access_package={}">Add a policy</a>',
                               url, package.pk)
+            if not any(policy.is_automatic for policy in package.policies.all()):
+                add += format_html(' <a class="addlink" href="{}?access_package={}&amp;'
+                                   'is_automatic=True">Add an automatic policy</a>',
+                                   url, package.pk)
         return format_html('<ul class="policy-list">{}</ul>{}', rows, add)
 
     def get_object(self, request, object_id, from_field=None):

@@ -38,6 +38,7 @@ README_WORTHY = {
     "api-01-token-created",
     "api-02-docs",
     "why-01-rule-not-matched",
+    "rule-03-editor-gain-and-lose",
 }
 
 PASSWORD = "Falcon-flies-high-42"

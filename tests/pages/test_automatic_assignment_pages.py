@@ -52,3 +52,16 @@ def test_the_admin_shows_the_rule_and_the_scheduled_removal(as_user, world):
         reverse("admin:governance_assignment_change", args=[assignment.pk])).content.decode()
     assert "Automatically, by the rule of “Everyone in Sales”: user.department -eq" in page
     assert "unless they match the policy&#x27;s rule again" in page
+
+
+def test_the_package_page_words_its_automatic_policy_and_offers_no_second(as_user, world):
+    person, assignment = _sales_assignment(world)
+    page = as_user(world.owner).get(reverse("admin:governance_accesspackage_change",
+                                            args=[assignment.access_package_id])).content
+    page = page.decode()
+    assert ("Everyone in Sales</a> — assigned automatically to everyone its rule matches: "
+            "user.department -eq &quot;Sales&quot;") in page
+    assert "Add a policy" in page and "Add an automatic policy" not in page
+    other = as_user(world.owner).get(reverse("admin:governance_accesspackage_change",
+                                             args=[world.package.pk])).content.decode()
+    assert "Add an automatic policy" in other
