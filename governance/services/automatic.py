@@ -215,32 +215,28 @@ def _assign(policy: AssignmentPolicy, people, now) -> list[int]:
     return ids
 
 
-def _schedule_removals(policy: AssignmentPolicy, assignments, now) -> int:
-    grace = policy.grace_period_before_access_removal or timedelta(0)
-    due = now + grace
-    ids = list(assignments.filter(rule_removal_at__isnull=True).values_list("pk", flat=True))
+def _set_removal(policy: AssignmentPolicy, assignments, due, *, action: str,
+                 reason: str) -> int:
+    """Set (or, `due` None, clear) the scheduled removal of `assignments`, audited."""
+    ids = list(assignments.values_list("pk", flat=True))
     if not ids:
         return 0
     Assignment.objects.filter(pk__in=ids_in(ids)).update(rule_removal_at=due)
-    audit_record_many(actor=None, action="assignment.removalScheduled",
-                      object_type="assignment", entries=[
-                          (assignment_id, None, {"ruleRemovalAt": due.isoformat()},
-                           {"reason": "ruleNotMatched", "policy": policy.pk})
-                          for assignment_id in ids])
+    audit_record_many(actor=None, action=action, object_type="assignment", entries=[
+        (assignment_id, None, {"ruleRemovalAt": due and due.isoformat()},
+         {"reason": reason, "policy": policy.pk}) for assignment_id in ids])
     return len(ids)
+
+
+def _schedule_removals(policy: AssignmentPolicy, assignments, now) -> int:
+    grace = policy.grace_period_before_access_removal or timedelta(0)
+    return _set_removal(policy, assignments.filter(rule_removal_at__isnull=True), now + grace,
+                        action="assignment.removalScheduled", reason="ruleNotMatched")
 
 
 def _cancel_removals(policy: AssignmentPolicy, assignments) -> int:
-    ids = list(assignments.filter(rule_removal_at__isnull=False).values_list("pk", flat=True))
-    if not ids:
-        return 0
-    Assignment.objects.filter(pk__in=ids_in(ids)).update(rule_removal_at=None)
-    audit_record_many(actor=None, action="assignment.removalCanceled",
-                      object_type="assignment", entries=[
-                          (assignment_id, None, {"ruleRemovalAt": None},
-                           {"reason": "ruleMatchedAgain", "policy": policy.pk})
-                          for assignment_id in ids])
-    return len(ids)
+    return _set_removal(policy, assignments.filter(rule_removal_at__isnull=False), None,
+                        action="assignment.removalCanceled", reason="ruleMatchedAgain")
 
 
 def _end_due(assignments, now) -> int:
