@@ -152,15 +152,11 @@ def _sql(queryset) -> tuple[str, tuple]:
     return queryset.query.get_compiler(using=queryset.db).as_sql()
 
 
-def _assign(policy: AssignmentPolicy, people, now) -> list[int]:
-    """Assign the package to those of `people` (a User queryset) who do not hold it: one
-    INSERT … SELECT of the assignments, their systemAdd requests and their deliveries.
-    Returns the new assignments' ids."""
+def _insert_set_based(policy: AssignmentPolicy, people, now, end) -> list[tuple[int, int]]:
+    """PostgreSQL: the assignments of `people`, their systemAdd requests and their deliveries
+    in one INSERT … SELECT; (assignment id, person id) of those inserted."""
     package_id = policy.access_package_id
-    held = Assignment.objects.filter(target_id=OuterRef("pk"), access_package_id=package_id,
-                                     state__in=ASSIGNMENT_ACTIVE)
-    people_sql, people_params = _sql(people.exclude(Exists(held)).values("pk"))
-    end = policy_latest_end(policy, now)
+    people_sql, people_params = _sql(people.values("pk"))
     tables = {model.__name__: connection.ops.quote_name(model._meta.db_table) for model in (
         Assignment, AssignmentRequest, RoleDelivery, ResourceRoleScope)}
     # Table names come from the models; every value is a parameter.
@@ -194,7 +190,41 @@ def _assign(policy: AssignmentPolicy, people, now) -> list[int]:
                package_id]
     with connection.cursor() as cursor:
         cursor.execute(query, params)
-        rows = cursor.fetchall()
+        return cursor.fetchall()
+
+
+def _insert_row_by_row(policy: AssignmentPolicy, people, now, end) -> list[tuple[int, int]]:
+    """The same rows through the ORM, for the demo's SQLite (no INSERT … RETURNING in a WITH).
+    """
+    assignments = Assignment.objects.bulk_create([
+        Assignment(access_package_id=policy.access_package_id, policy=policy, target_id=pk,
+                   state=AssignmentState.DELIVERING, status="Delivering", start_at=now,
+                   expires_at=end, created_at=now)
+        for pk in people.values_list("pk", flat=True)])
+    AssignmentRequest.objects.bulk_create([
+        AssignmentRequest(request_type=RequestType.SYSTEM_ADD, state=RequestState.DELIVERED,
+                          status=ASSIGNED_STATUS, access_package_id=policy.access_package_id,
+                          policy=policy, requestor_id=a.target_id, target_id=a.target_id,
+                          assignment=a, created_at=now, completed_at=now)
+        for a in assignments])
+    roles = list(ResourceRoleScope.objects.filter(access_package_id=policy.access_package_id)
+                 .values_list("role_id", flat=True))
+    RoleDelivery.objects.bulk_create([
+        RoleDelivery(assignment=a, role_id=role_id, next_attempt_at=now)
+        for a in assignments for role_id in roles])
+    return [(a.pk, a.target_id) for a in assignments]
+
+
+def _assign(policy: AssignmentPolicy, people, now) -> list[int]:
+    """Assign the package to those of `people` (a User queryset) who do not hold it, with
+    their systemAdd requests (carried out at once) and deliveries; audited. Returns the new
+    assignments' ids."""
+    package_id = policy.access_package_id
+    held = Assignment.objects.filter(target_id=OuterRef("pk"), access_package_id=package_id,
+                                     state__in=ASSIGNMENT_ACTIVE)
+    end = policy_latest_end(policy, now)
+    insert = _insert_set_based if connection.vendor == "postgresql" else _insert_row_by_row
+    rows = insert(policy, people.exclude(Exists(held)), now, end)
     if not rows:
         return []
     ids = [row[0] for row in rows]
