@@ -68,3 +68,12 @@ def test_leaver_benchmark_runs_and_verifies_its_result(require_postgres):
     output = run_bench("leaver.py", "portal_bench_leaver_smoke", "--n", "5", "--rounds", "1")
     assert "leaver: verified ended=5, revokes_queued=10, local_revoked=5" in output, \
         output[-3000:]
+
+
+def test_auto_assign_benchmark_runs_and_verifies_its_result(require_postgres):
+    output = run_bench("auto_assign.py", "portal_bench_auto_assign_smoke", "--people", "40",
+                       "--policies", "5")
+    assert "rule evaluation: verified state=done, matched=20, added=20" in output, \
+        output[-3000:]
+    assert "floor: verified assignments=20" in output, output[-3000:]
+    assert "mover: verified added=2, removal_scheduled=1" in output, output[-3000:]

@@ -54,3 +54,10 @@ def test_the_demo_has_a_provisioned_person_and_a_scim_token_that_works(tmp_path)
     out = manage("shell", "-c", CURL_A_USER_IN.format(token_file=token_file),
                  database=database)
     assert "201 new.person@access.example" in out, out
+
+
+def test_the_demo_on_sqlite_assigns_the_sales_workspace_to_everyone_in_sales(tmp_path):
+    database = tmp_path / "demo.sqlite3"
+    manage("migrate", "--noinput", "-v0", database=database)
+    out = manage("demo_seed", database=database)
+    assert "“Everyone in Sales” on “Sales workspace”: 2 people of Sales assigned (done)" in out

@@ -4,8 +4,10 @@ Idempotent: when the demo catalog already exists it changes nothing. Catalogs, r
 packages, policies and questions are made through the configuration services, as an
 administrator and the catalog owner would make them in the admin; the people, their groups
 and the connected organisation are written directly (the directory is the demo's given).
-Requests, decisions and assignments are not seeded, so every state change the demo shows
-goes through the services too.
+Requests and decisions are not seeded, so every state change the demo shows goes through the
+services too. The only assignments seeded are those of the automatic policy "Everyone in
+Sales" (on the package "Sales workspace"), made by running its rule evaluation, the job that
+saving the policy queues, as a worker would run it.
 
 With DEMO_SCIM_URL set (a running scim2-server, say), the demo also connects that SCIM
 application and offers its group in the Sales catalog as the package "Sales CRM": requests
@@ -34,18 +36,22 @@ from governance.choices import (
 )
 from governance.connectors import ConnectorError, connector_for_system
 from governance.models import (
+    AssignmentPolicy,
     Catalog,
     ConnectedOrganization,
     Group,
     IdentitySource,
     ProvisioningClient,
     ResourceRole,
+    RuleEvaluation,
     TargetSystem,
     TenantSettings,
     User,
 )
 from governance.security.env import env
+from governance.services.automatic import rule_evaluation_run
 from governance.services.catalogs import catalog_create, catalog_role_grant, catalog_role_revoke
+from governance.services.delivery import deliveries_process
 from governance.services.errors import Refused
 from governance.services.packages import package_create, package_role_add
 from governance.services.people import person_create
@@ -61,6 +67,8 @@ DEMO_CATALOG = "Sales"
 DEMO_SCIM_SYSTEM = "Demo SCIM app"
 DEMO_SCIM_GROUP = "Sales CRM users"
 DEMO_IDP = "Demo identity provider"
+DEMO_AUTOMATIC = "Everyone in Sales"
+DEMO_AUTOMATIC_PACKAGE = "Sales workspace"
 DEMO_SCIM_TOKEN_FILE = settings.VAR_DIR / "demo_scim_token"
 ADMIN_PASSWORD = "demo-admin-1"
 PASSWORD = "demo-password-1"
@@ -72,7 +80,7 @@ SIGN_INS = [
     ("owner@access.example", PASSWORD, "Olivia Owner",
      "catalog owner of Sales and Finance"),
     ("sales.approver@access.example", PASSWORD, "Sam Seller",
-     "approves Sales partner access; sponsor of Contoso Partners"),
+     "approves Sales partner access; sponsor of Contoso Partners; in Sales"),
     ("finance.approver@access.example", PASSWORD, "Fiona Figures",
      "Finance audit stage 1 (Alice's manager, and the fallback approver)"),
     ("finance.director@access.example", PASSWORD, "Dan Director",
@@ -107,6 +115,9 @@ class Command(BaseCommand):
             self.seed_scim(scim_url)
         if not ProvisioningClient.objects.filter(display_name=DEMO_IDP).exists():
             self.seed_provisioning()
+        if not AssignmentPolicy.objects.filter(is_automatic=True,
+                                               display_name=DEMO_AUTOMATIC).exists():
+            self.seed_automatic()
         self.stdout.write("Sign-ins:\n" + sign_ins_table())
 
     def seed_provisioning(self) -> None:
@@ -125,6 +136,38 @@ class Command(BaseCommand):
         DEMO_SCIM_TOKEN_FILE.chmod(0o600)
         self.stdout.write(f"Provisioning client “{DEMO_IDP}” registered; it provisioned "
                           "priya@access.example (SCIM token in var/demo_scim_token).")
+
+    def seed_automatic(self) -> None:
+        """The package "Sales workspace" (Member of Sales Team) and its automatic policy
+        "Everyone in Sales", as the catalog owner saves it; then its queued rule evaluation,
+        run here as a worker would, so the people of Sales (Sam, Priya) hold the package when
+        the demo starts, and their deliveries into Sales Team."""
+        owner = User.objects.get(email=SIGN_INS[1][0])
+        sales = Catalog.objects.get(display_name=DEMO_CATALOG)
+        team = ResourceRole.objects.get(resource__catalog=sales,
+                                        resource__display_name="Sales Team",
+                                        display_name="Member")
+        with transaction.atomic():
+            package = package_create(
+                actor=owner, catalog_id=sales.pk, display_name=DEMO_AUTOMATIC_PACKAGE,
+                description="The sales team's workspace, for everyone in Sales.")
+            package_role_add(actor=owner, package_id=package.pk, role_id=team.pk)
+            policy = policy_save(
+                actor=owner, access_package_id=package.pk,
+                spec=PolicySpec(
+                    display_name=DEMO_AUTOMATIC, is_automatic=True,
+                    membership_rule='user.department -eq "Sales"',
+                    membership_rule_description="Everyone whose department is Sales.",
+                    expiration_type=ExpirationType.NO_EXPIRATION, expiration_duration=None,
+                    grace_period_before_access_removal=timedelta(days=7)))
+        # The worker then finds the evaluation claimed and leaves it (and if a worker was
+        # first, this run leaves it).
+        evaluation_id = policy.rule_evaluations.order_by("-pk").values_list("pk", flat=True)[0]
+        rule_evaluation_run(evaluation_id=evaluation_id)
+        deliveries_process()
+        evaluation = RuleEvaluation.objects.get(pk=evaluation_id)
+        self.stdout.write(f"Automatic policy “{DEMO_AUTOMATIC}” on “{DEMO_AUTOMATIC_PACKAGE}”: "
+                          f"{evaluation.added} people of Sales assigned ({evaluation.state}).")
 
     def seed_scim(self, url: str) -> None:
         """Connect the SCIM application at `url` and offer its group as "Sales CRM".
@@ -195,6 +238,8 @@ class Command(BaseCommand):
         # Approvers see a requestor's job title, department and manager.
         finance_approver.job_title, finance_approver.department = "Finance manager", "Finance"
         finance_approver.save(update_fields=["job_title", "department"])
+        sales_approver.job_title, sales_approver.department = "Sales manager", "Sales"
+        sales_approver.save(update_fields=["job_title", "department"])
         alice.manager = finance_approver
         alice.job_title, alice.department = "Financial analyst", "Finance"
         alice.save(update_fields=["manager", "job_title", "department"])
