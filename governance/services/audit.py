@@ -1,9 +1,10 @@
 """Writing the audit log; every service calls this inside its transaction."""
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import models
+from django.db import connection, models
 
 from governance import clock
 from governance.models import AuditEvent, User
@@ -33,6 +34,22 @@ def audit_saved(*, actor: User | None, obj: models.Model, before: dict | None, a
     if after != before:
         audit_record(actor=actor, obj=obj, before=before, after=after,
                      action=created if before is None else changed)
+
+
+def audit_insert_sql(*, source: str, id_column: str, action: str, object_type: str,
+                     after: dict, after_columns: dict[str, str], details: dict
+                     ) -> tuple[str, list]:
+    """For a set-based service's data-modifying WITH (PostgreSQL): the INSERT (and its
+    parameters) of one system event per row of `source`, whose `id_column` is the object id;
+    `after` is completed per row by `after_columns` (property → column of `source`)."""
+    table = connection.ops.quote_name(AuditEvent._meta.db_table)
+    extra = ", ".join(f"'{name}', {source}.{column}" for name, column in after_columns.items())
+    query = (f"INSERT INTO {table} (at, actor_id, actor_label, action, object_type, "  # nosec B608  # names from the caller's code, values as parameters
+             f"object_id, before, after, details) SELECT %s, NULL, %s, %s, %s, "
+             f"{source}.{id_column}::text, NULL, %s::jsonb || jsonb_build_object({extra}), "
+             f"%s::jsonb FROM {source} ORDER BY {source}.{id_column}")
+    return query, [clock.now(), SYSTEM, action, object_type, json.dumps(after),
+                   json.dumps(details)]
 
 
 def audit_record_many(*, actor: User | None, action: str, object_type: str,

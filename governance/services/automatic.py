@@ -20,6 +20,7 @@ piece of work once.
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
@@ -50,7 +51,7 @@ from governance.models import (
     User,
 )
 from governance.rules import RuleError, as_condition, matches, parse
-from governance.services.audit import audit_record, audit_record_many
+from governance.services.audit import audit_insert_sql, audit_record, audit_record_many
 from governance.services.delivery import assignments_refresh
 from governance.services.errors import InvalidInput
 from governance.services.expiry import assignments_end
@@ -91,6 +92,13 @@ def rule_check(rule: str):
     return tree
 
 
+@lru_cache(maxsize=4096)
+def _tree(rule: str):
+    """The tree of a saved rule, parsed once per process (trees are frozen): a person's
+    change reads every automatic policy's rule."""
+    return parse(rule)
+
+
 def _comparisons(node):
     if hasattr(node, "operator"):
         yield node
@@ -127,7 +135,7 @@ def _incompatible_condition(package: AccessPackage) -> Q:
 
 def matching_people(policy: AssignmentPolicy, tree=None):
     """The people `policy`'s rule (or `tree`) matches and who may hold its package."""
-    tree = tree if tree is not None else parse(policy.membership_rule)
+    tree = tree if tree is not None else _tree(policy.membership_rule)
     return User.objects.filter(as_condition(tree) & eligible_condition()).exclude(
         _incompatible_condition(policy.access_package))
 
@@ -153,12 +161,23 @@ def _sql(queryset) -> tuple[str, tuple]:
 
 
 def _insert_set_based(policy: AssignmentPolicy, people, now, end) -> list[tuple[int, int]]:
-    """PostgreSQL: the assignments of `people`, their systemAdd requests and their deliveries
-    in one INSERT … SELECT; (assignment id, person id) of those inserted."""
+    """PostgreSQL: the assignments of `people`, their systemAdd requests, their deliveries and
+    their audit events in one INSERT … SELECT; (assignment id, person id) of those inserted.
+
+    Who already holds the package is left to ON CONFLICT (the unique index of active
+    assignments: one probe a person), not to a NOT EXISTS on the table this statement
+    inserts into: with that table empty or its statistics stale, PostgreSQL plans it as a
+    nested loop that rescans the rows being inserted for every person (quadratic; 18 to 44 s
+    instead of about 5 for 50,000 in bench/auto_assign.py --empty). No ORDER BY in the
+    people subquery either (the model's, by email, walked the email index)."""
     package_id = policy.access_package_id
-    people_sql, people_params = _sql(people.values("pk"))
+    people_sql, people_params = _sql(people.order_by().values("pk"))
     tables = {model.__name__: connection.ops.quote_name(model._meta.db_table) for model in (
         Assignment, AssignmentRequest, RoleDelivery, ResourceRoleScope)}
+    after, details = _created(policy, now, end)
+    audit_sql, audit_params = audit_insert_sql(
+        source="new", id_column="id", action="assignment.created", object_type="assignment",
+        after=after, after_columns={"target": "target_id"}, details=details)
     # Table names come from the models; every value is a parameter.
     query = f"""
         WITH new AS (
@@ -179,7 +198,7 @@ def _insert_set_based(policy: AssignmentPolicy, people, now, end) -> list[tuple[
             SELECT new.id, scope.role_id, %s, %s, 0, '', '', %s
             FROM new CROSS JOIN {tables['ResourceRoleScope']} AS scope
             WHERE scope.access_package_id = %s
-        )
+        ), audit AS ({audit_sql})
         SELECT id, target_id FROM new ORDER BY id
     """  # nosec B608  # table names from the models, values as parameters
     # The people subquery's parameters come after the INSERT's own values.
@@ -187,7 +206,7 @@ def _insert_set_based(policy: AssignmentPolicy, people, now, end) -> list[tuple[
     params += list(people_params)
     params += [RequestType.SYSTEM_ADD, RequestState.DELIVERED, ASSIGNED_STATUS, package_id,
                policy.pk, now, now, DeliveryAction.GRANT, DeliveryState.PENDING, now,
-               package_id]
+               package_id, *audit_params]
     with connection.cursor() as cursor:
         cursor.execute(query, params)
         return cursor.fetchall()
@@ -212,7 +231,18 @@ def _insert_row_by_row(policy: AssignmentPolicy, people, now, end) -> list[tuple
     RoleDelivery.objects.bulk_create([
         RoleDelivery(assignment=a, role_id=role_id, next_attempt_at=now)
         for a in assignments for role_id in roles])
+    after, details = _created(policy, now, end)
+    audit_record_many(actor=None, action="assignment.created", object_type="assignment",
+                      entries=[(a.pk, None, {**after, "target": a.target_id}, details)
+                               for a in assignments])
     return [(a.pk, a.target_id) for a in assignments]
+
+
+def _created(policy: AssignmentPolicy, now, end) -> tuple[dict, dict]:
+    """An assignment.created event's `after` (but its target) and `details`."""
+    return ({"accessPackage": policy.access_package_id, "startAt": now.isoformat(),
+             "expiresAt": end and end.isoformat()},
+            {"reason": "automaticPolicy", "policy": policy.pk})
 
 
 def _assign(policy: AssignmentPolicy, people, now) -> list[int]:
@@ -223,19 +253,15 @@ def _assign(policy: AssignmentPolicy, people, now) -> list[int]:
     held = Assignment.objects.filter(target_id=OuterRef("pk"), access_package_id=package_id,
                                      state__in=ASSIGNMENT_ACTIVE)
     end = policy_latest_end(policy, now)
-    insert = _insert_set_based if connection.vendor == "postgresql" else _insert_row_by_row
-    rows = insert(policy, people.exclude(Exists(held)), now, end)
+    if connection.vendor == "postgresql":
+        rows = _insert_set_based(policy, people, now, end)
+    else:
+        rows = _insert_row_by_row(policy, people.exclude(Exists(held)), now, end)
     if not rows:
         return []
     ids = [row[0] for row in rows]
-    audit_record_many(actor=None, action="assignment.created", object_type="assignment",
-                      entries=[(assignment_id, None, {
-                          "accessPackage": package_id, "target": target_id,
-                          "startAt": now.isoformat(), "expiresAt": end and end.isoformat()},
-                          {"reason": "automaticPolicy", "policy": policy.pk})
-                          for assignment_id, target_id in rows])
     guests = User.objects.filter(pk__in=ids_in([row[1] for row in rows]),
-                                 user_type=UserType.GUEST).values_list("pk", flat=True)
+                                 user_type=UserType.GUEST).order_by().values_list("pk", flat=True)
     for guest_id in guests:
         guest_on_assignment(user_id=guest_id, actor=None)
     if not ResourceRoleScope.objects.filter(access_package_id=package_id).exists():
@@ -380,7 +406,7 @@ def person_rules_evaluate(*, user_id: int) -> Outcome:
                 .values_list("access_package_id", "policy_id"))
     for policy in AssignmentPolicy.objects.filter(is_automatic=True).order_by("pk"):
         try:
-            match = eligible and matches(parse(policy.membership_rule), person)
+            match = eligible and matches(_tree(policy.membership_rule), person)
         except (RuleError, TimeoutError):
             continue
         holds_under_policy = held.get(policy.access_package_id) == policy.pk
