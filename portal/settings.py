@@ -223,6 +223,8 @@ STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
 
 # Email: EMAIL_URL (smtp://user:pass@host:port, or console://) or EMAIL_HOST / EMAIL_PORT.
+# An SMTP server that accepts the connection and stops answering must not hold a worker.
+EMAIL_TIMEOUT = int(env("EMAIL_TIMEOUT", "10"))
 EMAIL_URL = env("EMAIL_URL", "")
 if EMAIL_URL:
     _mail = urlsplit(EMAIL_URL)
@@ -252,8 +254,13 @@ if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     # Publishing happens after a commit, often inside a web request: with Redis away, give up
     # within a couple of seconds (the minute sweeps find the work) instead of retrying.
+    # A message a worker took and never acknowledged (the worker was killed) goes back to
+    # the queue after visibility_timeout seconds; kombu's default is an hour. Every task is
+    # safe to run twice, so a short window costs at most a repeated run.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0,
-                                       "socket_connect_timeout": 2}
+                                       "socket_connect_timeout": 2,
+                                       "visibility_timeout": int(env(
+                                           "CELERY_VISIBILITY_TIMEOUT", "300"))}
 else:
     _queue_dir = VAR_DIR / "broker"
     for _sub in ("queue", "processed", "control"):
@@ -313,9 +320,13 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
 }
 
+# Every logger (Django's unhandled exceptions, Celery, ours) writes one line with its time,
+# level and source to standard error.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"governance": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")}},
+    "formatters": {"line": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {"governance": {"level": env("LOG_LEVEL", "INFO")}},
 }

@@ -11,12 +11,16 @@ Wire it once in settings (not done yet)::
 
 The handler covers DRF's own exceptions, the services' ``Refused`` family
 (governance.services.errors) and ``GraphError`` (which ``odata.ODataError`` and the
-body checks of ``graph_json`` raise). Anything else is left to DRF, i.e. a 500.
+body checks of ``graph_json`` raise). A lost database answers 503 ServiceUnavailable with
+Retry-After; anything else 500 InternalServerError, logged with its request id. Neither
+says more than that to the caller.
 """
 
+import logging
 import uuid
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from django.utils import timezone
 from rest_framework import exceptions as drf
@@ -25,6 +29,9 @@ from rest_framework.response import Response
 from governance.services import errors as refusals
 
 from .graph_paths import refusal_message
+
+logger = logging.getLogger(__name__)
+RETRY_AFTER_SECONDS = 10
 
 
 class GraphError(Exception):
@@ -120,4 +127,19 @@ def graph_exception_handler(exc, context):
         if getattr(exc, "wait", None):
             response["Retry-After"] = str(int(exc.wait))
         return response
-    return None
+    return _unexpected(exc, request)
+
+
+def _unexpected(exc, request) -> Response:
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        response = error_response(503, "ServiceUnavailable", "The service is unavailable for a "
+                                  "moment; try again shortly.", request=request)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    else:
+        response = error_response(500, "InternalServerError", "Something went wrong on our "
+                                  "side. Quote the request id when you report it.",
+                                  request=request)
+    logger.error("%s %s failed (request-id %s): %s", getattr(request, "method", "?"),
+                 getattr(request, "path", "?"), response["request-id"], type(exc).__name__,
+                 exc_info=exc)
+    return response

@@ -161,3 +161,29 @@ def test_a_policy_without_assignment_emails_still_emails_its_approvers(celery_wo
         (world.approver.email, expired.format(late_one)): 1,
         (world.second_approver.email, expired.format(late_one)): 1,
     })
+
+
+def test_a_server_that_accepts_and_never_answers_fails_the_send_within_email_timeout(
+        many_waiting, settings):
+    """Without EMAIL_TIMEOUT a silent server held a worker for as long as the OS allowed."""
+    import socket
+    import time
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # accepts (the kernel does), never says a word
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", silent.getsockname()[1]
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_TIMEOUT = 1
+    try:
+        started = time.monotonic()
+        outbox_send_due(batch_size=1)
+        elapsed = time.monotonic() - started
+    finally:
+        silent.close()
+    assert elapsed < 12 * 2.5  # about a second each, then on to the next
+    assert set(OutboxMessage.objects.values_list("state", "attempts")) == {
+        (OutboxState.WAITING_RETRY, 1)}
+    assert all("timed out" in error for error in
+               OutboxMessage.objects.values_list("last_error", flat=True))

@@ -91,5 +91,25 @@ def test_odata_and_graph_errors():
     assert (conflict.status_code, conflict.data["error"]["code"]) == (409, "Conflict")
 
 
-def test_other_exceptions_are_left_to_django():
-    assert handle(ValueError("boom")) is None
+def test_an_unexpected_error_is_a_graph_500_logged_with_its_request_id(caplog):
+    with caplog.at_level("ERROR", logger="governance.api.errors"):
+        response = handle(ValueError("secret detail"), HTTP_CLIENT_REQUEST_ID="abc-123")
+    assert response.status_code == 500
+    error = response.data["error"]
+    assert error["code"] == "InternalServerError"
+    assert "secret detail" not in error["message"] and "request id" in error["message"]
+    assert error["innerError"]["request-id"] == "abc-123"
+    [record] = caplog.records
+    assert "GET /v1.0/users failed (request-id abc-123): ValueError" in record.getMessage()
+    assert record.exc_info[0] is ValueError
+
+
+def test_a_lost_database_is_a_graph_503_with_retry_after(caplog):
+    from django.db import OperationalError
+
+    with caplog.at_level("ERROR", logger="governance.api.errors"):
+        response = handle(OperationalError("connection to server at 10.0.0.5 refused"))
+    assert (response.status_code, response["Retry-After"]) == (503, "10")
+    assert response.data["error"]["code"] == "ServiceUnavailable"
+    assert "10.0.0.5" not in response.data["error"]["message"]
+    assert "OperationalError" in caplog.records[0].getMessage()
