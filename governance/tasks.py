@@ -1,6 +1,9 @@
 """Celery tasks: take ids, call a service, nothing more. Every one is safe to run twice."""
 
+from functools import partial
+
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
 from governance.services import (
     accounts,
@@ -17,33 +20,38 @@ from governance.services import (
     reviews,
 )
 
+# A task that meets a lost database connection (a restart, a failover) is tried again a few
+# times with backoff instead of waiting for the minute sweep; every task is safe to repeat.
+task = partial(shared_task, autoretry_for=(OperationalError, InterfaceError), retry_backoff=2,
+               retry_backoff_max=60, retry_jitter=True, max_retries=5)
 
-@shared_task
+
+@task()
 def deliver_assignments(assignment_ids: list[int]) -> int:
     return delivery.deliveries_process(assignment_ids=assignment_ids)
 
 
-@shared_task
+@task()
 def process_accounts() -> int:
     return accounts.accounts_process()
 
 
-@shared_task
+@task()
 def run_bulk_assignment(job_id: int) -> int:
     return bulk_assignments.bulk_assignment_run(job_id=job_id)
 
 
-@shared_task
+@task()
 def run_people_import(job_id: int) -> int:
     return people_import.people_import_run(job_id=job_id)
 
 
-@shared_task
+@task()
 def send_outbox(message_id: int | None = None) -> int:
     return outbox.outbox_send_due(message_id=message_id)
 
 
-@shared_task
+@task()
 def sweep_approvals() -> dict:
     return {"reminded": approvals.stages_remind_due(),
             "escalated": approvals.stages_escalate_due(),
@@ -51,55 +59,55 @@ def sweep_approvals() -> dict:
             "extensionsTimedOut": extensions.extensions_time_out_due()}
 
 
-@shared_task
+@task()
 def sweep_expirations() -> dict:
     return {"warned": expiry.assignments_warn_expiring(),
             "expired": expiry.assignments_expire_due()}
 
 
-@shared_task
+@task()
 def sweep_deliveries() -> dict:
     return {"started": delivery.requests_start_scheduled(),
             "delivered": delivery.deliveries_process(),
             "accounts": accounts.accounts_process()}
 
 
-@shared_task
+@task()
 def sweep_bulk_assignments() -> dict:
     """Bulk jobs whose task was lost or whose worker died: assignments and people imports."""
     return {"assignments": bulk_assignments.bulk_assignments_resume(),
             "peopleImports": people_import.people_imports_resume()}
 
 
-@shared_task
+@task()
 def sweep_outbox() -> int:
     return outbox.outbox_send_due()
 
 
-@shared_task
+@task()
 def sweep_guests() -> dict:
     return {"blocked": guests.guests_block_orphaned(), "deleted": guests.guests_delete_due()}
 
 
-@shared_task
+@task()
 def sweep_reviews() -> dict:
     return {"started": review_start.reviews_start_due(),
             "reminded": reviews.reviews_remind_due(),
             "ended": reviews.reviews_end_due()}
 
 
-@shared_task
+@task()
 def run_rule_evaluation(evaluation_id: int) -> dict:
     evaluation = automatic.rule_evaluation_run(evaluation_id=evaluation_id)
     return {"state": evaluation.state if evaluation else "notClaimed"}
 
 
-@shared_task
+@task()
 def evaluate_person_rules(user_id: int) -> dict:
     return automatic.person_rules_evaluate(user_id=user_id).__dict__
 
 
-@shared_task
+@task()
 def sweep_automatic_policies() -> dict:
     """Reconcile every automatic policy (repairs drift, ends removals whose grace ended) and
     rerun evaluations whose message was lost."""
