@@ -149,13 +149,16 @@ def active_assignment_for(target: User, package: AccessPackage) -> Assignment | 
                                      state__in=ASSIGNMENT_ACTIVE).first()
 
 
+def incompatible_packages(package: AccessPackage) -> QuerySet[AccessPackage]:
+    """The packages that may not be held beside `package`: either side may declare it."""
+    return AccessPackage.objects.filter(
+        Q(incompatible_access_packages=package) | Q(incompatible_with=package))
+
+
 def separation_of_duties_conflict(target: User, package: AccessPackage) -> str | None:
     """Why `target` may not hold `package` next to what they hold now, or None."""
-    # Either side may declare the incompatibility.
-    incompatible = AccessPackage.objects.filter(
-        Q(incompatible_access_packages=package) | Q(incompatible_with=package))
     held = Assignment.objects.filter(target=target, state__in=ASSIGNMENT_ACTIVE,
-                                     access_package__in=incompatible) \
+                                     access_package__in=incompatible_packages(package)) \
         .select_related("access_package").first()
     if held:
         return (f"“{package}” cannot be held together with “{held.access_package}”, "

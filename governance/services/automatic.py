@@ -51,6 +51,7 @@ from governance.models import (
     User,
 )
 from governance.rules import RuleError, as_condition, matches, parse
+from governance.selectors.packages import incompatible_packages
 from governance.services.audit import audit_insert_sql, audit_record, audit_record_many
 from governance.services.delivery import assignments_refresh
 from governance.services.errors import InvalidInput
@@ -121,12 +122,11 @@ def is_eligible(person: User) -> bool:
 
 
 def _incompatible_condition(package: AccessPackage) -> Q:
-    """People whom separation of duties keeps from `package` (as the request checks)."""
-    incompatible = AccessPackage.objects.filter(
-        Q(incompatible_access_packages=package) | Q(incompatible_with=package))
+    """People whom separation of duties keeps from `package`: the condition form of the
+    request's check, governance.selectors.packages.separation_of_duties_conflict."""
     holds = Exists(Assignment.objects.filter(target_id=OuterRef("pk"),
                                              state__in=ASSIGNMENT_ACTIVE,
-                                             access_package__in=incompatible))
+                                             access_package__in=incompatible_packages(package)))
     in_group = Exists(GroupMembership.objects.filter(
         user_id=OuterRef("pk"), role=GroupMembershipRole.MEMBER,
         group__in=package.incompatible_groups.all()))
@@ -305,11 +305,11 @@ def _end_due(assignments, now) -> int:
     return ended
 
 
-def _reconcile(policy: AssignmentPolicy, people: Q | None = None, tree=None) -> Outcome:
+def _reconcile(policy: AssignmentPolicy, people: Q | None = None) -> Outcome:
     """Bring `policy`'s assignments in line with its rule, for `people` (a condition on User)
     or everyone. In the caller's transaction, with the policy locked."""
     now, outcome = clock.now(), Outcome()
-    matched = matching_people(policy, tree)
+    matched = matching_people(policy)
     scope = Q() if people is None else people
     matched = matched.filter(scope)
     mine = Assignment.objects.filter(policy=policy, state__in=ASSIGNMENT_ACTIVE)
